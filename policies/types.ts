@@ -1,0 +1,68 @@
+/**
+ * What the policies see (facts) and what they answer (verdicts). The intake gathers facts from
+ * the SMTP session and the message headers; policies never touch sockets or files.
+ */
+
+export interface ClientIdentity {
+  /** Name of the matching client entry (credential or network), if any. */
+  name?: string;
+  /** Tenants this client may send for; ["*"] = any sender. */
+  tenants: string[];
+  /** Newsletter clients (Listmonk) are paced in the queue, never refused for volume. */
+  newsletter: boolean;
+  address: string;
+  authenticated: boolean;
+}
+
+export interface HeaderFacts {
+  /** Addresses of the From: header (usually one), lower-cased. */
+  from: string[];
+  /** Raw From: header value (display-name tricks are checked on it). */
+  fromRaw?: string;
+  messageId?: string;
+  subject?: string;
+  listUnsubscribe?: string;
+  listUnsubscribePost?: string;
+  listId?: string;
+  precedence?: string;
+  listmonkCampaign?: string;
+  listmonkSubscriber?: string;
+}
+
+export interface MessageFacts {
+  client: ClientIdentity;
+  /** Envelope sender, '' for the null sender. */
+  mailFrom: string;
+  recipients: string[];
+  headers: HeaderFacts;
+  size: number;
+  /** Normalised body fingerprint (hex), when computed. */
+  bodyFingerprint?: string;
+  now: number;
+}
+
+export type VerdictAction = 'accept' | 'defer' | 'reject' | 'redirect' | 'hold';
+
+export interface SmtpAnswer {
+  code: number;
+  enhanced: string;
+  /** Human text, French first then English. */
+  text: string;
+}
+
+export interface Verdict {
+  action: VerdictAction;
+  /** Machine reason for stats/logs: "quota", "bulk", "spoofing", "compromised"... */
+  reason: string;
+  /** Which detail fired (e.g. "mailbox.messages_per_hour", "recipients_per_message"). */
+  detail?: string;
+  /** SMTP answer for defer/reject/redirect. */
+  smtp?: SmtpAnswer;
+  tenant?: string;
+  /** For accept of newsletter mail over quota: do not deliver before this time (epoch ms). */
+  notBefore?: number;
+  /** For hold: why (shown to admins). */
+  holdReason?: string;
+}
+
+export const ACCEPT: Verdict = { action: 'accept', reason: 'ok' };

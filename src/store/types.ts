@@ -1,0 +1,95 @@
+/**
+ * The store: everything several Relais nodes must share (tenants, clients, tokens, DKIM keys,
+ * quota counters, stats buckets, idempotency keys). Two implementations pass the same contract
+ * tests: Redis (production, shared by nodes) and an embedded LMDB store (single node).
+ * Every method may reject with StoreUnavailableError when the backend is unreachable; callers
+ * turn that into a 4xx tempfail, never into an accepted-but-uncounted message.
+ */
+
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** One limit to check-and-consume atomically (sliding window / GCRA, not fixed windows). */
+export interface LimitRequest {
+  /** Namespaced counter key, e.g. "mailbox:alice@x.org:messages:hour". */
+  key: string;
+  /** Maximum units allowed within the window. */
+  limit: number;
+  /** Window length in milliseconds. */
+  windowMs: number;
+  /** Units this request consumes (1 per message, N per message for recipients). */
+  cost: number;
+}
+
+export interface LimitState {
+  key: string;
+  limit: number;
+  windowMs: number;
+  /** Units used in the window ending now (after the consume if it was allowed). */
+  used: number;
+  /** Epoch ms when enough units free up for the refused cost (or when usage is back to 0). */
+  resetAt: number;
+}
+
+export interface ConsumeResult {
+  allowed: boolean;
+  /** When refused: the first limit that refused. */
+  refused?: LimitState;
+  /** State of every requested limit. */
+  states: LimitState[];
+}
+
+export interface DocEntry<T> {
+  key: string;
+  value: T;
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'embedded';
+
+  /** Documents (JSON values) in a namespace: tenants, clients, tokens, dkim keys, settings. */
+  getDoc<T>(ns: string, key: string): Promise<T | null>;
+  putDoc<T>(ns: string, key: string, value: T): Promise<void>;
+  deleteDoc(ns: string, key: string): Promise<boolean>;
+  listDocs<T>(ns: string): Promise<DocEntry<T>[]>;
+
+  /**
+   * All-or-nothing check-and-consume over several limits (mailbox, domain, tenant...): either
+   * every limit has room and all are charged, or nothing is charged. Atomic across nodes.
+   */
+  consume(requests: LimitRequest[], now?: number): Promise<ConsumeResult>;
+  /** Current usage of limits without consuming. */
+  peek(requests: Omit<LimitRequest, 'cost'>[], now?: number): Promise<LimitState[]>;
+  /** Forget usage of counter keys (admin reset). */
+  resetLimits(keys: string[]): Promise<void>;
+
+  /** Add to a running sum that expires ttlMs after its last update; returns the new sum. */
+  incrBy(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Add members to a set whose members expire windowMs after they were added; returns the number
+   * of distinct live members. Used for distinct recipients per day, content fingerprints.
+   */
+  addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number>;
+  /** Set key to value if absent (with TTL); returns the existing value, or null when it was set. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null>;
+  getValue(key: string): Promise<string | null>;
+  setValue(key: string, value: string, ttlMs?: number): Promise<void>;
+  deleteValue(key: string): Promise<void>;
+
+  /** Hash counters (stats buckets): add to several fields at once, bucket expires after ttlMs. */
+  hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
+  hgetall(key: string): Promise<Record<string, number>>;
+  /** Keys of hash buckets with a given prefix (e.g. "stats:h:2026112614"). */
+  scanKeys(prefix: string): Promise<string[]>;
+
+  /** Publish/subscribe for "tenant changed" notifications across nodes. */
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

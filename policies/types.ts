@@ -12,6 +12,10 @@ export interface ClientIdentity {
   newsletter: boolean;
   address: string;
   authenticated: boolean;
+  /** May use the null sender <> (e.g. Mailcow forwarding its own bounces). */
+  allowNullSender?: boolean;
+  /** Relais itself (DSNs, notices): may use <> and any sender. */
+  internal?: boolean;
 }
 
 export interface HeaderFacts {
@@ -63,6 +67,20 @@ export interface Verdict {
   notBefore?: number;
   /** For hold: why (shown to admins). */
   holdReason?: string;
+  /** For hold: notice to send to the mailbox and the admins (sent by the composition root). */
+  notice?: Notice;
+  /** Sender mailbox the verdict was counted for (lower-case, '' for <>). */
+  mailbox?: string;
+  /** For quota verdicts: the limit that refused (or paced), for logs. */
+  limit?: { level: string; name: string; limit: number; used: number; resetAt: number; hard: boolean };
+}
+
+export interface Notice {
+  to: string[];
+  /** French then English. */
+  subject: string;
+  /** Plain text, French then English. */
+  text: string;
 }
 
 export const ACCEPT: Verdict = { action: 'accept', reason: 'ok' };

@@ -60,7 +60,6 @@ export interface Envelope {
   receivedAt: number;
   /** Size in bytes of the spooled file (with Relais's added headers). */
   size: number;
-  /** Byte offset where the original message starts (after the headers Relais prepended). */
   client: ClientInfo;
   tenant?: string;
   /** Mail of a newsletter client (Listmonk): paced in the queue instead of refused at SMTP. */
@@ -72,6 +71,12 @@ export interface Envelope {
   listmonk?: { campaign?: string; subscriber?: string };
   /** Relais-generated mail (DSN, notices): never bounced back. */
   kind?: 'message' | 'dsn' | 'notice';
+  /** MAIL FROM used for delivery when it differs from `from` (VERP return path of newsletter mail). */
+  returnPath?: string;
+  /** Header lines (CRLF-terminated) prepended when the message is sent: DKIM-Signature(s). */
+  prependHeaders?: string;
+  /** Delivery pacing: not before this time (newsletter mail over quota). */
+  notBefore?: number;
   /** Earliest time of the next delivery attempt (epoch ms). */
   nextAttemptAt: number;
   /** When the first temporary failure happened (for delay warnings and expiry). */

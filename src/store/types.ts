@@ -43,6 +43,20 @@ export interface ConsumeResult {
   states: LimitState[];
 }
 
+export interface ReserveResult {
+  /** Epoch ms at which the units were booked (== now when there was room right away). */
+  at: number;
+  /** State of every requested limit as seen from `now`, after the booking. */
+  states: LimitState[];
+}
+
+export interface WindowSetAddResult {
+  /** Distinct live members after the add. */
+  size: number;
+  /** Members of this call that were not live before it. */
+  fresh: string[];
+}
+
 export interface DocEntry<T> {
   key: string;
   value: T;
@@ -62,6 +76,12 @@ export interface Store {
    * every limit has room and all are charged, or nothing is charged. Atomic across nodes.
    */
   consume(requests: LimitRequest[], now?: number): Promise<ConsumeResult>;
+  /**
+   * Pacing for newsletter mail (never refused): charge every limit at the earliest time t >= now
+   * when all have room (t >= the newest charge already booked, so bookings stay FIFO) and return
+   * t. Keys used with reserve must not be used with consume.
+   */
+  reserve(requests: LimitRequest[], now?: number): Promise<ReserveResult>;
   /** Current usage of limits without consuming. */
   peek(requests: Omit<LimitRequest, 'cost'>[], now?: number): Promise<LimitState[]>;
   /** Forget usage of counter keys (admin reset). */
@@ -74,6 +94,8 @@ export interface Store {
    * of distinct live members. Used for distinct recipients per day, content fingerprints.
    */
   addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number>;
+  /** Like addToWindowSet, but also says which members were not live before this call. */
+  windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult>;
   /** Set key to value if absent (with TTL); returns the existing value, or null when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null>;
   getValue(key: string): Promise<string | null>;

@@ -1,0 +1,323 @@
+/**
+ * Typed client for the few Listmonk API calls Relais makes (v4+ API users; tested against the
+ * v6.2.0 spec). Auth is `Authorization: token user:token`, never cookies (a session cookie would make
+ * Listmonk ignore the header). Replies are unwrapped from `{"data": …}`. Every failure is a
+ * ListmonkError naming the instance and the call, and never the token. Network errors, timeouts and
+ * 5xx are retried with exponential back-off; 4xx are not (the request itself is wrong).
+ */
+
+export interface ListmonkConnection {
+  /** API base, e.g. "http://listmonk:9000" (no /api suffix). */
+  url: string;
+  user: string;
+  token: string;
+}
+
+export interface ClientOptions {
+  /** Per-attempt timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Extra attempts after the first on network errors and 5xx (default 3). */
+  retries?: number;
+  /** First back-off delay, doubled each retry (default 250 ms), capped by maxBackoffMs (5 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  retries?: number;
+  timeoutMs?: number;
+}
+
+export interface ListmonkList {
+  id: number;
+  uuid: string;
+  name: string;
+  type: 'public' | 'private' | string;
+  optin: 'single' | 'double' | string;
+  tags?: string[];
+  subscriber_count?: number;
+  description?: string;
+}
+
+export interface NewList {
+  name: string;
+  type?: 'public' | 'private';
+  optin?: 'single' | 'double';
+  status?: 'active' | 'archived';
+  tags?: string[];
+  description?: string;
+}
+
+export interface Subscriber {
+  id: number;
+  uuid: string;
+  email: string;
+  name: string;
+  status: string;
+  lists?: Array<{ id: number; subscription_status: string; name?: string }>;
+}
+
+export interface NewSubscriber {
+  email: string;
+  name?: string;
+  status?: 'enabled' | 'blocklisted';
+  lists?: number[];
+  attribs?: Record<string, unknown>;
+  preconfirm_subscriptions?: boolean;
+}
+
+export interface NewCampaign {
+  name: string;
+  subject: string;
+  lists: number[];
+  from_email?: string;
+  content_type?: 'richtext' | 'html' | 'markdown' | 'plain' | 'visual';
+  type?: 'regular' | 'optin';
+  body?: string;
+  altbody?: string;
+  tags?: string[];
+  headers?: Array<Record<string, string>>;
+  template_id?: number;
+  messenger?: string;
+}
+
+export interface Campaign {
+  id: number;
+  uuid: string;
+  name: string;
+  subject: string;
+  status: string;
+  from_email?: string;
+  content_type?: string;
+  body?: string;
+  altbody?: string | null;
+  tags?: string[];
+  lists?: Array<{ id: number; name: string }>;
+}
+
+export interface Media {
+  id: number;
+  uuid: string;
+  filename: string;
+  content_type?: string;
+  url: string;
+  thumb_url?: string;
+}
+
+export interface BounceEvent {
+  email?: string;
+  subscriber_uuid?: string;
+  campaign_uuid?: string;
+  type: 'hard' | 'soft' | 'complaint';
+  source: string;
+  meta?: unknown;
+  created_at?: string;
+}
+
+export interface Page<T> {
+  results: T[];
+  total: number;
+  page?: number;
+  per_page?: number;
+}
+
+export class ListmonkError extends Error {
+  /** HTTP status, or undefined for network errors / timeouts. */
+  readonly status: number | undefined;
+  readonly instance: string;
+  readonly call: string;
+  readonly retryable: boolean;
+  constructor(instance: string, call: string, detail: string, status: number | undefined, retryable: boolean) {
+    super(`listmonk ${instance} ${call}: ${detail}`);
+    this.name = 'ListmonkError';
+    this.instance = instance;
+    this.call = call;
+    this.status = status;
+    this.retryable = retryable;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Instance URL without credentials or trailing slash, safe for logs. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/+$/, '');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//').replace(/\/+$/, '');
+  }
+}
+
+type Body = { json: unknown } | { form: () => FormData };
+
+export class ListmonkClient {
+  readonly instance: string;
+  private readonly base: string;
+  private readonly auth: string;
+  private readonly token: string;
+  private readonly opts: Required<Omit<ClientOptions, 'fetch'>> & { fetch: typeof fetch };
+
+  constructor(conn: ListmonkConnection, opts: ClientOptions = {}) {
+    this.base = conn.url.replace(/\/+$/, '');
+    this.instance = displayUrl(conn.url);
+    this.token = conn.token;
+    this.auth = `token ${conn.user}:${conn.token}`;
+    this.opts = {
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      retries: opts.retries ?? 3,
+      backoffMs: opts.backoffMs ?? 250,
+      maxBackoffMs: opts.maxBackoffMs ?? 5_000,
+      fetch: opts.fetch ?? globalThis.fetch,
+    };
+  }
+
+  async health(): Promise<boolean> {
+    return (await this.request<boolean>('GET', '/api/health')) === true;
+  }
+
+  async queryLists(params: { query?: string; per_page?: number | 'all'; page?: number; minimal?: boolean; tag?: string[] } = {}): Promise<Page<ListmonkList>> {
+    return this.request<Page<ListmonkList>>('GET', '/api/lists', { query: params });
+  }
+
+  /** Exact-name lookup. Listmonk's `query` is a full-text search (to_tsquery), unsafe for names with
+   * punctuation, so we list all lists (minimal) and compare names ourselves. */
+  async findListByName(name: string): Promise<ListmonkList | null> {
+    const page = await this.queryLists({ per_page: 'all', minimal: true });
+    return page.results.find((l) => l.name === name) ?? null;
+  }
+
+  async getList(id: number): Promise<ListmonkList> {
+    return this.request<ListmonkList>('GET', `/api/lists/${id}`);
+  }
+
+  async createList(list: NewList): Promise<ListmonkList> {
+    return this.request<ListmonkList>('POST', '/api/lists', { body: { json: list } });
+  }
+
+  async findSubscriberByEmail(email: string): Promise<Subscriber | null> {
+    const quoted = email.toLowerCase().replace(/'/g, "''");
+    const page = await this.request<Page<Subscriber>>('GET', '/api/subscribers', {
+      query: { query: `subscribers.email = '${quoted}'`, per_page: 1 },
+    });
+    return page.results[0] ?? null;
+  }
+
+  /** Creates a subscriber; on 409 (email exists) returns the existing one, left unchanged. */
+  async createSubscriber(sub: NewSubscriber): Promise<{ created: boolean; subscriber: Subscriber }> {
+    try {
+      const subscriber = await this.request<Subscriber>('POST', '/api/subscribers', { body: { json: sub } });
+      return { created: true, subscriber };
+    } catch (err) {
+      if (!(err instanceof ListmonkError) || err.status !== 409) throw err;
+      const existing = await this.findSubscriberByEmail(sub.email);
+      if (!existing) throw err;
+      return { created: false, subscriber: existing };
+    }
+  }
+
+  async addSubscribersToLists(ids: number[], listIds: number[], status: 'confirmed' | 'unconfirmed' | 'unsubscribed'): Promise<void> {
+    await this.request<boolean>('PUT', '/api/subscribers/lists', {
+      body: { json: { ids, action: 'add', target_list_ids: listIds, status } },
+    });
+  }
+
+  /** Not retried by default: a POST that timed out may have created the campaign. Callers that
+   * retry first look the campaign up by a unique tag (findCampaignByTag). */
+  async createCampaign(c: NewCampaign, call: CallOptions = { retries: 0 }): Promise<Campaign> {
+    return this.request<Campaign>('POST', '/api/campaigns', { body: { json: c }, ...call });
+  }
+
+  async getCampaign(id: number): Promise<Campaign> {
+    return this.request<Campaign>('GET', `/api/campaigns/${id}`);
+  }
+
+  async findCampaignByTag(tag: string): Promise<Campaign | null> {
+    const page = await this.request<Page<Campaign>>('GET', '/api/campaigns', {
+      query: { tags: [tag], no_body: true, per_page: 'all' },
+    });
+    return page.results.find((c) => c.tags?.includes(tag)) ?? null;
+  }
+
+  async uploadMedia(file: { filename: string; contentType: string; data: Uint8Array }): Promise<Media> {
+    const form = () => {
+      const fd = new FormData();
+      fd.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), file.filename);
+      return fd;
+    };
+    return this.request<Media>('POST', '/api/media', { body: { form } });
+  }
+
+  async postBounce(ev: BounceEvent, call: CallOptions = {}): Promise<void> {
+    await this.request<boolean>('POST', '/webhooks/bounce', { body: { json: ev }, ...call });
+  }
+
+  private buildUrl(path: string, query?: Record<string, unknown>): string {
+    const u = new URL(this.base + path);
+    for (const [k, v] of Object.entries(query ?? {})) {
+      if (v === undefined) continue;
+      for (const item of Array.isArray(v) ? v : [v]) u.searchParams.append(k, String(item));
+    }
+    return u.toString();
+  }
+
+  private scrub(s: string): string {
+    return this.token ? s.split(this.token).join('***') : s;
+  }
+
+  async request<T>(method: string, path: string, o: { query?: Record<string, unknown>; body?: Body } & CallOptions = {}): Promise<T> {
+    const call = `${method} ${path}`;
+    const retries = o.retries ?? this.opts.retries;
+    const timeoutMs = o.timeoutMs ?? this.opts.timeoutMs;
+    const url = this.buildUrl(path, o.query);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.attempt<T>(method, url, call, timeoutMs, o.body);
+      } catch (err) {
+        if (!(err instanceof ListmonkError) || !err.retryable || attempt >= retries) throw err;
+        await sleep(Math.min(this.opts.backoffMs * 2 ** attempt, this.opts.maxBackoffMs));
+      }
+    }
+  }
+
+  private async attempt<T>(method: string, url: string, call: string, timeoutMs: number, body?: Body): Promise<T> {
+    const headers: Record<string, string> = { Authorization: this.auth, Accept: 'application/json' };
+    let payload: string | FormData | undefined;
+    if (body && 'json' in body) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body.json);
+    } else if (body) {
+      payload = body.form();
+    }
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.opts.fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+      text = await res.text();
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      const detail = e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `timeout after ${timeoutMs} ms`
+        : `network error: ${e.cause?.code ?? e.cause?.message ?? e.message}`;
+      throw new ListmonkError(this.instance, call, this.scrub(detail), undefined, true);
+    }
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const msg = (json as { message?: unknown } | undefined)?.message;
+      const detail = `${res.status} ${typeof msg === 'string' ? msg : text.slice(0, 200) || res.statusText}`;
+      throw new ListmonkError(this.instance, call, this.scrub(detail), res.status, res.status >= 500);
+    }
+    if (!json || typeof json !== 'object' || !('data' in json)) {
+      throw new ListmonkError(this.instance, call, `${res.status} reply without {"data": …} envelope`, res.status, false);
+    }
+    return (json as { data: T }).data;
+  }
+}

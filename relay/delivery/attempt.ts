@@ -1,0 +1,100 @@
+/**
+ * One delivery attempt: the recipients of one envelope for one destination, in one SMTP
+ * transaction, through the throttle and the connection pool. Returns per-recipient results;
+ * never throws for delivery failures (only when aborted by stop()).
+ */
+import { Readable } from 'node:stream';
+import type { Connector } from './connector.js';
+import type { SessionPool } from './pool.js';
+import { DeliveryError, errorToFailure } from './reply.js';
+import type { Router } from './router.js';
+import type { RecipientResult, SmtpSession } from './session.js';
+import type { Throttle } from './throttle.js';
+import type { Envelope } from '../spool/envelope.js';
+import type { Spool } from '../spool/spool.js';
+
+export interface AttemptResult {
+  results: RecipientResult[];
+  provider: string;
+  mx?: string;
+  latencyMs: number;
+}
+
+export interface AttemptDeps {
+  spool: Spool;
+  router: Router;
+  throttle: Throttle;
+  pool: SessionPool;
+  connector: Connector;
+}
+
+export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult> {
+  const started = Date.now();
+  const done = (results: RecipientResult[], provider: string, mx?: string): AttemptResult => ({
+    results,
+    provider,
+    mx,
+    latencyMs: Date.now() - started,
+  });
+  const routing = await deps.router.route(domain);
+  if (!routing.ok) {
+    const { reply, phase, permanent } = routing;
+    return done(rcpts.map((address) => ({ address, delivered: false, permanent, reply, phase })), routing.provider.id);
+  }
+  const { provider, dest, key } = routing;
+  const limits = deps.throttle.limits(provider);
+  await deps.throttle.pace(provider.id, limits.messagesPerMinute, signal);
+
+  // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
+  for (let round = 0; ; round++) {
+    const lease = await deps.pool.checkout(key, provider.id, deps.throttle.limits(provider).maxConnections, signal);
+    let session: SmtpSession | undefined = lease.session;
+    const reused = !!session;
+    if (!session) {
+      try {
+        session = await deps.connector.open(dest);
+      } catch (err) {
+        deps.pool.checkin(lease, undefined, false);
+        const f = errorToFailure(err, 'connect');
+        deps.throttle.onReply(provider, f.reply);
+        const mx = (err as { mx?: string }).mx ?? routing.mx;
+        return done(allFailed(rcpts, f), provider.id, mx);
+      }
+    }
+    const results = await session.send({
+      from: env.returnPath ?? env.from,
+      to: rcpts,
+      size: env.size + Buffer.byteLength(env.prependHeaders ?? ''),
+      body: messageStream(deps.spool, env),
+    });
+    const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
+    const max = deps.throttle.limits(provider).messagesPerConnection;
+    deps.pool.checkin(lease, session, session.messages < max);
+    if (stale && round === 0) continue;
+    const seen = new Set<string>();
+    for (const r of results) {
+      const k = `${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
+      if (!r.delivered && !seen.has(k)) {
+        seen.add(k);
+        deps.throttle.onReply(provider, r.reply);
+      }
+    }
+    return done(results, provider.id, session.hostname);
+  }
+}
+
+function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
+  return rcpts.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));
+}
+
+/** DKIM-Signature lines, then the stored message, streamed from disk. */
+function messageStream(spool: Spool, env: Envelope): Readable {
+  const prepend = env.prependHeaders;
+  if (!prepend) return spool.openBody(env.id);
+  return Readable.from(
+    (async function* () {
+      yield Buffer.from(prepend);
+      yield* spool.openBody(env.id);
+    })(),
+  );
+}

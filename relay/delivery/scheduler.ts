@@ -1,0 +1,171 @@
+/**
+ * The queue runner: keeps, for every queued envelope not on hold, when it is due
+ * (max(nextAttemptAt, notBefore)); runs due ones up to the in-flight caps (total and per
+ * recipient domain, so one slow provider cannot take every slot), and re-files each envelope
+ * once its run is over. Fed by the spool's events and a scan at start.
+ */
+import type { Logger } from 'pino';
+import { domainOf, type Envelope, pendingRecipients } from '../spool/envelope.js';
+import type { Spool } from '../spool/spool.js';
+
+export interface SchedulerOptions {
+  maxInFlight: number;
+  maxInFlightPerDomain: number;
+}
+
+export type RunFn = (env: Envelope, signal: AbortSignal) => Promise<void>;
+
+const MAX_TIMER_MS = 60 * 60_000;
+
+export class Scheduler {
+  private readonly ready: string[] = [];
+  private readonly readySet = new Set<string>();
+  private readonly waiting = new Map<string, number>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly perDomain = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private pumpQueued = false;
+  private running = false;
+  readonly abort = new AbortController();
+
+  private readonly onQueued = (env: Envelope) => this.file(env);
+  private readonly onChanged = (env: Envelope) => this.file(env);
+  private readonly onRemoved = (id: string) => this.forget(id);
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly run: RunFn,
+    private readonly o: SchedulerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.spool.on('queued', this.onQueued);
+    this.spool.on('changed', this.onChanged);
+    this.spool.on('removed', this.onRemoved);
+    for (const env of this.spool.list()) this.file(env);
+    this.log.info({ ready: this.ready.length, waiting: this.waiting.size }, 'delivery: queue runner started');
+  }
+
+  /** Stops taking new work; resolves when in-flight runs finished or `timeoutMs` passed (then aborts them). */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.spool.off('queued', this.onQueued);
+    this.spool.off('changed', this.onChanged);
+    this.spool.off('removed', this.onRemoved);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const all = Promise.allSettled([...this.inFlight.values()]);
+    let t: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (t = setTimeout(() => r(true), timeoutMs)))]);
+    clearTimeout(t);
+    if (timedOut) {
+      this.log.warn({ inFlight: this.inFlight.size }, 'delivery: stop timeout, aborting in-flight deliveries');
+      this.abort.abort(new Error('delivery stopped'));
+      await Promise.race([all, new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
+  }
+
+  /** (Re)classifies an envelope: ready now, waiting for its time, or out (hold / in flight). */
+  file(env: Envelope): void {
+    if (!this.running || this.inFlight.has(env.id)) return;
+    this.forget(env.id);
+    if (env.state === 'hold') return;
+    const due = Math.max(env.nextAttemptAt ?? 0, env.notBefore ?? 0);
+    if (due <= Date.now()) {
+      this.ready.push(env.id);
+      this.readySet.add(env.id);
+      this.schedulePump();
+    } else {
+      this.waiting.set(env.id, due);
+      this.arm(due);
+    }
+  }
+
+  private forget(id: string): void {
+    this.waiting.delete(id);
+    if (this.readySet.delete(id)) {
+      const i = this.ready.indexOf(id);
+      if (i >= 0) this.ready.splice(i, 1);
+    }
+  }
+
+  private arm(due: number): void {
+    if (due >= this.timerAt && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = due;
+    this.timer = setTimeout(() => this.onTimer(), Math.min(MAX_TIMER_MS, Math.max(0, due - Date.now())));
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, due] of this.waiting) {
+      if (due <= now) {
+        this.waiting.delete(id);
+        this.ready.push(id);
+        this.readySet.add(id);
+      } else if (due < next) next = due;
+    }
+    if (next < Infinity) this.arm(next);
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    let budget = this.ready.length;
+    while (this.running && budget-- > 0 && this.inFlight.size < this.o.maxInFlight && this.ready.length) {
+      const id = this.ready.shift()!;
+      this.readySet.delete(id);
+      const env = this.spool.get(id);
+      if (!env || env.state === 'hold') continue;
+      const domains = [...new Set(pendingRecipients(env).map((r) => domainOf(r.address)))];
+      if (domains.some((d) => (this.perDomain.get(d) ?? 0) >= this.o.maxInFlightPerDomain)) {
+        this.ready.push(id);
+        this.readySet.add(id);
+        continue;
+      }
+      this.launch(env, domains);
+    }
+  }
+
+  private launch(env: Envelope, domains: string[]): void {
+    for (const d of domains) this.perDomain.set(d, (this.perDomain.get(d) ?? 0) + 1);
+    const p = this.run(env, this.abort.signal)
+      .catch((err: unknown) => this.log.error({ err, queueId: env.id }, 'delivery: run failed'))
+      .finally(() => {
+        for (const d of domains) {
+          const n = (this.perDomain.get(d) ?? 1) - 1;
+          if (n > 0) this.perDomain.set(d, n);
+          else this.perDomain.delete(d);
+        }
+        this.inFlight.delete(env.id);
+        const current = this.spool.get(env.id);
+        if (current) this.file(current);
+        this.schedulePump();
+      });
+    this.inFlight.set(env.id, p);
+  }
+
+  isInFlight(id: string): boolean {
+    return this.inFlight.has(id);
+  }
+
+  stats(): { inFlight: number; ready: number; waiting: number } {
+    return { inFlight: this.inFlight.size, ready: this.ready.length, waiting: this.waiting.size };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Boundary types of the delivery half: options, the provider catalogue it is shaped by, and the
+ * observer the stats recorder and the Listmonk bounce hook listen on.
+ */
+import type { Envelope, SmtpReply } from '../spool/envelope.js';
+
+export type { SmtpReply };
+
+/** Per-provider traffic shaping (same keys as config/providers.yaml). */
+export interface ProviderShaping {
+  max_connections: number;
+  messages_per_connection: number;
+  /** null = unlimited. */
+  messages_per_minute: number | null;
+  tls_required: boolean;
+}
+
+export interface ProviderInfo {
+  id: string;
+  shaping: ProviderShaping;
+}
+
+/**
+ * A reply matching `match` slows the provider down for `durationMs`. All given conditions must
+ * match; `enhanced` and `text` are regular expressions (text case-insensitive).
+ */
+export interface ThrottleRule {
+  /** Provider id; absent = any provider. */
+  provider?: string;
+  match: { code?: number; enhanced?: string; text?: string };
+  /** Absolute caps, or `factor` multiplying the current rate (or connections when the rate is unlimited). */
+  action: { messages_per_minute?: number; max_connections?: number; factor?: number };
+  durationMs: number;
+}
+
+/** Injected by the composition root (adapter over src/stats/providers.ts). */
+export interface ProviderCatalog {
+  /** Provider of a destination: by MX host first, then by recipient domain; `other` when unknown. */
+  forMx(mxHost: string | undefined, domain?: string): ProviderInfo;
+  /** Ordered, first match wins. */
+  throttleRules: ThrottleRule[];
+}
+
+export type SmarthostTls = 'starttls' | 'implicit' | 'none' | 'opportunistic';
+
+export interface SmarthostOptions {
+  host: string;
+  port?: number;
+  auth?: { user: string; pass: string };
+  /** Default 'opportunistic' (STARTTLS when offered). */
+  tls?: SmarthostTls;
+  /** Verify the smarthost certificate (default true with 'starttls'/'implicit'). */
+  rejectUnauthorized?: boolean;
+  /** Default 10. */
+  maxConnections?: number;
+  /** Default 100. */
+  messagesPerConnection?: number;
+}
+
+/** One outbound identity: source address (IPv4 and/or IPv6) and the EHLO name that matches it. */
+export interface OutboundAddress {
+  address: string;
+  ehloName?: string;
+}
+
+export interface DeliveryOptions {
+  /** Reporting-MTA of DSNs, MAILER-DAEMON@hostname; default os.hostname(). */
+  hostname?: string;
+  /** EHLO name; default `hostname`. */
+  ehloName?: string;
+  /** Source addresses, one IPv4 and/or one IPv6 used (first of each family); default: any. */
+  localAddresses?: OutboundAddress[];
+  /** DNS servers "ip", "ip:port", "[v6]:port"; system resolver when empty. */
+  dnsServers?: string[];
+  /** Per DNS query timeout (default 5000) and tries (default 2). */
+  dnsTimeoutMs?: number;
+  dnsTries?: number;
+  /** Cache of resolved MX routes per domain (default 60000; 0 = no cache). */
+  routeCacheMs?: number;
+  /** Connect to MX hosts on loopback/private/link-local addresses (RELAIS_ALLOW_PRIVATE_MX=1). */
+  allowPrivateMx?: boolean;
+  /** Destination port of MX delivery (default 25; tests use their own). */
+  port?: number;
+  /** Skip AAAA look-ups and IPv6 MX addresses (default false). */
+  ignoreIPv6?: boolean;
+  smarthost?: SmarthostOptions;
+  /** Recipient domains where STARTTLS must succeed. */
+  tlsRequiredDomains?: string[];
+  /** Enforce MTA-STS (RFC 8461) of domains that publish it (default true). */
+  mtaSts?: boolean;
+  /** HTTPS port of policy hosts (default 443; tests only). */
+  mtaStsPort?: number;
+  /** Extra trusted CA certificates (PEM) for MTA-STS fetches and verified TLS (tests, private PKI). */
+  caCerts?: string[];
+  /** Global cap of open SMTP connections (default 100). */
+  maxConnections?: number;
+  /** Messages being processed at once (default 200). */
+  maxInFlight?: number;
+  /** Messages of one recipient domain being processed at once (default 50). */
+  maxInFlightPerDomain?: number;
+  /** Idle time before a cached connection is closed (default 5000). */
+  idleTimeoutMs?: number;
+  connectTimeoutMs?: number; // default 30000 (per MX address)
+  greetingTimeoutMs?: number; // default 60000
+  socketTimeoutMs?: number; // default 300000 (inactivity)
+  retryFirstMs?: number; // default 5 min
+  retryMaxMs?: number; // default 1 h
+  lifetimeMs?: number; // default 5 d
+  delayWarningMs?: number; // default 4 h; 0 = never
+  /** Time after a throttle's duration between ramp-up steps (default 5 min). */
+  throttleRampStepMs?: number;
+}
+
+export type Outcome = 'delivered' | 'deferred' | 'bounced';
+
+/** Where in the exchange the deciding reply came from. */
+export type Phase = 'dns' | 'policy' | 'connect' | 'greeting' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'local';
+
+export interface AttemptEvent {
+  env: Envelope;
+  domain: string;
+  mx?: string;
+  provider: string;
+  outcome: Outcome;
+  recipients: string[];
+  reply: SmtpReply;
+  phase: Phase;
+  latencyMs: number;
+}
+
+export interface RecipientEvent {
+  env: Envelope;
+  recipient: string;
+  domain: string;
+  mx?: string;
+  reply: SmtpReply;
+}
+
+export interface DeliveryObserver {
+  onAttempt?(e: AttemptEvent): void;
+  /** A recipient failed for good (5xx, or its lifetime expired). */
+  onFinalBounce?(e: RecipientEvent): void;
+  onDelivered?(e: RecipientEvent): void;
+}

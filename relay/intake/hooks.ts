@@ -1,0 +1,39 @@
+/**
+ * Where the policies, DKIM and the Listmonk bridge plug into the intake. The intake knows
+ * nothing of tenants or quotas: it gathers facts, asks, and acts on the answer.
+ */
+import type { Transform } from 'node:stream';
+import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
+
+/** A passthrough stage that sees the exact bytes being spooled (e.g. the DKIM body hasher). */
+export type DataObserver = Transform;
+
+export interface DataContext {
+  queueId: string;
+  facts: MessageFacts;
+  /** Header block as spooled (after Relais's added headers), for DKIM signing. */
+  headerBlock: Buffer;
+  observer?: DataObserver;
+  /** Spooled bytes (flushed, not yet committed): the bridge may copy them for a draft. */
+  bodyPath: string;
+}
+
+export interface Decision {
+  verdict: Verdict;
+  /** Header lines to prepend at delivery (DKIM-Signature), when accepted. */
+  prependHeaders?: string;
+  /** MAIL FROM used for delivery (VERP return path). */
+  returnPath?: string;
+  notes?: Record<string, string>;
+}
+
+export interface IntakeHooks {
+  checkSender?(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;
+  createObserver?(): DataObserver | undefined;
+  decide(ctx: DataContext): Promise<Decision>;
+}
+
+/** Until the policies are wired: everything from an allowed client is accepted. */
+export const ACCEPT_ALL: IntakeHooks = {
+  decide: async () => ({ verdict: { action: 'accept', reason: 'ok' } }),
+};

@@ -1,0 +1,229 @@
+/**
+ * The SMTP intake: one smtp-server per configured listener, sharing the client directory, the
+ * spool and the hooks. Logs one line per SMTP transaction (with the queue id) and per refusal.
+ */
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Spool } from '../spool/spool.js';
+import { checkAddress } from './address.js';
+import type { IntakeHooks } from './hooks.js';
+import { REPLIES } from './replies.js';
+import { identity, receiveData, verdictError, type IntakeLimits, type SessionClient } from './session.js';
+import { applySmtpServerPatches, setGreetingDelay } from './smtp-patches.js';
+
+export interface ListenerOptions {
+  name: string;
+  host: string;
+  port: number;
+  starttls: boolean;
+  implicitTls: boolean;
+  auth: boolean;
+  requireAuth: boolean;
+}
+
+export interface ClientLookup {
+  byAddress(ip: string): { name: string; tenants: string[]; newsletter: boolean } | null;
+  authenticate(user: string, password: string): Promise<{ name: string; tenants: string[]; newsletter: boolean } | null>;
+}
+
+export interface IntakeOptions {
+  listeners: ListenerOptions[];
+  limits: IntakeLimits;
+  tls: { key: Buffer; cert: Buffer };
+  authRequiresTls: boolean;
+  /** Whether this client address may AUTH without TLS (loopback by default). */
+  insecureAuthAllowed(ip: string): boolean;
+  banner: string;
+  socketTimeoutMs: number;
+  maxClients: number;
+  greetingDelayMs: number;
+}
+
+export interface Intake {
+  /** Bound addresses, in listener order. */
+  addresses(): Array<{ name: string; host: string; port: number }>;
+  start(): Promise<void>;
+  /** Stops taking connections, lets transactions in DATA finish (bounded), closes sessions. */
+  stop(timeoutMs?: number): Promise<void>;
+  setHooks(hooks: IntakeHooks): void;
+  activeTransactions(): number;
+  sessions(): number;
+}
+
+export function createIntake(deps: { options: IntakeOptions; spool: Spool; clients: ClientLookup; hooks: IntakeHooks; log: Logger }): Intake {
+  applySmtpServerPatches();
+  setGreetingDelay(deps.options.greetingDelayMs);
+  const { options, spool, clients, log } = deps;
+  let hooks = deps.hooks;
+  let stopping = false;
+  let inData = 0;
+  let sessionCount = 0;
+  const clientsBySession = new Map<string, SessionClient>();
+  const servers: Array<{ l: ListenerOptions; server: SMTPServer }> = [];
+
+  const sessionClient = (session: SMTPServerSession): SessionClient | null => {
+    const authed = session.user as unknown as SessionClient | undefined;
+    if (authed && typeof authed === 'object') return authed;
+    return clientsBySession.get(session.id) ?? null;
+  };
+
+  const build = (l: ListenerOptions): SMTPServer => {
+    const server = new SMTPServer({
+      name: deps.options.limits.hostname,
+      banner: options.banner,
+      secure: l.implicitTls,
+      key: options.tls.key,
+      cert: options.tls.cert,
+      hideSTARTTLS: !l.starttls,
+      disabledCommands: l.auth ? [] : ['AUTH'],
+      authMethods: ['PLAIN', 'LOGIN'],
+      allowInsecureAuth: true,
+      authOptional: true,
+      size: options.limits.maxMessageSize,
+      hideSize: false,
+      hide8BITMIME: false,
+      hidePIPELINING: false,
+      hideSMTPUTF8: false,
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: true,
+      hideREQUIRETLS: true,
+      useXClient: false,
+      useXForward: false,
+      disableReverseLookup: true,
+      logger: false,
+      maxClients: options.maxClients,
+      socketTimeout: options.socketTimeoutMs,
+      closeTimeout: 2_000,
+      onConnect(session, cb) {
+        if (stopping) return cb(REPLIES.shuttingDown());
+        sessionCount++;
+        const c = clients.byAddress(session.remoteAddress);
+        if (c) clientsBySession.set(session.id, { ...c, authenticated: false });
+        cb();
+      },
+      onClose(session) {
+        sessionCount = Math.max(0, sessionCount - 1);
+        clientsBySession.delete(session.id);
+      },
+      onAuth(auth: SMTPServerAuthentication, session, cb) {
+        if (options.authRequiresTls && !session.secure && !options.insecureAuthAllowed(session.remoteAddress)) return cb(REPLIES.encryptionRequired());
+        clients
+          .authenticate(auth.username ?? '', auth.password ?? '')
+          .then((c) => {
+            if (!c) {
+              log.warn({ smtp: l.name, client: session.remoteAddress, user: auth.username, method: auth.method }, 'smtp: authentication failed');
+              return cb(REPLIES.authFailed());
+            }
+            log.info({ smtp: l.name, client: session.remoteAddress, user: c.name }, 'smtp: authenticated');
+            cb(null, { user: { ...c, authenticated: true } as never });
+          })
+          .catch((err: unknown) => {
+            log.error({ smtp: l.name, err: (err as Error).message }, 'smtp: authentication backend unavailable');
+            cb(REPLIES.authTempFail());
+          });
+      },
+      onMailFrom(address: SMTPServerAddress, session, cb) {
+        if (stopping) return cb(REPLIES.shuttingDown());
+        const client = sessionClient(session);
+        if (!client || (l.requireAuth && !client.authenticated)) {
+          log.warn({ smtp: l.name, client: session.remoteAddress, from: address.address }, 'smtp: relay access denied');
+          return cb(REPLIES.authRequired());
+        }
+        const bad = checkAddress(address.address, 'sender');
+        if (bad) return cb(bad);
+        if (!hooks.checkSender) return cb();
+        hooks
+          .checkSender(identity(client, session.remoteAddress), address.address)
+          .then((v) => {
+            if (v && v.action !== 'accept' && v.action !== 'hold') {
+              log.info({ smtp: l.name, client: client.name, from: address.address, verdict: v.action, reason: v.reason }, 'smtp: sender refused');
+              return cb(verdictError(v));
+            }
+            cb();
+          })
+          .catch((err: unknown) => {
+            log.error({ err }, 'smtp: sender check failed');
+            cb(REPLIES.spoolError());
+          });
+      },
+      onRcptTo(address: SMTPServerAddress, session, cb) {
+        if (!sessionClient(session)) return cb(REPLIES.authRequired());
+        if (session.envelope.rcptTo.length >= options.limits.maxRecipients) return cb(REPLIES.tooManyRecipients(options.limits.maxRecipients));
+        const bad = checkAddress(address.address, 'recipient');
+        if (bad) return cb(bad);
+        cb();
+      },
+      onData(stream, session, cb) {
+        const client = sessionClient(session);
+        const started = Date.now();
+        if (!client) {
+          stream.resume();
+          stream.once('end', () => cb(REPLIES.authRequired()));
+          return;
+        }
+        inData++;
+        const base = {
+          smtp: l.name,
+          client: client.name,
+          ip: session.remoteAddress,
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          rcpts: session.envelope.rcptTo.length,
+        };
+        receiveData({ stream, session, client, spool, hooks, limits: options.limits, log })
+          .then((r) => {
+            log.info({ ...base, queueId: r.queueId, size: r.size, verdict: r.verdict.action, reason: r.verdict.reason, ms: Date.now() - started }, 'smtp: message queued');
+            cb(null, `2.0.0 Ok: queued as ${r.queueId}`);
+          })
+          .catch((err: Error & { responseCode?: number; queueId?: string; verdict?: { action: string; reason: string } }) => {
+            log.info(
+              { ...base, queueId: err.queueId, verdict: err.verdict?.action ?? 'error', reason: err.verdict?.reason, code: err.responseCode, reply: err.message, ms: Date.now() - started },
+              'smtp: message refused',
+            );
+            cb(err);
+          })
+          .finally(() => {
+            inData--;
+          });
+      },
+    });
+    server.on('error', (err) => log.error({ smtp: l.name, err: err.message }, 'smtp: server error'));
+    return server;
+  };
+
+  return {
+    addresses() {
+      return servers.map(({ l, server }) => {
+        const a = (server as unknown as { server: import('node:net').Server }).server.address();
+        return { name: l.name, host: l.host, port: typeof a === 'object' && a ? a.port : l.port };
+      });
+    },
+    async start() {
+      for (const l of options.listeners) {
+        const server = build(l);
+        await new Promise<void>((resolve, reject) => {
+          const onErr = (err: Error) => reject(new Error(`cannot listen on ${l.host}:${l.port} (${l.name}): ${err.message}`));
+          (server as unknown as { server: import('node:net').Server }).server.once('error', onErr);
+          server.listen(l.port, l.host, () => {
+            (server as unknown as { server: import('node:net').Server }).server.off('error', onErr);
+            resolve();
+          });
+        });
+        servers.push({ l, server });
+        log.info({ smtp: l.name, listen: `${l.host}:${this.addresses().at(-1)!.port}` }, 'smtp: listening');
+      }
+    },
+    async stop(timeoutMs = 30_000) {
+      stopping = true;
+      for (const { server } of servers) (server as unknown as { server: import('node:net').Server }).server.close();
+      const deadline = Date.now() + timeoutMs;
+      while (inData > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await Promise.all(servers.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
+      servers.length = 0;
+    },
+    setHooks(h) {
+      hooks = h;
+    },
+    activeTransactions: () => inData,
+    sessions: () => sessionCount,
+  };
+}

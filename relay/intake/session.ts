@@ -1,0 +1,187 @@
+/**
+ * One SMTP session's transaction logic, from MAIL FROM to the end of DATA: who the client is,
+ * address checks, then the message streamed into the spool through the data guard, the header
+ * reader and the hooks' observer. "250 queued" is answered only after the spool commit.
+ */
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
+import type { Envelope } from '../spool/envelope.js';
+import { SpoolError, type Spool } from '../spool/spool.js';
+import { DataGuard } from './data-guard.js';
+import { HeaderReader } from './header-reader.js';
+import type { IntakeHooks } from './hooks.js';
+import { receivedHeader } from './received.js';
+import { REPLIES, smtpError, type SmtpErrorLike } from './replies.js';
+
+export interface SessionClient {
+  name: string;
+  tenants: string[];
+  newsletter: boolean;
+  authenticated: boolean;
+}
+
+export interface IntakeLimits {
+  hostname: string;
+  maxMessageSize: number;
+  maxRecipients: number;
+  bareNewlines: 'normalize' | 'reject';
+}
+
+export function identity(client: SessionClient, address: string): ClientIdentity {
+  return { name: client.name, tenants: client.tenants, newsletter: client.newsletter, address, authenticated: client.authenticated };
+}
+
+export function verdictError(v: Verdict): SmtpErrorLike {
+  const s = v.smtp ?? (v.action === 'defer' ? { code: 451, enhanced: '4.7.1', text: 'Message différé / Message deferred' } : { code: 550, enhanced: '5.7.1', text: 'Message refusé / Message refused' });
+  return smtpError(s.code, s.enhanced, s.text);
+}
+
+function messageIdFor(queueId: string, hostname: string): string {
+  return `<${queueId}.${Date.now().toString(36)}@${hostname}>`;
+}
+
+export interface DataResult {
+  queueId: string;
+  verdict: Verdict;
+  size: number;
+}
+
+/** Streams DATA into the spool and commits or discards it. Throws an SMTP error to answer. */
+export async function receiveData(args: {
+  stream: Readable & { sizeExceeded?: boolean };
+  session: SMTPServerSession;
+  client: SessionClient;
+  spool: Spool;
+  hooks: IntakeHooks;
+  limits: IntakeLimits;
+  log: Logger;
+}): Promise<DataResult> {
+  const { stream, session, client, spool, hooks, limits } = args;
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  let writer;
+  try {
+    writer = await spool.createWriter();
+  } catch (err) {
+    await drain(stream);
+    throw spoolReply(err);
+  }
+  const queueId = writer.id;
+  const now = new Date();
+  const guard = new DataGuard(limits.maxMessageSize, limits.bareNewlines);
+  const reader = new HeaderReader((present) => {
+    let extra = '';
+    if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;
+    if (!present.has('date')) extra += `Date: ${now.toUTCString().replace('GMT', '+0000')}\r\n`;
+    return extra;
+  });
+  const observer = hooks.createObserver?.();
+  const received = receivedHeader({
+    helo: session.hostNameAppearsAs,
+    clientHostname: session.clientHostname,
+    clientAddress: session.remoteAddress,
+    hostname: limits.hostname,
+    tls: Boolean(session.secure),
+    authenticated: client.authenticated,
+    queueId,
+    recipients,
+    date: now,
+  });
+  try {
+    writer.write(received);
+    if (observer) observer.write(received);
+    // The SMTP stream is piped, not part of the pipeline: on a spool error it must not be
+    // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
+    stream.pipe(guard);
+    const stages = observer ? [guard, reader, observer, writer] : [guard, reader, writer];
+    await pipeline(stages as unknown as [Readable, NodeJS.WritableStream]);
+  } catch (err) {
+    stream.unpipe(guard);
+    await spool.discard(writer);
+    await drain(stream);
+    throw spoolReply(err);
+  }
+
+  if (guard.exceeded || stream.sizeExceeded) {
+    await spool.discard(writer);
+    throw REPLIES.tooBig(limits.maxMessageSize);
+  }
+  if (guard.bareNewline && limits.bareNewlines === 'reject') {
+    await spool.discard(writer);
+    throw REPLIES.bareNewline();
+  }
+
+  const facts: MessageFacts = {
+    client: identity(client, session.remoteAddress),
+    mailFrom,
+    recipients,
+    headers: reader.facts(),
+    size: writer.bytes,
+    now: now.getTime(),
+  };
+  let decision;
+  try {
+    decision = await hooks.decide({ queueId, facts, headerBlock: reader.headerBlock, observer, bodyPath: writer.path });
+  } catch (err) {
+    await spool.discard(writer);
+    args.log.error({ queueId, err }, 'intake: decision failed');
+    throw REPLIES.spoolError();
+  }
+  const v = decision.verdict;
+  if (v.action !== 'accept' && v.action !== 'hold') {
+    await spool.discard(writer);
+    const e = verdictError(v) as SmtpErrorLike & { verdict?: Verdict; queueId?: string };
+    e.verdict = v;
+    e.queueId = queueId;
+    throw e;
+  }
+  const h = facts.headers;
+  const env: Envelope = {
+    id: queueId,
+    rev: 0,
+    state: v.action === 'hold' ? 'hold' : 'active',
+    from: mailFrom,
+    recipients: recipients.map((address) => ({ address, status: 'pending', attempts: 0 })),
+    receivedAt: now.getTime(),
+    size: 0,
+    client: { name: client.name, address: session.remoteAddress, helo: session.hostNameAppearsAs, tls: Boolean(session.secure), user: client.authenticated ? client.name : undefined },
+    tenant: v.tenant,
+    newsletter: client.newsletter || undefined,
+    messageId: h.messageId,
+    headerFrom: h.from[0],
+    subject: h.subject?.slice(0, 200),
+    listmonk: h.listmonkCampaign || h.listmonkSubscriber ? { campaign: h.listmonkCampaign, subscriber: h.listmonkSubscriber } : undefined,
+    kind: 'message',
+    returnPath: decision.returnPath,
+    prependHeaders: decision.prependHeaders,
+    notBefore: v.notBefore,
+    nextAttemptAt: Math.max(now.getTime(), v.notBefore ?? 0),
+    holdReason: v.action === 'hold' ? (v.holdReason ?? v.reason) : undefined,
+    attempts: [],
+    notes: decision.notes,
+  };
+  try {
+    await spool.commit(writer, env);
+  } catch (err) {
+    throw spoolReply(err);
+  }
+  return { queueId, verdict: v, size: env.size };
+}
+
+async function drain(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return;
+  await new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.resume();
+  });
+}
+
+function spoolReply(err: unknown): SmtpErrorLike {
+  if ((err as SmtpErrorLike).responseCode) return err as SmtpErrorLike;
+  const code = err instanceof SpoolError ? err.code : (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? REPLIES.spoolFull() : REPLIES.spoolError();
+}

@@ -1,0 +1,62 @@
+/**
+ * Group commit for directory fsyncs. A rename or a new file is durable only once its directory
+ * is fsynced; with many concurrent transactions, one fsync per directory per round serves every
+ * caller that asked before the round started (per-message directory fsyncs would dominate).
+ */
+import { open } from 'node:fs/promises';
+
+interface Round {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function newRound(): Round {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+export class DirSyncer {
+  private running = new Map<string, Promise<void>>();
+  private waiting = new Map<string, Round>();
+
+  constructor(private readonly enabled = true) {}
+
+  /** Resolves once `dir` has been fsynced after this call was made. */
+  sync(dir: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    let round = this.waiting.get(dir);
+    if (!round) {
+      round = newRound();
+      this.waiting.set(dir, round);
+      if (!this.running.has(dir)) this.start(dir);
+    }
+    return round.promise;
+  }
+
+  private start(dir: string): void {
+    const round = this.waiting.get(dir);
+    if (!round) return;
+    this.waiting.delete(dir);
+    const run = fsyncDir(dir).then(round.resolve, round.reject);
+    this.running.set(dir, run);
+    void run.finally(() => {
+      this.running.delete(dir);
+      if (this.waiting.has(dir)) this.start(dir);
+    });
+  }
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The durable spool, Postfix style. Layout under <data_dir>/spool:
+ *   messages/<id>.eml   message bytes as received plus Relais's added headers (never rewritten)
+ *   incoming/<id>.json  envelope being committed (not yet accepted)
+ *   active|deferred|hold/<id>.json   queued envelopes; the directory is the queue state
+ *   tmp/                envelope rewrites before their rename
+ * A message is queued iff its envelope is in a state directory. Every state change is a new
+ * envelope file renamed into place (atomic), and "250 queued" is only answered after the body,
+ * the envelope and both directories are fsynced. Recovery removes what was never committed.
+ */
+import { EventEmitter } from 'node:events';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { DirSyncer } from './dir-sync.js';
+import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
+import { newQueueId } from './queue-id.js';
+import { SpoolWriter } from './spool-writer.js';
+
+export interface SpoolOptions {
+  dir: string;
+  log: Logger;
+  /** Disable fsync only for throw-away benchmarks of the rest of the pipeline. */
+  fsync?: boolean;
+}
+
+export class SpoolError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SpoolError';
+  }
+}
+
+export interface SpoolEvents {
+  queued: [Envelope];
+  changed: [Envelope, QueueState | null];
+  removed: [string];
+}
+
+export class Spool extends EventEmitter<SpoolEvents> {
+  private readonly index = new Map<string, Envelope>();
+  private readonly syncer: DirSyncer;
+  private readonly fsyncFiles: boolean;
+  readonly dirs: Record<'messages' | 'incoming' | 'tmp' | QueueState, string>;
+
+  private constructor(
+    readonly root: string,
+    private readonly log: Logger,
+    fsync: boolean,
+  ) {
+    super();
+    this.fsyncFiles = fsync;
+    this.syncer = new DirSyncer(fsync);
+    this.dirs = {
+      messages: join(root, 'messages'),
+      incoming: join(root, 'incoming'),
+      tmp: join(root, 'tmp'),
+      active: join(root, 'active'),
+      deferred: join(root, 'deferred'),
+      hold: join(root, 'hold'),
+    };
+  }
+
+  /** Opens (creating if needed) and recovers the spool. */
+  static async open(opts: SpoolOptions): Promise<Spool> {
+    const spool = new Spool(opts.dir, opts.log, opts.fsync ?? true);
+    for (const d of Object.values(spool.dirs)) await mkdir(d, { recursive: true, mode: 0o700 });
+    await spool.recover();
+    return spool;
+  }
+
+  bodyPath(id: string): string {
+    return join(this.dirs.messages, `${id}.eml`);
+  }
+
+  private envPath(state: QueueState | 'incoming', id: string): string {
+    return join(this.dirs[state], `${id}.json`);
+  }
+
+  /** Starts a new message: its body file, opened exclusively. */
+  async createWriter(): Promise<SpoolWriter> {
+    const id = newQueueId();
+    const path = this.bodyPath(id);
+    try {
+      const fh = await open(path, 'wx', 0o600);
+      return new SpoolWriter(id, path, fh);
+    } catch (err) {
+      throw new SpoolError(`cannot create ${path}`, (err as NodeJS.ErrnoException).code, { cause: err });
+    }
+  }
+
+  /**
+   * Makes the message durable and queued. Resolves only when body, envelope and directory
+   * entries are on disk; after that the caller may answer 250.
+   */
+  async commit(writer: SpoolWriter, env: Envelope): Promise<void> {
+    try {
+      await writer.flushed();
+      if (this.fsyncFiles) await writer.handle.sync();
+      await writer.handle.close();
+      env.size = writer.bytes;
+      env.rev = 1;
+      const incoming = this.envPath('incoming', env.id);
+      await this.writeDurable(incoming, env);
+      await rename(incoming, this.envPath(env.state, env.id));
+      await Promise.all([this.syncer.sync(this.dirs.messages), this.syncer.sync(this.dirs[env.state])]);
+    } catch (err) {
+      await this.discard(writer);
+      await rm(this.envPath(env.state, env.id), { force: true }).catch(() => undefined);
+      throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });
+    }
+    this.index.set(env.id, env);
+    this.emit('queued', env);
+  }
+
+  /** Forgets a message that will not be accepted (rejected, aborted, error). */
+  async discard(writer: SpoolWriter): Promise<void> {
+    writer.destroy();
+    await writer.handle.close().catch(() => undefined);
+    await rm(writer.path, { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Persists a changed envelope, moving it to `state` when given. The new version is written
+   * and fsynced in tmp/, then renamed over the old one: a crash leaves one of the two.
+   */
+  async update(env: Envelope, state?: QueueState): Promise<void> {
+    const from = env.state;
+    const to = state ?? from;
+    const next: Envelope = { ...env, state: to, rev: env.rev + 1 };
+    const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
+    await this.writeDurable(tmp, next);
+    await rename(tmp, this.envPath(to, env.id));
+    if (to !== from) await unlink(this.envPath(from, env.id)).catch(() => undefined);
+    await Promise.all([this.syncer.sync(this.dirs[to]), to !== from ? this.syncer.sync(this.dirs[from]) : undefined]);
+    Object.assign(env, next);
+    this.index.set(env.id, env);
+    this.emit('changed', env, to !== from ? from : null);
+  }
+
+  /** Removes a finished message: envelope first (it is the queue entry), then the body. */
+  async remove(id: string): Promise<void> {
+    const env = this.index.get(id) ?? (await this.load(id));
+    if (!env) return;
+    await unlink(this.envPath(env.state, id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    await this.syncer.sync(this.dirs[env.state]);
+    await unlink(this.bodyPath(id)).catch(() => undefined);
+    this.index.delete(id);
+    this.emit('removed', id);
+  }
+
+  get(id: string): Envelope | undefined {
+    return this.index.get(id);
+  }
+
+  /** Queued envelopes, optionally of one state, oldest first. */
+  list(state?: QueueState): Envelope[] {
+    const all = [...this.index.values()].filter((e) => !state || e.state === state);
+    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  counts(): Record<QueueState, number> {
+    const c: Record<QueueState, number> = { active: 0, deferred: 0, hold: 0 };
+    for (const e of this.index.values()) c[e.state]++;
+    return c;
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  openBody(id: string, start = 0): ReadStream {
+    return createReadStream(this.bodyPath(id), { start, highWaterMark: 256 * 1024 });
+  }
+
+  private async writeDurable(path: string, env: Envelope): Promise<void> {
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(env));
+      if (this.fsyncFiles) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Reads an envelope from disk (any state), without touching the index. */
+  async load(id: string): Promise<Envelope | null> {
+    let best: Envelope | null = null;
+    for (const state of QUEUE_STATES) {
+      const env = await readEnvelope(this.envPath(state, id));
+      if (env && (!best || env.rev > best.rev)) best = { ...env, state };
+    }
+    return best;
+  }
+
+  /**
+   * Crash recovery: drop uncommitted envelopes and temp files, keep the newest copy of an
+   * envelope present in two states, drop envelopes whose body is missing (never acknowledged),
+   * and bodies with no envelope (half-written incoming mail or finished messages).
+   */
+  private async recover(): Promise<void> {
+    for (const dir of [this.dirs.incoming, this.dirs.tmp]) {
+      for (const f of await readdir(dir)) await rm(join(dir, f), { force: true });
+    }
+    const found = new Map<string, Envelope>();
+    for (const state of QUEUE_STATES) {
+      for (const f of await readdir(this.dirs[state])) {
+        if (!f.endsWith('.json')) continue;
+        const path = join(this.dirs[state], f);
+        const env = await readEnvelope(path);
+        if (!env) {
+          this.log.warn({ file: path }, 'spool: unreadable envelope moved aside');
+          await rename(path, `${path}.corrupt`).catch(() => undefined);
+          continue;
+        }
+        env.state = state;
+        const prev = found.get(env.id);
+        if (prev && prev.rev >= env.rev) {
+          await unlink(path);
+          continue;
+        }
+        if (prev) await unlink(this.envPath(prev.state, prev.id));
+        found.set(env.id, env);
+      }
+    }
+    for (const env of found.values()) {
+      const ok = await stat(this.bodyPath(env.id)).then(
+        () => true,
+        () => false,
+      );
+      if (!ok) {
+        this.log.warn({ queueId: env.id }, 'spool: envelope without body dropped (never acknowledged)');
+        await unlink(this.envPath(env.state, env.id));
+        found.delete(env.id);
+      }
+    }
+    let orphans = 0;
+    for (const f of await readdir(this.dirs.messages)) {
+      const id = f.replace(/\.eml$/, '');
+      if (!found.has(id)) {
+        await rm(join(this.dirs.messages, f), { force: true });
+        orphans++;
+      }
+    }
+    for (const env of found.values()) this.index.set(env.id, env);
+    this.log.info({ queued: found.size, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
+  }
+}
+
+async function readEnvelope(path: string): Promise<Envelope | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Envelope;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,44 @@
+/** `relais start`: runs the relay until SIGTERM/SIGINT; SIGHUP reloads the YAML file. */
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { startRelais } from '../main.js';
+import { configFrom, fail, withConfig } from './common.js';
+
+export function registerStart(program: Command): void {
+  withConfig(program.command('start').description('run the relay (SMTP intake, queue, delivery, admin API)')).action(async (opts: { config?: string }) => {
+    let config;
+    try {
+      config = configFrom(opts);
+    } catch (err) {
+      fail(err);
+    }
+    const log = createLogger(config.log_level);
+    let relais;
+    try {
+      relais = await startRelais(config, log);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'relais failed to start');
+      log.flush?.();
+      fail(err);
+    }
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'signal received');
+      relais
+        .stop()
+        .then(() => {
+          log.flush?.();
+          process.exit(0);
+        })
+        .catch((err: unknown) => {
+          log.error({ err }, 'error while stopping');
+          process.exit(1);
+        });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => relais.reload());
+  });
+}

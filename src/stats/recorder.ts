@@ -1,0 +1,252 @@
+/**
+ * Records delivery attempts and policy verdicts into hourly and daily stats buckets.
+ * recordAttempt/recordVerdict only add to in-memory batches (no I/O on the delivery path);
+ * flush() — every flushIntervalMs and on close() — writes one hincr per touched bucket hash
+ * plus at most `samplesPerHour` sample replies per provider+reason+hour. Counters add up across
+ * nodes, so several nodes may share one Redis.
+ */
+import type { Store } from '../store/types.js';
+import {
+  ALL_SCOPE, DAY_MS, M, NO_TENANT, bucketKey, bucketStamp, cleanPart, field, sampleBase, scopeOf,
+  type Dimension, type Granularity,
+} from './buckets.js';
+import type { BounceKind, Outcome, Reason } from './classify.js';
+
+export interface StatsLogger {
+  warn(obj: object, msg: string): void;
+  info?(obj: object, msg: string): void;
+}
+
+export interface AttemptRecord {
+  at?: number | Date;
+  tenant?: string;
+  senderDomain: string;
+  sender: string;
+  provider: string;
+  recipientDomain: string;
+  mx?: string;
+  outcome: Outcome;
+  bounceKind?: BounceKind;
+  reason: Reason;
+  reply?: { code?: number | null; enhanced?: string | null; text?: string | null };
+  /** Recipients this attempt was for (one SMTP transaction may carry several). Default 1. */
+  count?: number;
+  latencyMs?: number;
+}
+
+export interface VerdictRecord {
+  at?: number | Date;
+  tenant?: string;
+  sender: string;
+  /** Policy action, e.g. accept, reject, defer, hold. */
+  action: string;
+  reason?: string;
+}
+
+export interface SampleReply {
+  at: number;
+  code?: number;
+  enhanced?: string;
+  text: string;
+  recipientDomain: string;
+  mx?: string;
+  outcome: Outcome;
+}
+
+export interface StatsRecorderOptions {
+  store: Store;
+  /** Daily buckets are kept this long. Default 400 days. */
+  retentionDays?: number;
+  /** Hourly buckets and sample replies are kept this long. Default min(31, retentionDays). */
+  hourlyRetentionDays?: number;
+  /** 0 disables the timer (call flush() yourself). Default 1000 ms. */
+  flushIntervalMs?: number;
+  /** Sample replies kept per provider + reason + hour (per scope). Default 3. */
+  samplesPerHour?: number;
+  /** Batches kept in memory while the store is unreachable before dropping (fields). Default 100000. */
+  maxPendingFields?: number;
+  log?: StatsLogger;
+}
+
+export interface StatsRecorder {
+  recordAttempt(a: AttemptRecord): void;
+  recordVerdict(v: VerdictRecord): void;
+  /** Write pending batches to the store; resolves when written (or kept for retry on failure). */
+  flush(): Promise<void>;
+  /** Stop the timer and flush. */
+  close(): Promise<void>;
+}
+
+const GRANULARITIES: Granularity[] = ['hour', 'day'];
+
+function toMs(at: number | Date | undefined): number {
+  return at === undefined ? Date.now() : typeof at === 'number' ? at : at.getTime();
+}
+
+function normId(s: string | undefined, fallback: string): string {
+  const v = (s ?? '').trim().toLowerCase();
+  return v === '' ? fallback : v.slice(0, 254);
+}
+
+/** Addresses in replies name real recipients: keep the domain only. */
+function redactAddresses(text: string): string {
+  return text.replace(/[A-Za-z0-9._%+!#$&'*/=?^`{|}~-]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})/g, '…@$1');
+}
+
+export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
+  const { store, log } = opts;
+  const retentionDays = opts.retentionDays ?? 400;
+  const ttl: Record<Granularity, number> = {
+    day: retentionDays * DAY_MS,
+    hour: (opts.hourlyRetentionDays ?? Math.min(31, retentionDays)) * DAY_MS,
+  };
+  const samplesPerHour = opts.samplesPerHour ?? 3;
+  const maxPendingFields = opts.maxPendingFields ?? 100_000;
+
+  let pending = new Map<string, { g: Granularity; fields: Record<string, number> }>();
+  let pendingFieldCount = 0;
+  let pendingSamples = new Map<string, SampleReply[]>();
+  /** Sample slots known to be full on this node (other nodes may have filled them). */
+  const fullSamples = new Map<string, number>();
+  let failing = false;
+  let flushing: Promise<void> | null = null;
+
+  const add = (g: Granularity, key: string, fields: Record<string, number>): void => {
+    let b = pending.get(key);
+    if (!b) pending.set(key, (b = { g, fields: {} }));
+    for (const [f, n] of Object.entries(fields)) {
+      if (b.fields[f] === undefined) pendingFieldCount++;
+      b.fields[f] = (b.fields[f] ?? 0) + n;
+    }
+  };
+
+  /** Add metric values for one id under every scope and both granularities. */
+  const addAll = (at: number, tenant: string | undefined, ids: Partial<Record<Dimension, string>>, metrics: Record<string, number>): void => {
+    const scopes = tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, scopeOf(tenant)];
+    for (const g of GRANULARITIES) {
+      for (const scope of scopes) {
+        for (const [dim, id] of Object.entries(ids) as [Dimension, string][]) {
+          if (dim === 't' && scope !== ALL_SCOPE) continue;
+          const fields: Record<string, number> = {};
+          for (const [m, n] of Object.entries(metrics)) fields[field(id, m)] = n;
+          add(g, bucketKey(g, at, scope, dim), fields);
+        }
+      }
+    }
+  };
+
+  const recordAttempt = (a: AttemptRecord): void => {
+    const at = toMs(a.at);
+    const n = Math.max(1, Math.round(a.count ?? 1));
+    const metrics: Record<string, number> = { [a.outcome]: n };
+    if (a.outcome === 'bounced' && a.bounceKind === 'soft') metrics[M.bouncedSoft] = n;
+    if (a.outcome !== 'delivered') metrics[`${a.outcome}:${cleanPart(a.reason)}`] = n;
+    if (a.latencyMs !== undefined && Number.isFinite(a.latencyMs)) {
+      metrics[M.latencyMs] = Math.round(a.latencyMs);
+      metrics[M.latencyN] = 1;
+    }
+    const provider = normId(a.provider, 'other');
+    addAll(at, a.tenant, {
+      p: provider,
+      d: normId(a.recipientDomain, '?'),
+      sd: normId(a.senderDomain, '?'),
+      s: normId(a.sender, '<>'),
+      t: a.tenant ?? NO_TENANT,
+    }, metrics);
+
+    if (a.outcome !== 'delivered' && samplesPerHour > 0) {
+      const sample: SampleReply = {
+        at,
+        ...(a.reply?.code != null ? { code: a.reply.code } : {}),
+        ...(a.reply?.enhanced ? { enhanced: a.reply.enhanced } : {}),
+        text: redactAddresses(a.reply?.text ?? '').slice(0, 500),
+        recipientDomain: normId(a.recipientDomain, '?'),
+        ...(a.mx ? { mx: a.mx } : {}),
+        outcome: a.outcome,
+      };
+      for (const scope of a.tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, scopeOf(a.tenant)]) {
+        const base = sampleBase(at, scope, provider, cleanPart(a.reason));
+        if (fullSamples.has(base)) continue;
+        const list = pendingSamples.get(base) ?? [];
+        if (list.length < samplesPerHour) pendingSamples.set(base, [...list, sample]);
+      }
+    }
+  };
+
+  const recordVerdict = (v: VerdictRecord): void => {
+    const action = cleanPart(v.action);
+    const metrics: Record<string, number> = { [`verdict:${action}`]: 1 };
+    if (v.reason) metrics[`verdict:${action}:${cleanPart(v.reason)}`] = 1;
+    const sender = normId(v.sender, '<>');
+    const at = sender.lastIndexOf('@');
+    addAll(toMs(v.at), v.tenant, { s: sender, sd: at >= 0 ? sender.slice(at + 1) : '?', t: v.tenant ?? NO_TENANT }, metrics);
+  };
+
+  const writeSamples = async (base: string, samples: SampleReply[]): Promise<void> => {
+    const hourTtl = ttl.hour;
+    for (const s of samples) {
+      if (fullSamples.has(base)) return;
+      const slot = await store.incrBy(`${base}:n`, 1, hourTtl);
+      if (slot > samplesPerHour) {
+        fullSamples.set(base, s.at);
+        return;
+      }
+      await store.setValue(`${base}:${slot}`, JSON.stringify(s), hourTtl);
+    }
+  };
+
+  const doFlush = async (): Promise<void> => {
+    const batch = pending;
+    const samples = pendingSamples;
+    pending = new Map();
+    pendingFieldCount = 0;
+    pendingSamples = new Map();
+    if (batch.size === 0 && samples.size === 0) return;
+    const results = await Promise.allSettled([
+      ...[...batch].map(([key, b]) => store.hincr(key, b.fields, ttl[b.g]).then(() => batch.delete(key))),
+      ...[...samples].map(([base, list]) => writeSamples(base, list)),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Keep unwritten counters for the next flush (bounded); samples are best effort.
+      for (const [key, b] of batch) add(b.g, key, b.fields);
+      if (pendingFieldCount > maxPendingFields) {
+        log?.warn({ fields: pendingFieldCount }, 'stats: store unreachable too long, dropping pending counters');
+        pending = new Map();
+        pendingFieldCount = 0;
+      }
+      if (!failing) log?.warn({ err: String(failed.reason) }, 'stats: flush failed, will retry');
+      failing = true;
+    } else if (failing) {
+      failing = false;
+      log?.info?.({}, 'stats: flush recovered');
+    }
+    // Forget "full" sample markers of past hours.
+    const currentHour = bucketStamp(Date.now(), 'hour');
+    for (const [base, at] of fullSamples) if (bucketStamp(at, 'hour') < currentHour && Date.now() - at > 2 * 3_600_000) fullSamples.delete(base);
+  };
+
+  const flush = (): Promise<void> => {
+    // One flush at a time; a flush requested meanwhile waits for it and then runs.
+    const run = (flushing ?? Promise.resolve()).then(doFlush);
+    const mine = run.finally(() => {
+      if (flushing === mine) flushing = null;
+    });
+    flushing = mine;
+    return mine;
+  };
+
+  const interval = opts.flushIntervalMs ?? 1000;
+  const timer = interval > 0 ? setInterval(() => void flush().catch(() => {}), interval) : null;
+  timer?.unref();
+
+  return {
+    recordAttempt,
+    recordVerdict,
+    flush,
+    async close() {
+      if (timer) clearInterval(timer);
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,318 @@
+/**
+ * Embedded store (single node, no Redis): LMDB under <dataDir>/store, persistent across restarts.
+ * Every write runs in an LMDB write transaction (transactionSync), and LMDB serialises those across
+ * processes with a file lock, so several processes on one data dir keep limits exact.
+ * TTLs are stored with the values; expired entries are ignored on read and purged by a sweeper.
+ * Publish/subscribe goes through an events table polled by subscribers (works across processes).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { runSlidingLog, type LogAdapter, type LogEntry, type LogMode } from './sliding-log.js';
+import {
+  StoreUnavailableError,
+  type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
+  type WindowSetAddResult,
+} from './types.js';
+
+type Key = string | number | (string | number)[];
+interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, number>; exp?: number }
+interface LimitMeta { sum: number; newest: number; exp: number }
+interface StoreEvent { c: string; m: string; at: number }
+
+const SWEEP_MS = 60_000;
+const POLL_MS = 100;
+const EVENT_KEEP_MS = 60_000;
+
+export interface LmdbStoreOptions {
+  dataDir: string;
+  prefix: string;
+}
+
+export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
+  const path = join(opts.dataDir, 'store');
+  mkdirSync(path, { recursive: true });
+  const root = open({ path, maxDbs: 16 });
+  return new LmdbStore(root, opts.prefix);
+}
+
+/** Entries [k, ...] of a composite-key table, in key order (k alone is never stored). */
+function* under<V>(db: Database<V, Key>, k: string, from: (string | number)[] = []): Generator<{ key: (string | number)[]; value: V }> {
+  for (const { key, value } of db.getRange({ start: [k, ...from] })) {
+    if (!Array.isArray(key) || key[0] !== k) return;
+    yield { key, value };
+  }
+}
+
+class LmdbStore implements Store {
+  readonly kind = 'embedded' as const;
+  private readonly docs: Database<string, Key>;
+  private readonly kv: Database<KvValue, Key>;
+  private readonly lim: Database<number, Key>;
+  private readonly limMeta: Database<LimitMeta, Key>;
+  private readonly wset: Database<number, Key>;
+  private readonly wsetMeta: Database<number, Key>;
+  private readonly events: Database<StoreEvent, Key>;
+  private readonly sweeper: NodeJS.Timeout;
+  private poller?: NodeJS.Timeout;
+  private lastEvent = 0;
+  private handlers = new Map<string, Set<(m: string) => void>>();
+  private closed = false;
+
+  constructor(private readonly root: RootDatabase, private readonly prefix: string) {
+    this.docs = root.openDB('docs', { encoding: 'string' });
+    this.kv = root.openDB('kv', {});
+    this.lim = root.openDB('lim', {});
+    this.limMeta = root.openDB('limmeta', {});
+    this.wset = root.openDB('wset', {});
+    this.wsetMeta = root.openDB('wsetmeta', {});
+    this.events = root.openDB('events', {});
+    this.sweep();
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+
+  /** Run synchronously inside one write transaction; report failures as a rejected promise. */
+  private async tx<T>(fn: () => T): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('store closed');
+    return this.root.transactionSync(fn) as T;
+  }
+
+  private async read<T>(fn: () => T): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError('store closed');
+    return fn();
+  }
+
+  // ---- documents
+  getDoc<T>(ns: string, key: string): Promise<T | null> {
+    return this.read(() => {
+      const v = this.docs.get([this.k(ns), key]);
+      return v === undefined ? null : (JSON.parse(v) as T);
+    });
+  }
+  putDoc<T>(ns: string, key: string, value: T): Promise<void> {
+    return this.tx(() => { this.docs.putSync([this.k(ns), key], JSON.stringify(value)); });
+  }
+  deleteDoc(ns: string, key: string): Promise<boolean> {
+    return this.tx(() => this.docs.removeSync([this.k(ns), key]));
+  }
+  listDocs<T>(ns: string): Promise<DocEntry<T>[]> {
+    return this.read(() => [...under(this.docs, this.k(ns))].map(({ key, value }) => ({ key: String(key[1]), value: JSON.parse(value) as T })));
+  }
+
+  // ---- limits
+  private limits(mode: LogMode, reqs: LimitRequest[], now: number): ReturnType<typeof runSlidingLog> {
+    const realNow = Date.now();
+    const keys = reqs.map((r) => this.k(r.key));
+    const metas: (LimitMeta | undefined)[] = keys.map((k) => this.limMeta.get(k));
+    const nonce = randomBytes(6).toString('hex');
+    const adapter: LogAdapter = {
+      trim: (i, cutoff) => {
+        const meta = metas[i];
+        if (!meta) return 0;
+        const old: (string | number)[][] = [];
+        let remaining = false;
+        for (const { key, value } of under(this.lim, keys[i])) {
+          if (Number(key[1]) > cutoff) { remaining = true; break; }
+          old.push(key);
+          meta.sum -= value;
+        }
+        for (const key of old) this.lim.removeSync(key);
+        if (!remaining) metas[i] = undefined;
+        return remaining ? meta.sum : 0;
+      },
+      entriesAfter: (i, after) => ({
+        [Symbol.iterator]: function* (this: LmdbStore): Generator<LogEntry> {
+          for (const { key, value } of under(this.lim, keys[i], [after])) {
+            if (Number(key[1]) > after) yield { ts: Number(key[1]), cost: value };
+          }
+        }.bind(this),
+      }),
+      newest: (i) => metas[i]?.newest,
+      add: (i, e, expiresAt) => {
+        this.lim.putSync([keys[i], e.ts, `${nonce}:${i}`], e.cost);
+        const exp = realNow + (expiresAt - now) + 1000;
+        const m = metas[i];
+        metas[i] = m ? { sum: m.sum + e.cost, newest: Math.max(m.newest, e.ts), exp: Math.max(m.exp, exp) } : { sum: e.cost, newest: e.ts, exp };
+      },
+    };
+    const out = runSlidingLog(mode, reqs, now, adapter);
+    keys.forEach((k, i) => {
+      const m = metas[i];
+      if (m) this.limMeta.putSync(k, m); else this.limMeta.removeSync(k);
+    });
+    return out;
+  }
+
+  consume(requests: LimitRequest[], now = Date.now()): Promise<ConsumeResult> {
+    return this.tx(() => {
+      const r = this.limits('consume', requests, now);
+      return r.allowed ? { allowed: true, states: r.states } : { allowed: false, refused: r.states[r.refusedIndex ?? 0], states: r.states };
+    });
+  }
+  reserve(requests: LimitRequest[], now = Date.now()): Promise<ReserveResult> {
+    return this.tx(() => {
+      const r = this.limits('reserve', requests, now);
+      return { at: r.at, states: r.states };
+    });
+  }
+  peek(requests: Omit<LimitRequest, 'cost'>[], now = Date.now()): Promise<LimitState[]> {
+    return this.tx(() => this.limits('peek', requests.map((r) => ({ ...r, cost: 0 })), now).states);
+  }
+  resetLimits(keys: string[]): Promise<void> {
+    return this.tx(() => { for (const k of keys) this.dropLimit(this.k(k)); });
+  }
+  private dropLimit(k: string): void {
+    for (const { key } of [...under(this.lim, k)]) this.lim.removeSync(key);
+    this.limMeta.removeSync(k);
+  }
+
+  // ---- values with TTL
+  private live(key: string): KvValue | undefined {
+    const v = this.kv.get(key);
+    return v && (v.exp === undefined || v.exp > Date.now()) ? v : undefined;
+  }
+  incrBy(key: string, by: number, ttlMs: number): Promise<number> {
+    return this.tx(() => {
+      const cur = this.live(this.k(key));
+      const sum = (cur?.t === 'n' ? Number(cur.v) : 0) + Math.round(by);
+      this.kv.putSync(this.k(key), { t: 'n', v: sum, exp: Date.now() + ttlMs });
+      return sum;
+    });
+  }
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
+    return this.tx(() => {
+      const cur = this.live(this.k(key));
+      if (cur) return String(cur.v);
+      this.kv.putSync(this.k(key), { t: 's', v: value, exp: Date.now() + ttlMs });
+      return null;
+    });
+  }
+  getValue(key: string): Promise<string | null> {
+    return this.read(() => {
+      const cur = this.live(this.k(key));
+      return cur && cur.t !== 'h' ? String(cur.v) : null;
+    });
+  }
+  setValue(key: string, value: string, ttlMs?: number): Promise<void> {
+    return this.tx(() => { this.kv.putSync(this.k(key), { t: 's', v: value, exp: ttlMs ? Date.now() + ttlMs : undefined }); });
+  }
+  deleteValue(key: string): Promise<void> {
+    return this.tx(() => { this.kv.removeSync(this.k(key)); });
+  }
+  hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    return this.tx(() => {
+      const cur = this.live(this.k(key));
+      const h: Record<string, number> = cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
+      for (const [f, by] of Object.entries(fields)) h[f] = (h[f] ?? 0) + Math.round(by);
+      this.kv.putSync(this.k(key), { t: 'h', v: h, exp: Date.now() + ttlMs });
+    });
+  }
+  hgetall(key: string): Promise<Record<string, number>> {
+    return this.read(() => {
+      const cur = this.live(this.k(key));
+      return cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
+    });
+  }
+  scanKeys(prefix: string): Promise<string[]> {
+    return this.read(() => {
+      const full = this.k(prefix);
+      const out: string[] = [];
+      for (const { key, value } of this.kv.getRange({ start: full })) {
+        if (typeof key !== 'string' || !key.startsWith(full)) break;
+        if (value.exp === undefined || value.exp > Date.now()) out.push(key.slice(this.prefix.length));
+      }
+      return out;
+    });
+  }
+
+  // ---- windowed sets
+  addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number> {
+    return this.windowSetAdd(key, members, windowMs, now).then((r) => r.size);
+  }
+  windowSetAdd(key: string, members: string[], windowMs: number, now = Date.now()): Promise<WindowSetAddResult> {
+    return this.tx(() => {
+      const k = this.k(key);
+      const live = new Set<string>();
+      for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
+        if (ts <= now - windowMs) this.wset.removeSync(ek); else live.add(String(ek[1]));
+      }
+      const fresh: string[] = [];
+      for (const m of members) {
+        if (!live.has(m)) { fresh.push(m); live.add(m); }
+        this.wset.putSync([k, m], now);
+      }
+      if (live.size > 0) this.wsetMeta.putSync(k, Date.now() + windowMs + 1000); else this.wsetMeta.removeSync(k);
+      return { size: live.size, fresh };
+    });
+  }
+
+  // ---- publish / subscribe (polled events table, visible to every process on this data dir)
+  publish(channel: string, message: string): Promise<void> {
+    return this.tx(() => {
+      const seq = this.lastSeq() + 1;
+      this.events.putSync(seq, { c: this.k(channel), m: message, at: Date.now() });
+    }).then(() => this.poll());
+  }
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    if (this.closed) throw new StoreUnavailableError('store closed');
+    if (!this.poller) {
+      this.lastEvent = this.lastSeq();
+      this.poller = setInterval(() => this.poll(), POLL_MS).unref();
+    }
+    const ch = this.k(channel);
+    if (!this.handlers.has(ch)) this.handlers.set(ch, new Set());
+    this.handlers.get(ch)!.add(onMessage);
+    return async () => { this.handlers.get(ch)?.delete(onMessage); };
+  }
+  private lastSeq(): number {
+    for (const key of this.events.getKeys({ reverse: true, limit: 1 })) if (typeof key === 'number') return key;
+    return 0;
+  }
+  private poll(): void {
+    if (!this.poller || this.closed) return;
+    this.root.resetReadTxn();
+    for (const { key, value } of this.events.getRange({ start: this.lastEvent + 1 })) {
+      if (typeof key !== 'number') break;
+      this.lastEvent = key;
+      for (const h of this.handlers.get(value.c) ?? []) {
+        try { h(value.m); } catch { /* a subscriber's failure is its own */ }
+      }
+    }
+  }
+
+  /** Purge what expired (values, limit logs, window sets, old events). */
+  private sweep(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    this.root.transactionSync(() => {
+      for (const { key, value } of [...this.kv.getRange({})]) if (value.exp !== undefined && value.exp <= now) this.kv.removeSync(key);
+      for (const { key, value } of [...this.limMeta.getRange({})]) if (value.exp <= now) this.dropLimit(String(key));
+      for (const { key, value } of [...this.wsetMeta.getRange({})]) {
+        if (value > now) continue;
+        for (const e of [...under(this.wset, String(key))]) this.wset.removeSync(e.key);
+        this.wsetMeta.removeSync(key);
+      }
+      for (const { key, value } of [...this.events.getRange({})]) {
+        if (value.at > now - EVENT_KEEP_MS) break;
+        this.events.removeSync(key);
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new StoreUnavailableError('store closed');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    if (this.poller) clearInterval(this.poller);
+    await this.root.close();
+  }
+}

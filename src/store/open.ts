@@ -1,0 +1,32 @@
+/**
+ * Open the store: Redis when a URL is configured (see redis-url.ts for the accepted forms), else
+ * the embedded LMDB store under <dataDir>/store. Keys are namespaced with `prefix` (default
+ * "relais:") so several installations or test runs can share one Redis.
+ */
+import { openLmdbStore } from './lmdb-store.js';
+import { openRedisStore } from './redis-store.js';
+import type { Store } from './types.js';
+
+export interface OpenStoreOptions {
+  redisUrl?: string;
+  dataDir: string;
+  prefix?: string;
+  /** Redis: give up connecting (openStore rejects with StoreUnavailableError) after this. Default 2000. */
+  connectTimeoutMs?: number;
+  /** Redis: a command not answered within this rejects with StoreUnavailableError. Default 2000. */
+  commandTimeoutMs?: number;
+}
+
+export const DEFAULT_PREFIX = 'relais:';
+
+export async function openStore(opts: OpenStoreOptions): Promise<Store> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  if (/[{}]/.test(prefix)) throw new Error('store prefix must not contain { or } (reserved for Redis hash tags)');
+  if (opts.redisUrl) {
+    return openRedisStore({ url: opts.redisUrl, prefix, connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: opts.commandTimeoutMs });
+  }
+  return openLmdbStore({ dataDir: opts.dataDir, prefix });
+}
+
+export { StoreUnavailableError } from './types.js';
+export type { Store } from './types.js';

@@ -1,0 +1,148 @@
+/**
+ * Lua scripts of the Redis store. Each runs atomically on the Redis server, which is what makes
+ * limits exact across nodes. The limit script mirrors sliding-log.ts: per limit a sorted set of
+ * charges (score = ts, member = "ts:cost:nonce:i") plus a running sum key.
+ */
+
+/** KEYS: z1, s1, z2, s2...; ARGV: mode, now ('' = Redis clock), nonce, then limit, window, cost per limit. */
+export const LIMITS_SCRIPT = `
+local mode = ARGV[1]
+local now = tonumber(ARGV[2])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local nonce = ARGV[3]
+local n = #KEYS / 2
+local lim, win, cost, used = {}, {}, {}, {}
+
+local function costOf(m) return tonumber(string.match(m, '^[^:]*:([^:]*):')) end
+local function fmt(x) return string.format('%d', x) end
+
+local function trim(z, s, cutoff)
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', fmt(cutoff))
+  local sum = tonumber(redis.call('GET', s) or '0')
+  if #old > 0 then
+    for _, m in ipairs(old) do sum = sum - costOf(m) end
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', fmt(cutoff))
+  end
+  if redis.call('ZCARD', z) == 0 then
+    sum = 0
+    redis.call('DEL', s)
+  elseif #old > 0 then
+    redis.call('SET', s, fmt(sum), 'KEEPTTL')
+  end
+  return sum
+end
+
+local function newest(z)
+  local r = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+  if #r == 0 then return nil end
+  return tonumber(r[2])
+end
+
+local function backToZero(i)
+  local nw = newest(KEYS[2 * i - 1])
+  if nw == nil then return now end
+  return math.max(now, nw + win[i])
+end
+
+local function freeAt(i, u, from)
+  if u + cost[i] <= lim[i] then return from end
+  local need = u + cost[i] - lim[i]
+  local es = redis.call('ZRANGEBYSCORE', KEYS[2 * i - 1], '(' .. fmt(from - win[i]), '+inf', 'WITHSCORES')
+  local freed, last = 0, from - win[i]
+  for j = 1, #es, 2 do
+    freed = freed + costOf(es[j])
+    last = tonumber(es[j + 1])
+    if freed >= need then return last + win[i] end
+  end
+  return last + win[i]
+end
+
+local function charge(i, at)
+  if cost[i] <= 0 then return end
+  local z, s = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZADD', z, fmt(at), fmt(at) .. ':' .. fmt(cost[i]) .. ':' .. nonce .. ':' .. i)
+  redis.call('INCRBY', s, cost[i])
+  used[i] = used[i] + cost[i]
+  local ttl = math.max(backToZero(i) - now, 0) + 1000
+  redis.call('PEXPIRE', z, ttl)
+  redis.call('PEXPIRE', s, ttl)
+end
+
+for i = 1, n do
+  local b = 3 + (i - 1) * 3
+  lim[i] = tonumber(ARGV[b + 1]); win[i] = tonumber(ARGV[b + 2]); cost[i] = tonumber(ARGV[b + 3])
+  used[i] = trim(KEYS[2 * i - 1], KEYS[2 * i], now - win[i])
+end
+
+local out = {}
+local function finish(allowed, refused, at, resets)
+  out[1] = allowed; out[2] = refused; out[3] = fmt(at)
+  for i = 1, n do out[3 + 2 * i - 1] = fmt(used[i]); out[3 + 2 * i] = fmt(resets[i]) end
+  return out
+end
+local resets = {}
+
+if mode == 'consume' then
+  local refused = 0
+  for i = 1, n do
+    if used[i] + cost[i] > lim[i] and refused == 0 then refused = i end
+  end
+  if refused > 0 then
+    for i = 1, n do
+      if used[i] + cost[i] > lim[i] then resets[i] = freeAt(i, used[i], now) else resets[i] = backToZero(i) end
+    end
+    return finish(0, refused, now, resets)
+  end
+  for i = 1, n do charge(i, now) end
+elseif mode == 'reserve' then
+  local t0 = now
+  for i = 1, n do
+    local nw = newest(KEYS[2 * i - 1])
+    if nw ~= nil and nw > t0 then t0 = nw end
+  end
+  local at = t0
+  for i = 1, n do
+    local u = used[i]
+    if t0 > now then
+      local es = redis.call('ZRANGEBYSCORE', KEYS[2 * i - 1], '(' .. fmt(now - win[i]), fmt(t0 - win[i]))
+      for _, m in ipairs(es) do u = u - costOf(m) end
+    end
+    at = math.max(at, freeAt(i, u, t0))
+  end
+  for i = 1, n do charge(i, at) end
+  for i = 1, n do resets[i] = backToZero(i) end
+  return finish(1, 0, at, resets)
+end
+for i = 1, n do resets[i] = backToZero(i) end
+return finish(1, 0, now, resets)
+`;
+
+/** KEYS: set; ARGV: now ('' = Redis clock), window, members... → { size, fresh members... } */
+export const WINDOW_SET_SCRIPT = `
+local now = tonumber(ARGV[1])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local win = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - win))
+local fresh = {}
+for i = 3, #ARGV do
+  if redis.call('ZADD', KEYS[1], now, ARGV[i]) == 1 then fresh[#fresh + 1] = ARGV[i] end
+end
+local size = redis.call('ZCARD', KEYS[1])
+if size > 0 then redis.call('PEXPIRE', KEYS[1], win + 1000) end
+table.insert(fresh, 1, size)
+return fresh
+`;
+
+/** KEYS: key; ARGV: value, ttlMs → existing value or false. */
+export const SET_IF_ABSENT_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`;

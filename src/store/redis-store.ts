@@ -1,0 +1,303 @@
+/**
+ * Redis store (production, shared by all nodes). Limits run in one Lua script per call, so the
+ * check-and-consume over mailbox + domain + tenant is atomic across nodes. Offline queueing is
+ * off and commands time out, so a dead Redis yields StoreUnavailableError fast instead of a hang.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis, Cluster } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
+import { parseRedisUrl } from './redis-url.js';
+import { LIMITS_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import {
+  StoreUnavailableError,
+  type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
+  type WindowSetAddResult,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix: string;
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+}
+
+type Client = Redis | Cluster;
+interface ScriptCommands {
+  relaisLimits(...args: (string | number)[]): Promise<string[] | number[]>;
+  relaisWindowSet(...args: (string | number)[]): Promise<(string | number)[]>;
+  relaisSetIfAbsent(key: string, value: string, ttl: number): Promise<string | null>;
+}
+
+/** Server-side states that mean "try later", not a bug in our commands. */
+const TRANSIENT_REPLY = /^(LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|BUSY|NOREPLICAS)/;
+
+function toStoreError(err: unknown): Error {
+  const e = err as Error;
+  if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) return e;
+  return new StoreUnavailableError(`Redis unavailable: ${e?.message ?? String(err)}`, { cause: err });
+}
+
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+function createClient(url: string, base: RedisOptions): Client {
+  const target = parseRedisUrl(url);
+  if (target.kind === 'single') return new Redis(url, base);
+  if (target.kind === 'sentinel') {
+    return new Redis({
+      ...base,
+      sentinels: target.sentinels,
+      name: target.name,
+      db: target.db,
+      username: target.username,
+      password: target.password,
+      sentinelUsername: target.sentinelUsername,
+      sentinelPassword: target.sentinelPassword,
+      ...(target.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+    });
+  }
+  const { enableOfflineQueue: _q, retryStrategy: _r, ...redisOptions } = base;
+  return new Cluster(target.nodes, {
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (times: number) => Math.min(times * 200, 2000),
+    redisOptions: { ...redisOptions, username: target.username, password: target.password, ...(target.tls ? { tls: {} } : {}) },
+  });
+}
+
+async function waitReady(client: Client, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => done(new StoreUnavailableError(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
+    const onReady = (): void => done();
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      if (err) reject(err); else resolve();
+    };
+    client.on('ready', onReady);
+  });
+}
+
+export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
+  const connectTimeout = opts.connectTimeoutMs ?? 2000;
+  const base: RedisOptions = {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout,
+    commandTimeout: opts.commandTimeoutMs ?? 2000,
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  };
+  const client = createClient(opts.url, base);
+  client.on('error', () => { /* surfaced per command as StoreUnavailableError */ });
+  try {
+    await waitReady(client, connectTimeout);
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  }
+  client.defineCommand('relaisLimits', { lua: LIMITS_SCRIPT });
+  client.defineCommand('relaisWindowSet', { numberOfKeys: 1, lua: WINDOW_SET_SCRIPT });
+  client.defineCommand('relaisSetIfAbsent', { numberOfKeys: 1, lua: SET_IF_ABSENT_SCRIPT });
+  return new RedisStore(client, opts.prefix, connectTimeout);
+}
+
+class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  private sub?: Promise<Client>;
+  private handlers = new Map<string, Set<(m: string) => void>>();
+
+  constructor(private readonly client: Client, private readonly prefix: string, private readonly connectTimeout: number) {}
+
+  private get scripts(): ScriptCommands {
+    return this.client as unknown as ScriptCommands;
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready') throw new StoreUnavailableError(`Redis unavailable (${this.client.status})`);
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+
+  /** Limit keys get a hash tag when they have none, so all keys of one call share a slot. */
+  private limitKey(key: string): string {
+    return hashTagOf(key) === undefined ? `${this.prefix}{${DEFAULT_LIMIT_TAG}}${key}` : this.prefix + key;
+  }
+
+  private async limits(mode: string, reqs: LimitRequest[], now?: number): Promise<{ allowed: boolean; refused: number; at: number; states: LimitState[] }> {
+    const keys = reqs.map((r) => this.limitKey(r.key));
+    if (new Set(keys.map((k) => hashTagOf(k))).size > 1) {
+      throw new Error(`limit keys of one call must share one hash tag: ${reqs.map((r) => r.key).join(', ')}`);
+    }
+    const args: (string | number)[] = [keys.length * 2];
+    for (const k of keys) args.push(k, `${k}:sum`);
+    args.push(mode, now === undefined ? '' : Math.floor(now), randomBytes(6).toString('hex'));
+    for (const r of reqs) args.push(r.limit, r.windowMs, Math.max(0, Math.floor(r.cost)));
+    const out = (await this.run(() => this.scripts.relaisLimits(...args))).map(Number);
+    const states = reqs.map((r, i) => ({ key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * i], resetAt: out[4 + 2 * i] }));
+    return { allowed: out[0] === 1, refused: out[1], at: out[2], states };
+  }
+
+  async consume(requests: LimitRequest[], now?: number): Promise<ConsumeResult> {
+    if (requests.length === 0) return { allowed: true, states: [] };
+    const r = await this.limits('consume', requests, now);
+    return r.allowed ? { allowed: true, states: r.states } : { allowed: false, refused: r.states[r.refused - 1], states: r.states };
+  }
+
+  async reserve(requests: LimitRequest[], now?: number): Promise<ReserveResult> {
+    if (requests.length === 0) return { at: now ?? Date.now(), states: [] };
+    const r = await this.limits('reserve', requests, now);
+    return { at: r.at, states: r.states };
+  }
+
+  async peek(requests: Omit<LimitRequest, 'cost'>[], now?: number): Promise<LimitState[]> {
+    if (requests.length === 0) return [];
+    return (await this.limits('peek', requests.map((r) => ({ ...r, cost: 0 })), now)).states;
+  }
+
+  async resetLimits(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    // One DEL per key: keys of different tenants may live on different cluster slots.
+    await this.run(() => Promise.all(keys.flatMap((k) => [this.client.del(this.limitKey(k)), this.client.del(`${this.limitKey(k)}:sum`)])));
+  }
+
+  async getDoc<T>(ns: string, key: string): Promise<T | null> {
+    const v = await this.run(() => this.client.hget(this.k(`doc:${ns}`), key));
+    return v === null ? null : (JSON.parse(v) as T);
+  }
+
+  async putDoc<T>(ns: string, key: string, value: T): Promise<void> {
+    await this.run(() => this.client.hset(this.k(`doc:${ns}`), key, JSON.stringify(value)));
+  }
+
+  async deleteDoc(ns: string, key: string): Promise<boolean> {
+    return (await this.run(() => this.client.hdel(this.k(`doc:${ns}`), key))) > 0;
+  }
+
+  async listDocs<T>(ns: string): Promise<DocEntry<T>[]> {
+    const all = await this.run(() => this.client.hgetall(this.k(`doc:${ns}`)));
+    return Object.entries(all).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, v]) => ({ key, value: JSON.parse(v) as T }));
+  }
+
+  async incrBy(key: string, by: number, ttlMs: number): Promise<number> {
+    const res = await this.run(() => this.client.multi().incrby(this.k(key), Math.round(by)).pexpire(this.k(key), ttlMs).exec());
+    const [err, value] = res?.[0] ?? [new Error('transaction aborted'), null];
+    if (err) throw toStoreError(err);
+    return Number(value);
+  }
+
+  async addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number> {
+    return (await this.windowSetAdd(key, members, windowMs, now)).size;
+  }
+
+  async windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult> {
+    const out = await this.run(() => this.scripts.relaisWindowSet(this.k(key), now === undefined ? '' : Math.floor(now), windowMs, ...members));
+    return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
+    return (await this.run(() => this.scripts.relaisSetIfAbsent(this.k(key), value, Math.max(1, Math.round(ttlMs))))) ?? null;
+  }
+
+  async getValue(key: string): Promise<string | null> {
+    return this.run(() => this.client.get(this.k(key)));
+  }
+
+  async setValue(key: string, value: string, ttlMs?: number): Promise<void> {
+    await this.run(() => (ttlMs ? this.client.set(this.k(key), value, 'PX', Math.max(1, Math.round(ttlMs))) : this.client.set(this.k(key), value)));
+  }
+
+  async deleteValue(key: string): Promise<void> {
+    await this.run(() => this.client.del(this.k(key)));
+  }
+
+  async hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    const entries = Object.entries(fields);
+    if (entries.length === 0) return;
+    const m = this.client.multi();
+    for (const [f, by] of entries) m.hincrby(this.k(key), f, Math.round(by));
+    m.pexpire(this.k(key), ttlMs);
+    const res = await this.run(() => m.exec());
+    const failed = res?.find(([err]) => err);
+    if (failed) throw toStoreError(failed[0]);
+  }
+
+  async hgetall(key: string): Promise<Record<string, number>> {
+    const all = await this.run(() => this.client.hgetall(this.k(key)));
+    return Object.fromEntries(Object.entries(all).map(([f, v]) => [f, Number(v)]));
+  }
+
+  async scanKeys(prefix: string): Promise<string[]> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    const found = new Set<string>();
+    await this.run(async () => {
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', `${globEscape(this.prefix + prefix)}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const k of keys) found.add(k.slice(this.prefix.length));
+        } while (cursor !== '0');
+      }
+    });
+    return [...found].sort();
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.run(() => this.client.publish(this.k(channel), message));
+  }
+
+  private subscriber(): Promise<Client> {
+    this.sub ??= (async () => {
+      const sub: Client = this.client instanceof Cluster ? this.client.duplicate() : this.client.duplicate();
+      sub.on('error', () => { /* reconnects on its own and re-subscribes */ });
+      sub.on('message', (ch: string, msg: string) => {
+        for (const h of this.handlers.get(ch.slice(this.prefix.length)) ?? []) h(msg);
+      });
+      await waitReady(sub, this.connectTimeout).catch((err) => { sub.disconnect(); this.sub = undefined; throw err; });
+      return sub;
+    })();
+    return this.sub;
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    const sub = await this.subscriber();
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      try {
+        await sub.subscribe(this.k(channel));
+      } catch (err) {
+        this.handlers.delete(channel);
+        throw toStoreError(err);
+      }
+    }
+    set.add(onMessage);
+    return async () => {
+      const s = this.handlers.get(channel);
+      if (!s?.delete(onMessage) || s.size > 0) return;
+      this.handlers.delete(channel);
+      await sub.unsubscribe(this.k(channel)).catch(() => undefined);
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    const sub = this.sub ? await this.sub.catch(() => undefined) : undefined;
+    sub?.disconnect();
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

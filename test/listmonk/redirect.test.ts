@@ -1,0 +1,174 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { createRedirector, type Redirector, type RedirectRequest } from '../../listmonk-bridge/redirect.js';
+import type { Store } from '../../src/store/types.js';
+import { startFakeListmonk, type FakeListmonk } from './listmonk-server.js';
+import { openTestStore, tempDir, testLogger, waitFor, writeMessageFile, type StoreKind } from './helpers.js';
+
+const SENDER = 'alice@laruche.example';
+
+describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)', (kind) => {
+  let lm: FakeListmonk;
+  let store: Store;
+  let r: Redirector;
+  let log: ReturnType<typeof testLogger>;
+
+  const tenant = (extra: Record<string, unknown> = {}) => ({
+    id: 'laruche',
+    listmonk: { url: lm.url, public_url: 'https://listes.laruche.example/', user: lm.user, token: lm.token, ...extra },
+  });
+
+  beforeEach(async () => {
+    lm = await startFakeListmonk();
+    store = await openTestStore(kind);
+    log = testLogger();
+    r = createRedirector({ store, log, dataDir: await tempDir(), client: { backoffMs: 1, retries: 1, timeoutMs: 2000 }, retry: { backoffMs: 20, maxBackoffMs: 100 }, pollMs: 20 });
+  });
+  afterEach(async () => {
+    await r.worker.stop();
+    await store.close();
+    await lm.close();
+    expect(lm.violations).toEqual([]);
+  });
+
+  async function request(over: Partial<RedirectRequest> = {}): Promise<RedirectRequest> {
+    const msg = await writeMessageFile({ from: SENDER, subject: 'Lettre de juin', html: '<p>Bonjour</p>', text: 'Bonjour' }, 'HDR\n');
+    return { tenant: tenant(), sender: SENDER, messageId: '<m1@laruche.example>', recipientCount: 50, recipients: ['a@x.org'], messageFile: { path: msg.path, offset: msg.offset }, ...over };
+  }
+
+  it('answers 550 5.7.1, French then English, with the count and the Listmonk URL', async () => {
+    const v = await r.redirect(await request({ recipientCount: 312 }));
+    expect(v.smtp).toMatchObject({ code: 550, enhanced: '5.7.1' });
+    const [fr, en] = v.smtp.lines;
+    expect(fr).toBe("Message non envoyé : 312 destinataires, c'est un envoi en nombre. Un brouillon vous attend dans Listmonk : https://listes.laruche.example/admin/campaigns");
+    expect(en).toBe('Not sent: 312 recipients is a bulk mailing. A draft is waiting for you in Listmonk: https://listes.laruche.example/admin/campaigns');
+    expect(v.smtp.text).toBe(`${fr} / ${en}`);
+    expect(v.smtp.text).not.toContain(lm.token);
+  });
+
+  it('decides once per sender + Message-ID: 3 split transactions, 1 draft, 1 list', async () => {
+    const base = await request();
+    const v1 = await r.redirect({ ...base, recipientCount: 50 });
+    const v2 = await r.redirect({ ...base, recipientCount: 100 });
+    const v3 = await r.redirect({ ...base, recipientCount: 120 });
+    expect([v1.draft.first, v2.draft.first, v3.draft.first]).toEqual([true, false, false]);
+    for (const v of [v1, v2, v3]) expect(v.smtp).toMatchObject({ code: 550, enhanced: '5.7.1' });
+    expect(v3.smtp.lines[0]).toContain('120 destinataires'); // the running total it was given
+    await r.worker.runOnce();
+    await r.worker.runOnce();
+    expect(lm.campaigns).toHaveLength(1);
+    expect(lm.campaigns[0]).toMatchObject({ status: 'draft', subject: 'Lettre de juin', from_email: SENDER, content_type: 'html' });
+    expect(lm.lists.map((l) => l.name)).toEqual(['Relais – alice@laruche.example']);
+    expect(lm.lists[0]).toMatchObject({ optin: 'double', type: 'private' });
+    // a retry of the same message after the draft exists: same answer, still one draft
+    const v4 = await r.redirect({ ...base, recipientCount: 120 });
+    expect(v4.smtp.text).toBe(v3.smtp.text);
+    await r.worker.runOnce();
+    expect(lm.campaigns).toHaveLength(1);
+    // another message from the same sender reuses the list (found by name)
+    await r.redirect({ ...(await request()), messageId: '<m2@laruche.example>' });
+    await r.worker.runOnce();
+    expect(lm.campaigns).toHaveLength(2);
+    expect(lm.lists).toHaveLength(1);
+    expect(lm.subscribers).toHaveLength(0); // no import without the tenant's opt-in
+    expect(await r.worker.status()).toEqual({ pending: [] });
+  });
+
+  it('concurrent transactions of one message still make one draft', async () => {
+    const base = await request();
+    const vs = await Promise.all([1, 2, 3, 4].map((i) => r.redirect({ ...base, recipientCount: i * 10 })));
+    expect(vs.filter((v) => v.draft.first)).toHaveLength(1);
+    await r.worker.runOnce();
+    expect(lm.campaigns).toHaveLength(1);
+  });
+
+  it('Listmonk down: still 550 with the URL; the worker makes the draft once it is back', async () => {
+    await lm.fail({ mode: 'down' });
+    r.worker.start();
+    const v = await r.redirect(await request({ recipientCount: 80 }));
+    expect(v.smtp.code).toBe(550);
+    expect(v.smtp.text).toContain('https://listes.laruche.example/admin/campaigns');
+    const st = await waitFor(async () => {
+      const s = await r.worker.status();
+      return s.pending[0]?.attempts >= 2 ? s : null;
+    });
+    expect(st.pending[0]).toMatchObject({ sender: SENDER, messageId: '<m1@laruche.example>', recipientCount: 80 });
+    expect(st.pending[0].lastError).toMatch(new RegExp(`^listmonk ${lm.url} GET /api/lists: network error`));
+    expect(JSON.stringify(st)).not.toContain(lm.token);
+    await lm.recover();
+    await waitFor(async () => (await r.worker.status()).pending.length === 0);
+    expect(lm.campaigns).toHaveLength(1);
+    expect(lm.campaigns[0].subject).toBe('Lettre de juin');
+  });
+
+  it('a campaign POST whose reply was lost is found by its tag, not created twice', async () => {
+    await lm.fail({ mode: 'drop-reply', match: 'POST /api/campaigns', times: 1 });
+    await r.redirect(await request());
+    expect((await r.worker.runOnce()).failed).toBe(1);
+    expect(lm.campaigns).toHaveLength(1); // created, but Relais did not hear back
+    await waitFor(async () => (await r.worker.runOnce()).done === 1);
+    expect(lm.campaigns).toHaveLength(1);
+    expect(lm.calls('POST /api/campaigns')).toHaveLength(1);
+  });
+
+  it('misconfigured token: failure visible in status, fixed config (resolveTenant) is used by the retry', async () => {
+    let token = 'wrong';
+    const r2 = createRedirector({
+      store, log, dataDir: await tempDir(), client: { retries: 0 }, retry: { backoffMs: 1, maxBackoffMs: 1 },
+      resolveTenant: async () => ({ ...tenant().listmonk, token }),
+    });
+    await r2.redirect({ ...(await request()), tenant: { id: 'laruche', listmonk: { ...tenant().listmonk, token: 'wrong' } } });
+    await r2.worker.runOnce();
+    const st = await r2.worker.status();
+    expect(st.pending[0].lastError).toBe(`listmonk ${lm.url} GET /api/lists: 403 invalid API credentials`);
+    token = lm.token;
+    await waitFor(async () => (await r2.worker.runOnce()).done === 1);
+    expect(lm.campaigns).toHaveLength(1);
+  });
+
+  it('import_recipients: unconfirmed subscribers of a double opt-in list, never preconfirmed', async () => {
+    // bob already exists in Listmonk (409 path → PUT /api/subscribers/lists)
+    const pre = await fetch(`${lm.url}/api/subscribers`, {
+      method: 'POST', headers: { Authorization: `token ${lm.user}:${lm.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'bob@example.org', status: 'enabled' }),
+    });
+    expect(pre.status).toBe(200);
+    const base = await request({ tenant: tenant({ import_recipients: true }), recipients: ['Bob@example.org', 'carol@example.org', 'not-an-address'] });
+    await r.redirect(base);
+    await r.redirect({ ...base, recipients: ['dave@example.org'], recipientCount: 60 }); // 2nd transaction
+    await r.worker.runOnce();
+    const list = lm.lists.find((l) => l.name === 'Relais – alice@laruche.example');
+    expect(list.optin).toBe('double');
+    const emails = lm.subscribers.map((s) => s.email).sort();
+    expect(emails).toEqual(['bob@example.org', 'carol@example.org', 'dave@example.org']);
+    for (const s of lm.subscribers) expect(lm.subscriptions).toContainEqual({ subscriber_id: s.id, list_id: list.id, status: 'unconfirmed' });
+    expect(lm.subscriptions.every((x) => x.status === 'unconfirmed')).toBe(true);
+    for (const c of lm.calls('POST /api/subscribers').slice(1)) expect(c.body.preconfirm_subscriptions).toBe(false);
+    expect(lm.calls('PUT /api/subscribers/lists')[0].body).toMatchObject({ action: 'add', status: 'unconfirmed' });
+    expect(lm.campaigns).toHaveLength(1);
+    // the invalid address was skipped (Listmonk 400), not fatal
+    expect(log.lines.some((l) => l.msg === 'listmonk refused a recipient')).toBe(true);
+    lm.violations = lm.violations.filter((v) => !(v.kind === 'body' && v.reason.includes('/email'))); // "not-an-address" is meant to be refused
+  });
+
+  it('import into a configured list refuses a single opt-in list (consent), visibly', async () => {
+    const res = await fetch(`${lm.url}/api/lists`, {
+      method: 'POST', headers: { Authorization: `token ${lm.user}:${lm.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'Newsletter', optin: 'single' }),
+    });
+    const single = (await res.json()).data;
+    await r.redirect(await request({ tenant: tenant({ import_recipients: true, optin_list_id: single.id }), recipients: ['x@example.org'] }));
+    await r.worker.runOnce();
+    expect(lm.campaigns).toHaveLength(1); // the draft is made regardless
+    expect(lm.subscribers).toHaveLength(0);
+    const st = await r.worker.status();
+    expect(st.pending[0].lastError).toContain('is not double opt-in');
+    expect(st.pending[0].campaignId).toBe(lm.campaigns[0].id);
+  });
+
+  it('without a message file the draft says the content is missing', async () => {
+    await r.redirect(await request({ messageFile: undefined }));
+    await r.worker.runOnce();
+    expect(lm.campaigns[0]).toMatchObject({ content_type: 'plain', subject: '(sans objet / no subject)' });
+    expect(lm.campaigns[0].body).toContain("Relais n'a pas reçu le contenu de ce message");
+  });
+});

@@ -1,0 +1,252 @@
+/**
+ * One contract, two stores: real Redis (unique key prefix per run) and LMDB in a temp dir.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
+import { StoreUnavailableError, type Store } from '../../src/store/types.js';
+import { limitKey } from '../../src/store/keys.js';
+import { buildStoreForFork } from './fork-build.js';
+
+const REDIS = 'redis://127.0.0.1:6379';
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'relais-store-'));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+const impls: { name: string; options: () => OpenStoreOptions }[] = [
+  { name: 'redis', options: () => ({ redisUrl: REDIS, dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` }) },
+  { name: 'lmdb', options: () => ({ dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` }) },
+];
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const H = 3_600_000;
+
+describe.each(impls)('store contract: $name', ({ name, options }) => {
+  let store: Store;
+  let opts: OpenStoreOptions;
+  beforeAll(async () => {
+    opts = options();
+    store = await openStore(opts);
+  });
+  afterAll(() => store.close());
+
+  it('reports its kind', () => {
+    expect(store.kind).toBe(name === 'redis' ? 'redis' : 'embedded');
+  });
+
+  it('stores documents per namespace', async () => {
+    await store.putDoc('tenants', 'b', { id: 'b', n: 2 });
+    await store.putDoc('tenants', 'a', { id: 'a', nested: { x: [1, 2] } });
+    await store.putDoc('clients', 'a', { other: true });
+    expect(await store.getDoc('tenants', 'a')).toEqual({ id: 'a', nested: { x: [1, 2] } });
+    expect(await store.getDoc('tenants', 'zz')).toBeNull();
+    expect((await store.listDocs('tenants')).map((d) => d.key)).toEqual(['a', 'b']);
+    expect(await store.deleteDoc('tenants', 'a')).toBe(true);
+    expect(await store.deleteDoc('tenants', 'a')).toBe(false);
+    expect(await store.listDocs('tenants')).toEqual([{ key: 'b', value: { id: 'b', n: 2 } }]);
+    expect(await store.listDocs('clients')).toEqual([{ key: 'a', value: { other: true } }]);
+  });
+
+  it('consumes exactly up to the limit, then refuses with the time room comes back', async () => {
+    const req = { key: 'mailbox:exact:messages_per_hour', limit: 3, windowMs: H, cost: 1 };
+    const t0 = 1_000_000;
+    for (let i = 0; i < 3; i++) expect((await store.consume([req], t0 + i)).allowed).toBe(true);
+    const r = await store.consume([req], t0 + 10);
+    expect(r.allowed).toBe(false);
+    expect(r.refused).toMatchObject({ key: req.key, limit: 3, used: 3, resetAt: t0 + H });
+  });
+
+  it('slides: no burst at a window edge, room exactly when the oldest charge leaves', async () => {
+    const req = { key: 'edge', limit: 3, windowMs: 1000, cost: 1 };
+    const t = 5_000_000;
+    // Three at the end of one "fixed" window...
+    for (let i = 0; i < 3; i++) expect((await store.consume([req], t + 900)).allowed).toBe(true);
+    // ...nothing more just after the fixed-window boundary.
+    expect((await store.consume([req], t + 1100)).allowed).toBe(false);
+    expect((await store.consume([req], t + 1899)).allowed).toBe(false);
+    const at1900 = await store.consume([req], t + 1900);
+    expect(at1900.allowed).toBe(true);
+    expect(at1900.states[0]).toMatchObject({ used: 1, resetAt: t + 2900 });
+  });
+
+  it('charges a cost (30 recipients count 30) and says when enough frees up', async () => {
+    const req = (cost: number) => ({ key: 'rcpt', limit: 50, windowMs: 1000, cost });
+    const t = 9_000_000;
+    expect((await store.consume([req(30)], t)).allowed).toBe(true);
+    expect((await store.consume([req(15)], t + 100)).allowed).toBe(true);
+    const r = await store.consume([req(30)], t + 200);
+    expect(r.allowed).toBe(false);
+    // 45 used; 30 more needs 25 freed: the 30 charged at t leave at t + 1000.
+    expect(r.refused).toMatchObject({ used: 45, resetAt: t + 1000 });
+    expect((await store.consume([req(5)], t + 200)).states[0].used).toBe(50);
+    expect((await store.consume([req(30)], t + 1000)).allowed).toBe(true);
+  });
+
+  it('is all-or-nothing over several limits', async () => {
+    const tag = 't:all';
+    const a = { key: limitKey(tag, 'mailbox:a'), limit: 10, windowMs: H, cost: 1 };
+    const d = { key: limitKey(tag, 'domain:d'), limit: 2, windowMs: H, cost: 1 };
+    const t = 20_000_000;
+    expect((await store.consume([a, d], t)).allowed).toBe(true);
+    expect((await store.consume([a, d], t)).allowed).toBe(true);
+    const r = await store.consume([a, d], t);
+    expect(r.allowed).toBe(false);
+    expect(r.refused?.key).toBe(d.key);
+    const [pa, pd] = await store.peek([a, d], t);
+    expect(pa.used).toBe(2);
+    expect(pd.used).toBe(2);
+    await store.resetLimits([d.key]);
+    expect((await store.peek([d], t))[0].used).toBe(0);
+    expect((await store.consume([a, d], t)).allowed).toBe(true);
+    expect((await store.peek([a], t))[0]).toMatchObject({ used: 3, resetAt: t + H });
+  });
+
+  it('reserves future slots in order for pacing (never refuses)', async () => {
+    const req = { key: 'pace', limit: 2, windowMs: 1000, cost: 1 };
+    const t = 30_000_000;
+    const ats: number[] = [];
+    for (let i = 0; i < 5; i++) ats.push((await store.reserve([req], t)).at);
+    expect(ats).toEqual([t, t, t + 1000, t + 1000, t + 2000]);
+    // At t + 2500 only the booking at t + 2000 is in the window: one slot now, the next at t + 3000.
+    expect((await store.reserve([req], t + 2500)).at).toBe(t + 2500);
+    const next = await store.reserve([req], t + 2500);
+    expect(next.at).toBe(t + 3000);
+    expect(next.states[0]).toMatchObject({ used: 3, resetAt: t + 4000 });
+  });
+
+  it('counts running sums with a TTL', async () => {
+    expect(await store.incrBy('split:x', 50, 60_000)).toBe(50);
+    expect(await store.incrBy('split:x', 50, 60_000)).toBe(100);
+    expect(await store.incrBy('short', 1, 50)).toBe(1);
+    await sleep(120);
+    expect(await store.incrBy('short', 1, 50)).toBe(1);
+  });
+
+  it('keeps windowed sets of distinct members and says which are new', async () => {
+    const t = 40_000_000;
+    expect(await store.windowSetAdd('ws', ['a', 'b', 'a'], 1000, t)).toEqual({ size: 2, fresh: ['a', 'b'] });
+    expect(await store.windowSetAdd('ws', ['b', 'c'], 1000, t + 500)).toEqual({ size: 3, fresh: ['c'] });
+    // 'a' was added at t and left the window at t + 1000; 'b' was refreshed at t + 500.
+    expect(await store.windowSetAdd('ws', ['a'], 1000, t + 1000)).toEqual({ size: 3, fresh: ['a'] });
+    expect(await store.addToWindowSet('ws', [], 1000, t + 1600)).toBe(1);
+  });
+
+  it('sets if absent, gets, sets, deletes values; TTLs expire', async () => {
+    expect(await store.setIfAbsent('idem:1', 'first', 60_000)).toBeNull();
+    expect(await store.setIfAbsent('idem:1', 'second', 60_000)).toBe('first');
+    await store.setValue('v', 'x');
+    expect(await store.getValue('v')).toBe('x');
+    await store.deleteValue('v');
+    expect(await store.getValue('v')).toBeNull();
+    await store.setValue('ttl', 'y', 50);
+    expect(await store.getValue('ttl')).toBe('y');
+    await sleep(120);
+    expect(await store.getValue('ttl')).toBeNull();
+    expect(await store.setIfAbsent('ttl', 'z', 1000)).toBeNull();
+  });
+
+  it('keeps hash counters and finds them by prefix', async () => {
+    await store.hincr('stats:verdicts:2026112614', { 'la-ruche|a@x|accept|ok': 1, 'la-ruche|a@x|defer|quota': 2 }, H);
+    await store.hincr('stats:verdicts:2026112614', { 'la-ruche|a@x|accept|ok': 3 }, H);
+    await store.hincr('stats:verdicts:2026112615', { f: 1 }, H);
+    await store.hincr('stats:other', { f: 1 }, H);
+    expect(await store.hgetall('stats:verdicts:2026112614')).toEqual({ 'la-ruche|a@x|accept|ok': 4, 'la-ruche|a@x|defer|quota': 2 });
+    expect(await store.hgetall('stats:none')).toEqual({});
+    expect(await store.scanKeys('stats:verdicts:')).toEqual(['stats:verdicts:2026112614', 'stats:verdicts:2026112615']);
+  });
+
+  it('delivers published messages to subscribers of another connection', async () => {
+    const other = await openStore(opts);
+    const got: string[] = [];
+    const unsubscribe = await other.subscribe('tenants', (m) => got.push(m));
+    await store.publish('tenants', 'changed:la-ruche');
+    await store.publish('elsewhere', 'nope');
+    for (let i = 0; i < 50 && got.length === 0; i++) await sleep(20);
+    expect(got).toEqual(['changed:la-ruche']);
+    await unsubscribe();
+    await store.publish('tenants', 'after');
+    await sleep(250);
+    expect(got).toEqual(['changed:la-ruche']);
+    await other.close();
+  });
+
+  it('persists across reopen', async () => {
+    await store.putDoc('settings', 'k', { kept: true });
+    const again = await openStore(opts);
+    expect(await again.getDoc('settings', 'k')).toEqual({ kept: true });
+    await again.close();
+  });
+
+  it('stays exact when several processes race on one limit', async () => {
+    const build = buildStoreForFork();
+    try {
+      const request = [{ key: limitKey('t:race', 'mailbox:race@x'), limit: 50, windowMs: H, cost: 1 }];
+      const workers = Array.from({ length: 4 }, () =>
+        fork(resolve(import.meta.dirname, 'race-worker.mjs'), [JSON.stringify({ openJs: build.openJs, storeOptions: opts, request, attempts: 30 })]),
+      );
+      await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
+      const results = workers.map((w) => new Promise<number>((ok, ko) => {
+        w.once('message', (m: { allowed: number }) => ok(m.allowed));
+        w.once('exit', (code) => code !== 0 && ko(new Error(`worker exited ${code}`)));
+      }));
+      for (const w of workers) w.send('go');
+      const allowed = await Promise.all(results);
+      expect(allowed.reduce((a, b) => a + b, 0)).toBe(50);
+      expect((await store.peek(request))[0].used).toBe(50);
+    } finally {
+      build.cleanup();
+    }
+  });
+});
+
+describe('redis store when Redis is unreachable', () => {
+  it('refuses to open quickly with StoreUnavailableError', async () => {
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as { port: number }).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    await expect(openStore({ redisUrl: `redis://127.0.0.1:${port}`, dataDir: tempDir(), connectTimeoutMs: 500 })).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('rejects every call with StoreUnavailableError once Redis goes away, and recovers', async () => {
+    // A TCP proxy in front of the real Redis lets the test cut the connection.
+    const sockets = new Set<Socket>();
+    let proxy: Server = createServer((c) => {
+      const up = connect(6379, '127.0.0.1');
+      sockets.add(c); sockets.add(up);
+      c.pipe(up).pipe(c);
+      const end = (): void => { c.destroy(); up.destroy(); };
+      c.on('error', end); up.on('error', end); c.on('close', end); up.on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const port = (proxy.address() as { port: number }).port;
+    const store = await openStore({ redisUrl: `redis://127.0.0.1:${port}`, dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` });
+    const req = [{ key: 'down', limit: 5, windowMs: 1000, cost: 1 }];
+    expect((await store.consume(req)).allowed).toBe(true);
+    const listener = proxy.listeners('connection')[0] as (s: Socket) => void;
+    await new Promise<void>((r) => { proxy.close(() => r()); for (const s of sockets) s.destroy(); });
+    await expect(store.consume(req)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.getDoc('tenants', 'x')).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // Redis back on the same port: the client reconnects by itself.
+    proxy = createServer(listener);
+    await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      ok = await store.ping().then(() => true, () => false);
+      if (!ok) await sleep(100);
+    }
+    expect(ok).toBe(true);
+    await store.close();
+    await new Promise<void>((r) => { proxy.close(() => r()); for (const s of sockets) s.destroy(); });
+  });
+});

@@ -145,8 +145,12 @@ export class Scheduler {
 
   private launch(env: Envelope, domains: string[]): void {
     for (const d of domains) this.perDomain.set(d, (this.perDomain.get(d) ?? 0) + 1);
+    let failed = false;
     const p = this.run(env, this.abort.signal)
-      .catch((err: unknown) => this.log.error({ err, queueId: env.id }, 'delivery: run failed'))
+      .catch((err: unknown) => {
+        failed = true;
+        this.log.error({ err, queueId: env.id }, 'delivery: run failed');
+      })
       .finally(() => {
         for (const d of domains) {
           const n = (this.perDomain.get(d) ?? 1) - 1;
@@ -155,7 +159,11 @@ export class Scheduler {
         }
         this.inFlight.delete(env.id);
         const current = this.spool.get(env.id);
-        if (current) this.file(current);
+        if (current && failed && this.running) {
+          // Local failure (disk...): retry in a minute rather than spin.
+          this.waiting.set(env.id, Date.now() + 60_000);
+          this.arm(Date.now() + 60_000);
+        } else if (current) this.file(current);
         this.schedulePump();
       });
     this.inFlight.set(env.id, p);

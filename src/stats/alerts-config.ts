@@ -51,7 +51,7 @@ export function isRateAlert(t: AlertType): boolean {
 
 /** Validate the `alerts` section (undefined → all defaults). */
 export function parseAlertsConfig(raw: unknown, source = 'alerts'): AlertsConfig {
-  const c = new FieldCheck(source);
+  const c: FieldCheck = new FieldCheck(source);
   const root = raw === undefined || raw === null ? {} : c.obj(raw, 'alerts');
   c.onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES]);
   const dur = (v: unknown, key: string): number => {

@@ -82,11 +82,11 @@ describe('SMTP intake with default config (loopback may relay)', () => {
     const from = await c.command('MAIL FROM:<pas-une-adresse@>');
     expect([501, 553]).toContain(from.code);
     expect(from.text).toMatch(/^5\.[15]\.\d+ \S/);
-    const local = await c.command('MAIL FROM:<a..b@laruche.example>');
-    expect(local.code).toBe(553);
-    expect(local.text).toMatch(/^5\.1\.7 Adresse d’expéditeur invalide .* \/ Invalid sender address/);
+    const hack = await c.command('MAIL FROM:<a%victim.example@laruche.example>');
+    expect(hack.code).toBe(553);
+    expect(hack.text).toMatch(/^5\.1\.7 Adresse d’expéditeur invalide .* \/ Invalid sender address/);
     expect((await c.command('MAIL FROM:<a@laruche.example>')).code).toBe(250);
-    for (const rcpt of ['<user%victim.example@laruche.example>', '<victim.example!user@laruche.example>', '<"user@victim.example"@laruche.example>', '<@laruche.example:user@victim.example>', '<user@[10.0.0.1]>', '<user@-bad-.example>']) {
+    for (const rcpt of ['<user%victim.example@laruche.example>', '<victim.example!user@laruche.example>', '<"user@victim.example"@laruche.example>', '<user@[10.0.0.1]>', '<user@-bad-.example>']) {
       const r = await c.command(`RCPT TO:${rcpt}`);
       expect([501, 553], rcpt).toContain(r.code);
       expect(r.text, rcpt).toMatch(/^5\.[15]\.\d/);

@@ -1,0 +1,96 @@
+/**
+ * Entry point of the delivery half: wires routing, MTA-STS, throttling, the connection pool and
+ * the queue runner over the spool.
+ */
+import type { Logger } from 'pino';
+import type { Spool } from '../spool/spool.js';
+import { Connector } from './connector.js';
+import { createDns } from './dns.js';
+import { MtaSts } from './mta-sts.js';
+import { resolveOptions } from './options.js';
+import { SessionPool } from './pool.js';
+import { Router } from './router.js';
+import { runEnvelope, type RunDeps } from './run-envelope.js';
+import { Scheduler } from './scheduler.js';
+import { Throttle } from './throttle.js';
+import type { DeliveryObserver, DeliveryOptions, ProviderCatalog } from './types.js';
+
+export interface CreateDeliveryInput {
+  spool: Spool;
+  log: Logger;
+  options?: DeliveryOptions;
+  providers?: ProviderCatalog;
+  observer?: DeliveryObserver;
+}
+
+export interface DeliveryStats {
+  inFlight: number;
+  ready: number;
+  waiting: number;
+  connections: { total: number; idle: number; perProvider: Record<string, number> };
+  throttled: ReturnType<Throttle['snapshot']>;
+  /** Recipient outcomes since start. */
+  delivered: number;
+  deferred: number;
+  bounced: number;
+}
+
+export interface Delivery {
+  start(): void;
+  /** No new deliveries; in-flight ones get `timeoutMs` (default 30 s) to finish; the rest stays queued. */
+  stop(opts?: { timeoutMs?: number }): Promise<void>;
+  /** Makes a queued message due now (pacing `notBefore` still applies; hold stays hold); false when unknown. */
+  retryNow(id: string): Promise<boolean>;
+  stats(): DeliveryStats;
+}
+
+/** Catalogue used when none is injected: every destination is "other" with these limits. */
+export const DEFAULT_PROVIDERS: ProviderCatalog = {
+  forMx: () => ({ id: 'other', shaping: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false } }),
+  throttleRules: [],
+};
+
+export function createDelivery(input: CreateDeliveryInput): Delivery {
+  const opts = resolveOptions(input.options);
+  const log = input.log.child({ component: 'delivery' });
+  const providers = input.providers ?? DEFAULT_PROVIDERS;
+  const dns = createDns(opts.dnsServers, opts.dnsTimeoutMs, opts.dnsTries);
+  const sts = opts.mtaSts && !opts.smarthost ? new MtaSts({ dns, log, port: opts.mtaStsPort, ca: opts.caCerts }) : null;
+  const throttle = new Throttle(providers.throttleRules, log, opts.throttleRampStepMs);
+  const pool = new SessionPool(opts.maxConnections, opts.idleTimeoutMs);
+  const deps: RunDeps = {
+    spool: input.spool,
+    router: new Router(opts, dns, providers, sts, log),
+    throttle,
+    pool,
+    connector: new Connector(opts, dns),
+    opts,
+    observer: input.observer ?? {},
+    log,
+    counters: { delivered: 0, deferred: 0, bounced: 0 },
+  };
+  const scheduler = new Scheduler(input.spool, (env, signal) => runEnvelope(deps, env, signal), opts, log);
+
+  return {
+    start: () => scheduler.start(),
+    async stop(o) {
+      await scheduler.stop(o?.timeoutMs ?? 30_000);
+      pool.closeIdle();
+      log.info('delivery: stopped');
+    },
+    async retryNow(id) {
+      const env = input.spool.get(id);
+      if (!env) return false;
+      if (scheduler.isInFlight(id)) return true;
+      env.nextAttemptAt = Date.now();
+      await input.spool.update(env, env.state === 'hold' ? 'hold' : 'active');
+      return true;
+    },
+    stats: () => ({
+      ...scheduler.stats(),
+      connections: pool.stats(),
+      throttled: throttle.snapshot(),
+      ...deps.counters,
+    }),
+  };
+}

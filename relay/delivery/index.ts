@@ -1,0 +1,16 @@
+export { createDelivery, DEFAULT_PROVIDERS, type CreateDeliveryInput, type Delivery, type DeliveryStats } from './create-delivery.js';
+export type {
+  AttemptEvent,
+  DeliveryObserver,
+  DeliveryOptions,
+  OutboundAddress,
+  Outcome,
+  Phase,
+  ProviderCatalog,
+  ProviderInfo,
+  ProviderShaping,
+  RecipientEvent,
+  SmarthostOptions,
+  SmarthostTls,
+  ThrottleRule,
+} from './types.js';

@@ -5,6 +5,7 @@
  * mx-connect resolves MX too, but cannot tell a null MX from a broken one, nor NXDOMAIN at the MX
  * step from "no MX", so routing is done here and mx-connect only gets the resolved hosts.
  */
+import type { MxRecord } from 'node:dns';
 import { isIP } from 'node:net';
 import { classifyAddress } from './address-class.js';
 import { type Dns, isNoRecord } from './dns.js';
@@ -39,7 +40,7 @@ export async function resolveRoute(domain: string, dns: Dns, opts: RouteOptions)
   if (literal && isIP(literal)) {
     return filterHosts(domain, [hostFromIp(literal)], opts, false);
   }
-  let records;
+  let records: MxRecord[];
   try {
     records = await dns.mx(domain);
   } catch (err) {
@@ -92,8 +93,8 @@ async function resolveHost(
     settle(dns.a(exchange)),
     opts.ignoreIPv6 ? Promise.resolve({ list: [] as string[] }) : settle(dns.aaaa(exchange)),
   ]);
-  const A = 'list' in a ? a.list : [];
-  const AAAA = 'list' in aaaa ? aaaa.list : [];
+  const A: string[] = ('list' in a && a.list) || [];
+  const AAAA: string[] = ('list' in aaaa && aaaa.list) || [];
   // One family failing is fine when the other answered.
   if (!A.length && !AAAA.length && ('error' in a || 'error' in aaaa)) {
     return { error: ('error' in a ? a.error : undefined) ?? (aaaa as { error: string }).error, exchange };

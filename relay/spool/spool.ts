@@ -111,6 +111,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       await Promise.all([this.syncer.sync(this.dirs.messages), this.syncer.sync(this.dirs[env.state])]);
     } catch (err) {
       await this.discard(writer);
+      await rm(this.envPath('incoming', env.id), { force: true }).catch(() => undefined);
       await rm(this.envPath(env.state, env.id), { force: true }).catch(() => undefined);
       throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });
     }

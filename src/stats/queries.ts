@@ -232,7 +232,7 @@ export function createStatsQueries(opts: StatsQueriesOptions): StatsQueries {
   /** Newest sample replies for provider+reason within the range (hourly sample keys). */
   const samplesFor = async (scope: string, provider: string, reason: string, from: number, to: number): Promise<SampleReply[]> => {
     const out: SampleReply[] = [];
-    const newest = bucketStart(Math.min(to - 1, Date.now()), 'hour');
+    const newest = bucketStart(to - 1, 'hour');
     const oldest = Math.max(bucketStart(from, 'hour'), newest - (sampleHours - 1) * HOUR_MS);
     for (let at = newest; at >= oldest && out.length < samplesPerReason; at -= HOUR_MS) {
       const base = sampleBase(at, scope, provider, reason);

@@ -7,7 +7,7 @@
  */
 import type { Store } from '../store/types.js';
 import {
-  ALL_SCOPE, DAY_MS, M, NO_TENANT, bucketKey, bucketStamp, cleanPart, field, sampleBase, scopeOf,
+  ALL_SCOPE, DAY_MS, HOUR_MS, M, NO_TENANT, bucketKey, cleanPart, field, sampleBase, scopeOf,
   type Dimension, type Granularity,
 } from './buckets.js';
 import type { BounceKind, Outcome, Reason } from './classify.js';
@@ -221,9 +221,9 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
       failing = false;
       log?.info?.({}, 'stats: flush recovered');
     }
-    // Forget "full" sample markers of past hours.
-    const currentHour = bucketStamp(Date.now(), 'hour');
-    for (const [base, at] of fullSamples) if (bucketStamp(at, 'hour') < currentHour && Date.now() - at > 2 * 3_600_000) fullSamples.delete(base);
+    // Forget "full" markers of samples recorded more than two hours ago (their hour is over).
+    const cutoff = Date.now() - 2 * HOUR_MS;
+    for (const [base, at] of fullSamples) if (at < cutoff) fullSamples.delete(base);
   };
 
   const flush = (): Promise<void> => {

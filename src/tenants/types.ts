@@ -1,0 +1,61 @@
+/**
+ * Tenants (collectives hosted on the exit node) and SMTP clients, as validated from the YAML seed
+ * or from admin changes. Same snake_case shape as the YAML so documents round-trip unchanged.
+ */
+import type { LevelLimits, LimitSet } from '../../policies/limits.js';
+import type { BulkPolicy } from '../../policies/bulk.js';
+import type { GuardPolicy } from '../../policies/guard.js';
+
+export interface ListmonkSettings {
+  /** Base URL of the Listmonk API as reached from Relais. */
+  url: string;
+  /** URL shown to humans (hint in bulk refusals). */
+  public_url?: string;
+  user: string;
+  token: string;
+}
+
+export interface MailboxSettings {
+  limits?: LimitSet;
+  bulk?: Partial<BulkPolicy>;
+  guard?: Partial<Pick<GuardPolicy, 'enabled'>>;
+}
+
+export interface TenantConfig {
+  id: string;
+  name: string;
+  /** Lower-case ASCII (punycode); "*.example.org" covers every subdomain. */
+  domains: string[];
+  /** Per-mailbox settings keyed by normalised address. */
+  mailboxes: Record<string, MailboxSettings>;
+  limits: LevelLimits;
+  /** Limits of newsletter clients sending for this tenant (paced, never refused). */
+  newsletter_limits: LevelLimits;
+  bulk: Partial<BulkPolicy>;
+  guard: Partial<GuardPolicy>;
+  listmonk?: ListmonkSettings;
+}
+
+export interface ClientConfig {
+  name: string;
+  /** "$scrypt$..." hash of the SMTP AUTH password (checked by the intake). */
+  password_hash?: string;
+  /** Source networks (CIDR or address) allowed without AUTH. */
+  networks?: string[];
+  /** Tenant ids this client may send for; ["*"] = any sender. */
+  tenants: string[];
+  newsletter: boolean;
+  allow_null_sender: boolean;
+}
+
+/** A tenant as the directory shows it. */
+export interface TenantView extends TenantConfig {
+  /** "store" when a run-time change overrides (or adds to) the YAML seed. */
+  source: 'seed' | 'store';
+  /** Names of the clients allowed to send for this tenant (explicitly, not via "*"). */
+  clients: string[];
+}
+
+export interface ClientView extends ClientConfig {
+  source: 'seed' | 'store';
+}

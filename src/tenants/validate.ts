@@ -1,0 +1,175 @@
+/**
+ * Validation of the `tenants:` and `clients:` arrays of the main YAML file and of tenants/clients
+ * changed at run time. Errors name the key path; `${VAR}` is substituted in every string.
+ */
+import ipaddr from 'ipaddr.js';
+import { normalizeAddress, normalizeDomain } from '../../policies/address.js';
+import type { ClientConfig, MailboxSettings, TenantConfig } from './types.js';
+import {
+  ConfigError, Problems, bool, bulkPolicy, guardPolicy, isObj, levelLimits, limitSet, object, str, strList,
+  substituteDeep, url,
+} from './checks.js';
+
+export { ConfigError };
+
+const ID_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const TENANT_KEYS = ['id', 'name', 'domains', 'mailboxes', 'limits', 'newsletter_limits', 'bulk', 'guard', 'listmonk'];
+const CLIENT_KEYS = ['name', 'password_hash', 'networks', 'tenants', 'newsletter', 'allow_null_sender'];
+
+/** "Example.ORG" → "example.org"; "*.Example.org" → "*.example.org"; null if invalid. */
+export function normalizeTenantDomain(d: string): string | null {
+  if (d.startsWith('*.')) {
+    const base = normalizeDomain(d.slice(2));
+    return base === null ? null : `*.${base}`;
+  }
+  return normalizeDomain(d);
+}
+
+function mailboxes(v: unknown, path: string, p: Problems): Record<string, MailboxSettings> {
+  const out: Record<string, MailboxSettings> = {};
+  if (v === undefined || v === null) return out;
+  if (!isObj(v)) return p.add(path, 'must be a mapping of address to settings') ?? out;
+  for (const [addr, raw] of Object.entries(v)) {
+    const at = `${path}["${addr}"]`;
+    const key = normalizeAddress(addr);
+    if (key === null) { p.add(at, 'must be an email address'); continue; }
+    const o = object(raw ?? {}, at, p, ['limits', 'bulk', 'guard']);
+    const m: MailboxSettings = {};
+    const limits = limitSet(o?.limits, `${at}.limits`, p);
+    if (limits) m.limits = limits;
+    if (o?.bulk !== undefined) m.bulk = bulkPolicy(o.bulk, `${at}.bulk`, p);
+    const go = object(o?.guard, `${at}.guard`, p, ['enabled']);
+    const enabled = bool(go?.enabled, `${at}.guard.enabled`, p);
+    if (enabled !== undefined) m.guard = { enabled };
+    out[key] = m;
+  }
+  return out;
+}
+
+function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | undefined {
+  const o = object(raw, path, p, TENANT_KEYS);
+  if (!o) return raw === undefined || raw === null ? p.add(path, 'must be a mapping') : undefined;
+  const id = str(o.id, `${path}.id`, p, true);
+  if (id !== undefined && !ID_RE.test(id)) p.add(`${path}.id`, 'must be lower-case letters, digits, ".", "_" or "-" (max 63)');
+  const domains: string[] = [];
+  const rawDomains = strList(o.domains, `${path}.domains`, p);
+  if (o.domains === undefined || rawDomains?.length === 0) p.add(`${path}.domains`, 'must list at least one domain');
+  rawDomains?.forEach((d, i) => {
+    const n = normalizeTenantDomain(d);
+    if (n === null) p.add(`${path}.domains[${i}]`, `"${d}" is not a valid domain`);
+    else if (domains.includes(n)) p.add(`${path}.domains[${i}]`, `"${d}" is listed twice`);
+    else domains.push(n);
+  });
+  const t: TenantConfig = {
+    id: id ?? '',
+    name: str(o.name, `${path}.name`, p) ?? id ?? '',
+    domains,
+    mailboxes: mailboxes(o.mailboxes, `${path}.mailboxes`, p),
+    limits: levelLimits(o.limits, `${path}.limits`, p),
+    newsletter_limits: levelLimits(o.newsletter_limits, `${path}.newsletter_limits`, p),
+    bulk: bulkPolicy(o.bulk, `${path}.bulk`, p),
+    guard: guardPolicy(o.guard, `${path}.guard`, p),
+  };
+  const lm = object(o.listmonk, `${path}.listmonk`, p, ['url', 'public_url', 'user', 'token']);
+  if (lm) {
+    t.listmonk = {
+      url: url(lm.url, `${path}.listmonk.url`, p, true) ?? '',
+      public_url: url(lm.public_url, `${path}.listmonk.public_url`, p),
+      user: str(lm.user, `${path}.listmonk.user`, p, true) ?? '',
+      token: str(lm.token, `${path}.listmonk.token`, p, true) ?? '',
+    };
+    if (!t.listmonk.public_url) delete t.listmonk.public_url;
+  }
+  return t;
+}
+
+function checkClient(raw: unknown, path: string, p: Problems, tenantIds?: Set<string>): ClientConfig | undefined {
+  const o = object(raw, path, p, CLIENT_KEYS);
+  if (!o) return raw === undefined || raw === null ? p.add(path, 'must be a mapping') : undefined;
+  const name = str(o.name, `${path}.name`, p, true);
+  if (name !== undefined && !ID_RE.test(name)) p.add(`${path}.name`, 'must be lower-case letters, digits, ".", "_" or "-" (max 63)');
+  const hash = str(o.password_hash, `${path}.password_hash`, p);
+  if (hash !== undefined && !hash.startsWith('$')) p.add(`${path}.password_hash`, 'must be a hash such as "$scrypt$..." (never a clear-text password)');
+  const networks = strList(o.networks, `${path}.networks`, p);
+  networks?.forEach((n, i) => {
+    const ok = n.includes('/') ? ipaddr.isValidCIDR(n) : ipaddr.isValid(n);
+    if (!ok) p.add(`${path}.networks[${i}]`, `"${n}" is not an IP address or CIDR network`);
+  });
+  if (hash === undefined && !networks?.length) p.add(path, 'needs password_hash or networks (how the client is recognised)');
+  const tenants = strList(o.tenants, `${path}.tenants`, p);
+  if (o.tenants === undefined || tenants?.length === 0) p.add(`${path}.tenants`, 'must list tenant ids, or ["*"] for any sender');
+  tenants?.forEach((t, i) => {
+    if (t !== '*' && tenantIds && !tenantIds.has(t)) p.add(`${path}.tenants[${i}]`, `unknown tenant "${t}"`);
+  });
+  const c: ClientConfig = {
+    name: name ?? '',
+    tenants: tenants ?? [],
+    newsletter: bool(o.newsletter, `${path}.newsletter`, p) ?? false,
+    allow_null_sender: bool(o.allow_null_sender, `${path}.allow_null_sender`, p) ?? false,
+  };
+  if (hash !== undefined) c.password_hash = hash;
+  if (networks) c.networks = networks;
+  return c;
+}
+
+/** Problems of domains claimed by two tenants. */
+export function domainConflicts(tenants: TenantConfig[], path = (i: number) => `tenants[${i}]`): string[] {
+  const owner = new Map<string, string>();
+  const out: string[] = [];
+  tenants.forEach((t, i) => {
+    for (const d of t.domains) {
+      const prev = owner.get(d);
+      if (prev !== undefined && prev !== t.id) out.push(`${path(i)}.domains: "${d}" already belongs to tenant "${prev}"`);
+      else owner.set(d, t.id);
+    }
+  });
+  return out;
+}
+
+export interface Seed {
+  tenants: TenantConfig[];
+  clients: ClientConfig[];
+}
+
+/** Validate the YAML seed; throws ConfigError listing every problem. */
+export function validateSeed(raw: { tenants?: unknown; clients?: unknown }, env: NodeJS.ProcessEnv = process.env): Seed {
+  const p = new Problems();
+  const tenants: TenantConfig[] = [];
+  const clients: ClientConfig[] = [];
+  const rawTenants = substituteDeep(raw.tenants ?? [], 'tenants', p, env);
+  const rawClients = substituteDeep(raw.clients ?? [], 'clients', p, env);
+  if (!Array.isArray(rawTenants)) p.add('tenants', 'must be a list');
+  else rawTenants.forEach((t, i) => {
+    const v = checkTenant(t, `tenants[${i}]`, p);
+    if (!v) return;
+    if (tenants.some((x) => x.id === v.id)) p.add(`tenants[${i}].id`, `duplicate tenant id "${v.id}"`);
+    tenants.push(v);
+  });
+  for (const c of domainConflicts(tenants)) p.list.push(c);
+  const ids = new Set(tenants.map((t) => t.id));
+  if (!Array.isArray(rawClients)) p.add('clients', 'must be a list');
+  else rawClients.forEach((c, i) => {
+    const v = checkClient(c, `clients[${i}]`, p, ids);
+    if (!v) return;
+    if (clients.some((x) => x.name === v.name)) p.add(`clients[${i}].name`, `duplicate client name "${v.name}"`);
+    clients.push(v);
+  });
+  p.throwIfAny();
+  return { tenants, clients };
+}
+
+/** Validate one tenant (admin change); throws ConfigError with paths under `path`. */
+export function parseTenant(raw: unknown, env: NodeJS.ProcessEnv = process.env, path = 'tenant'): TenantConfig {
+  const p = new Problems();
+  const t = checkTenant(substituteDeep(raw, path, p, env), path, p);
+  p.throwIfAny();
+  return t!;
+}
+
+/** Validate one client (admin change); tenant ids checked when given. */
+export function parseClient(raw: unknown, tenantIds?: Set<string>, env: NodeJS.ProcessEnv = process.env, path = 'client'): ClientConfig {
+  const p = new Problems();
+  const c = checkClient(substituteDeep(raw, path, p, env), path, p, tenantIds);
+  p.throwIfAny();
+  return c!;
+}

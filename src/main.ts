@@ -3,32 +3,54 @@
  * intake → policies → spool → delivery → outcomes → stats. Nothing else knows the whole.
  */
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createIntake, type Intake } from '../relay/intake/intake.js';
 import { ACCEPT_ALL } from '../relay/intake/hooks.js';
 import { loadTlsMaterial } from '../relay/intake/tls.js';
 import { Spool } from '../relay/spool/spool.js';
+import { buildApi } from './api/server.js';
+import { ensureFirstAdminToken } from './api/tokens.js';
+import { healthRoutes } from './api/routes/health.js';
+import { queueRoutes } from './api/routes/queue.js';
+import { tokenRoutes } from './api/routes/tokens.js';
 import { ClientDirectory, ipInNetworks, toNets } from './clients/directory.js';
 import { loadConfig, type RelaisConfig } from './config/config.js';
-import { lockDataDir } from './data-dir.js';
+import { lockDataDir, updateLock } from './data-dir.js';
+import { Metrics } from './metrics.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/types.js';
 
 export interface Relais {
   config: RelaisConfig;
+  store: Store;
   spool: Spool;
   intake: Intake;
+  api: FastifyInstance;
   clients: ClientDirectory;
   /** Re-reads the YAML file; a bad file is refused (logged) and the old config kept. */
   reload(): boolean;
   stop(): Promise<void>;
 }
 
+type Cleanup = () => Promise<void> | void;
+
 export async function startRelais(config: RelaisConfig, log: Logger): Promise<Relais> {
+  const cleanups: Cleanup[] = [];
+  const runCleanups = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.error({ err }, 'cleanup failed'));
+  };
   const unlock = lockDataDir(config.data_dir, `${config.api.listen.host}:${config.api.listen.port}`);
+  cleanups.push(unlock);
   try {
+    const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
+    cleanups.push(() => store.close());
     const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
-    const clients = new ClientDirectory(config.clients);
+    const clients = new ClientDirectory(config.clients, store);
+    await clients.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'clients: store unavailable, using the YAML clients'));
     const insecureNets = toNets(config.smtp.insecure_auth_networks);
     const tls = await loadTlsMaterial({ cert: config.smtp.tls.cert, key: config.smtp.tls.key, dataDir: config.data_dir, hostname: config.hostname });
+
     const intake = createIntake({
       options: {
         listeners: config.smtp.listeners.map((l) => ({
@@ -59,13 +81,43 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       hooks: ACCEPT_ALL,
       log,
     });
+
+    const metrics = new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => intake.sessions(), smtpTransactions: () => intake.activeTransactions() });
+    spool.on('queued', () => metrics.accepted.inc());
+
+    const api = await buildApi({
+      store,
+      log,
+      envAdminToken: config.api.admin_token,
+      rateLimitPerMinute: config.api.rate_limit_per_minute,
+      publicRoutes: [{ plugin: healthRoutes as never, opts: { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics } }],
+      routes: [
+        { plugin: tokenRoutes as never, opts: { store } },
+        { plugin: queueRoutes as never, opts: { spool } },
+      ],
+    });
+    cleanups.push(() => api.close());
+
     await intake.start();
-    log.info({ dataDir: config.data_dir, smtp: intake.addresses(), tls: tls.selfSigned ? 'self-signed' : 'configured' }, 'relais started');
+    cleanups.push(() => intake.stop(config.queue.shutdown_timeout_ms));
+    await api.listen({ host: config.api.listen.host, port: config.api.listen.port });
+    const apiAddr = api.server.address();
+    const apiPort = typeof apiAddr === 'object' && apiAddr ? apiAddr.port : config.api.listen.port;
+    updateLock(config.data_dir, `${config.api.listen.host}:${apiPort}`);
+
+    const firstToken = await ensureFirstAdminToken(store).catch(() => null);
+    if (firstToken) {
+      // Printed once, on stderr and not in the JSON log, so log shipping never carries it.
+      process.stderr.write(`\nRelais: first admin API token (shown once, keep it safe):\n  ${firstToken}\n\n`);
+    }
+    log.info({ dataDir: config.data_dir, store: store.kind, smtp: intake.addresses(), api: { host: config.api.listen.host, port: apiPort }, tls: tls.selfSigned ? 'self-signed' : 'configured' }, 'relais started');
 
     const relais: Relais = {
       config,
+      store,
       spool,
       intake,
+      api,
       clients,
       reload() {
         if (!config.file) {
@@ -85,14 +137,13 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       },
       async stop() {
         log.info('relais stopping: intake closed, finishing transactions');
-        await intake.stop(config.queue.shutdown_timeout_ms);
-        unlock();
+        await runCleanups();
         log.info('relais stopped');
       },
     };
     return relais;
   } catch (err) {
-    unlock();
+    await runCleanups();
     throw err;
   }
 }

@@ -80,14 +80,28 @@ export class SessionPool {
       this.wake();
       return;
     }
-    session?.close();
-    this.release(lease.provider);
+    if (!session) return this.release(lease.provider);
+    this.closeThenRelease(session, lease.provider);
   }
 
   private drop(x: Idle): void {
     clearTimeout(x.timer);
-    x.session.close();
-    this.release(x.provider);
+    this.closeThenRelease(x.session, x.provider);
+  }
+
+  /** The slot is free only once the connection is closed, so the far end never sees one too many. */
+  private closeThenRelease(session: SmtpSession, provider: string): void {
+    session.close();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      clearTimeout(t);
+      this.release(provider);
+    };
+    const t = setTimeout(release, 5000);
+    t.unref();
+    void session.ended.then(release);
   }
 
   private release(provider: string): void {

@@ -71,7 +71,8 @@ export function errorToFailure(err: unknown, fallbackPhase: Phase): DeliveryErro
   const parsed = typeof e.response === 'string' ? parseReply(e.response) : null;
   const msg = (e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300);
   if (e.code === 'ETLS' || phase === 'tls') {
-    return new DeliveryError(parsed ?? { code: 451, enhanced: '4.7.5', text: `TLS failure: ${msg}` }, 'tls', { cause: err });
+    const reply = parsed ? { ...parsed, text: `STARTTLS failed while TLS is required: ${parsed.text}` } : { code: 451, enhanced: '4.7.5', text: `TLS failure: ${msg}` };
+    return new DeliveryError(reply, 'tls', { cause: err });
   }
   if (parsed) return new DeliveryError(parsed, phase, { cause: err });
   if (e.code === 'EMESSAGE' && /larger than allowed/.test(msg)) {

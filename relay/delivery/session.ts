@@ -48,13 +48,19 @@ export class SmtpSession {
   private closed = false;
   /** A transaction ended without DATA: RSET before the next one. */
   private dirty = false;
+  private onEnd!: () => void;
+  /** Resolves once the connection is really gone (the server no longer counts it). */
+  readonly ended = new Promise<void>((r) => (this.onEnd = r));
 
   private constructor(
     private readonly conn: SMTPConnection,
     readonly hostname: string,
     readonly address: string,
   ) {
-    conn.on('end', () => (this.closed = true));
+    conn.on('end', () => {
+      this.closed = true;
+      this.onEnd();
+    });
     conn.on('error', () => (this.closed = true));
   }
 
@@ -80,6 +86,9 @@ export class SmtpSession {
     });
     const session = new SmtpSession(conn, p.hostname, p.socket.remoteAddress ?? '');
     return new Promise((resolve, reject) => {
+      // Some handshake failures (refused STARTTLS...) only surface as 'error'/'end' events.
+      conn.once('error', (err) => reject(errorToFailure(err, 'greeting')));
+      conn.once('end', () => reject(new DeliveryError({ code: 451, enhanced: '4.4.2', text: 'connection closed during the handshake' }, 'greeting')));
       conn.connect((err) => {
         if (err) return reject(errorToFailure(err, 'greeting'));
         if (!p.auth) return resolve(session);

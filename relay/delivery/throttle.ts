@@ -16,6 +16,7 @@ export interface Limits {
 
 interface Adjustment {
   rule: number;
+  provider: ProviderInfo;
   maxConnections?: number;
   messagesPerMinute?: number;
   until: number;
@@ -85,7 +86,7 @@ export class Throttle {
     if (idx < 0) return false;
     const rule = this.rules[idx]!;
     const current = this.limits(p, now);
-    const adj: Adjustment = { rule: idx, until: now + rule.durationMs, steps: 0 };
+    const adj: Adjustment = { rule: idx, provider: p, until: now + rule.durationMs, steps: 0 };
     const a = rule.action;
     if (a.messages_per_minute !== undefined) adj.messagesPerMinute = Math.max(1, Math.min(current.messagesPerMinute ?? Infinity, a.messages_per_minute));
     if (a.max_connections !== undefined) adj.maxConnections = Math.max(1, Math.min(current.maxConnections, a.max_connections));
@@ -134,6 +135,7 @@ export class Throttle {
 
   snapshot(): Record<string, { until: number; maxConnections?: number; messagesPerMinute?: number; steps: number }> {
     const out: ReturnType<Throttle['snapshot']> = {};
+    for (const a of [...this.adjustments.values()]) this.limits(a.provider); // applies due ramp steps
     for (const [k, a] of this.adjustments) {
       out[k] = { until: a.until, maxConnections: a.maxConnections, messagesPerMinute: a.messagesPerMinute, steps: a.steps };
     }

@@ -125,24 +125,65 @@ export class BodyCanonicalizer {
   ) {}
 
   write(chunk: Buffer): void {
-    const relaxed = this.canon === 'relaxed';
-    for (let i = 0; i < chunk.length; i++) {
+    if (this.canon === 'simple') this.writeSimple(chunk);
+    else this.writeRelaxed(chunk);
+  }
+
+  /** Simple: only CRLF runs are held back; everything between CRs goes out as spans. */
+  private writeSimple(chunk: Buffer): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.cr) {
+        this.cr = false;
+        if (chunk[i] === LF) {
+          this.crlfRun++;
+          i++;
+          continue;
+        }
+        this.content_(CR); // bare CR is line content
+      }
+      const j = chunk.indexOf(CR, i);
+      const end = j < 0 ? n : j;
+      if (end > i) this.span(chunk, i, end);
+      if (j < 0) return;
+      this.cr = true;
+      i = j + 1;
+    }
+  }
+
+  /** Relaxed: WSP runs and CRLF runs are held back; other bytes go out as spans. */
+  private writeRelaxed(chunk: Buffer): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
       const b = chunk[i];
       if (this.cr) {
         this.cr = false;
         if (b === LF) {
           this.crlfRun++;
-          this.wsp = false; // relaxed: WSP at end of line is ignored
+          this.wsp = false; // WSP at the end of a line is ignored
+          i++;
           continue;
         }
-        this.content_(CR); // bare CR is line content
+        this.content_(CR); // bare CR is line content; b is looked at again below
+        continue;
       }
       if (b === CR) {
         this.cr = true;
-      } else if (relaxed && (b === SP || b === HTAB)) {
+        i++;
+      } else if (b === SP || b === HTAB) {
         this.wsp = true;
+        i++;
       } else {
-        this.content_(b);
+        let end = i + 1;
+        while (end < n) {
+          const c = chunk[end];
+          if (c === SP || c === HTAB || c === CR) break;
+          end++;
+        }
+        this.span(chunk, i, end);
+        i = end;
       }
     }
   }
@@ -166,7 +207,8 @@ export class BodyCanonicalizer {
     this.flush();
   }
 
-  private content_(b: number): void {
+  /** Emits what was held back (CRLFs, one SP) before line content. */
+  private release(): void {
     while (this.crlfRun > 0) {
       this.push(CR);
       this.push(LF);
@@ -177,12 +219,35 @@ export class BodyCanonicalizer {
       this.wsp = false;
     }
     this.content = true;
+  }
+
+  private content_(b: number): void {
+    this.release();
     this.push(b);
+  }
+
+  /** Line content chunk[start, end): small spans are copied, large ones hashed in place. */
+  private span(chunk: Buffer, start: number, end: number): void {
+    this.release();
+    const len = end - start;
+    if (len <= 1024) {
+      if (this.n + len > OUT_SIZE) this.flush();
+      const out = this.out;
+      let n = this.n;
+      if (len < 64) for (let k = start; k < end; k++) out[n++] = chunk[k]; // cheaper than a native call
+      else n += chunk.copy(out, n, start, end);
+      this.n = n;
+      if (n === OUT_SIZE) this.flush();
+    } else {
+      this.flush();
+      this.sink.update(chunk.subarray(start, end));
+      this.length += len;
+    }
   }
 
   private push(b: number): void {
     this.out[this.n++] = b;
-    if (this.n === OUT_SIZE) this.flush();
+    if (this.n >= OUT_SIZE) this.flush();
   }
 
   private flush(): void {

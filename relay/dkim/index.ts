@@ -8,6 +8,8 @@ export {
   listKeys,
   activeSigningKeys,
   invalidateKeyCache,
+  watchKeyChanges,
+  DKIM_CHANNEL,
   dnsRecord,
   normalizeDomain,
   DKIM_NS,

@@ -15,6 +15,8 @@ import type { Store } from '../../src/store/types.js';
 import type { DkimAlgo, DkimKey } from './sign.js';
 
 export const DKIM_NS = 'dkim';
+/** Pub/sub channel announcing "keys of <domain> changed" to the other nodes' caches. */
+export const DKIM_CHANNEL = 'dkim-keys-changed';
 export type DkimKeyStatus = 'staged' | 'active' | 'retired';
 
 interface EncryptedSecret {
@@ -141,7 +143,7 @@ export async function generateKey(
   if (status === 'active') stored.activatedAt = now;
   doc.keys.push(stored);
   await store.putDoc(DKIM_NS, domain, doc);
-  invalidateKeyCache(store, domain);
+  await changed(store, domain);
   const key = toInfo(stored);
   return { key, dns: key.dns };
 }
@@ -164,7 +166,7 @@ export async function activateKey(store: Store, domainIn: string, selector: stri
     delete key.retiredAt;
   }
   await store.putDoc(DKIM_NS, domain, doc);
-  invalidateKeyCache(store, domain);
+  await changed(store, domain);
   return toInfo(key);
 }
 
@@ -178,7 +180,7 @@ export async function removeKey(store: Store, domainIn: string, selector: string
   if (doc.keys.length) await store.putDoc(DKIM_NS, domain, doc);
   else await store.deleteDoc(DKIM_NS, domain);
   if (key.secret.kind === 'file') await rm(key.secret.path, { force: true });
-  invalidateKeyCache(store, domain);
+  await changed(store, domain);
   return true;
 }
 
@@ -227,6 +229,23 @@ export function invalidateKeyCache(store: Store, domain?: string): void {
   if (!cache) return;
   if (domain === undefined) cache.clear();
   else cache.delete(normalizeDomain(domain));
+}
+
+/**
+ * Drops this node's cached keys when another node changes a domain's keys. Returns the
+ * unsubscribe function. Without it, other nodes pick up changes within the cache TTL.
+ */
+export function watchKeyChanges(store: Store): Promise<() => Promise<void>> {
+  return store.subscribe(DKIM_CHANNEL, (domain) => invalidateKeyCache(store, domain));
+}
+
+async function changed(store: Store, domain: string): Promise<void> {
+  invalidateKeyCache(store, domain);
+  try {
+    await store.publish(DKIM_CHANNEL, domain);
+  } catch {
+    /* the change is stored; other nodes still catch up within the cache TTL */
+  }
 }
 
 async function loadActive(store: Store, domain: string, masterKey: string | undefined): Promise<DkimKey[]> {

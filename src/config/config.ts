@@ -58,7 +58,7 @@ export interface RelaisConfig {
     greeting_delay_ms: number;
   };
   api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number };
-  store: { redis_url?: string; on_failure: 'tempfail' | 'local' };
+  store: { redis_url?: string; prefix: string; on_failure: 'tempfail' | 'local' };
   dns: { servers: string[] };
   delivery: {
     smarthost?: HostPort;
@@ -102,6 +102,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_API_LISTEN: 'api.listen',
   RELAIS_ADMIN_TOKEN: 'api.admin_token',
   RELAIS_REDIS_URL: 'store.redis_url',
+  RELAIS_STORE_PREFIX: 'store.prefix',
   RELAIS_DNS_SERVERS: 'dns.servers',
   RELAIS_SMARTHOST: 'delivery.smarthost',
   RELAIS_SMARTHOST_USER: 'delivery.smarthost_user',
@@ -217,7 +218,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const api = section(raw, 'api');
   checkKeys('api', api, ['listen', 'admin_token', 'rate_limit_per_minute']);
   const store = section(raw, 'store');
-  checkKeys('store', store, ['redis_url', 'on_failure']);
+  checkKeys('store', store, ['redis_url', 'prefix', 'on_failure']);
   const dns = section(raw, 'dns');
   checkKeys('dns', dns, ['servers']);
   const delivery = section(raw, 'delivery');
@@ -267,6 +268,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
         if (!/^(rediss?|redis\+sentinel):\/\//.test(s)) throw new ConfigError('store.redis_url', `expected redis://, rediss:// or redis+sentinel:// URL, got ${JSON.stringify(s)}`);
         return s;
       }),
+      prefix: store.prefix === undefined ? 'relais:' : parseString('store.prefix', store.prefix),
       on_failure: store.on_failure === undefined ? 'tempfail' : parseEnum('store.on_failure', store.on_failure, ['tempfail', 'local'] as const),
     },
     dns: {

@@ -10,7 +10,6 @@
  *     auth_failure:   { min_count: 3, window: 1h, per: sender_domain }  # SPF/DKIM/DMARC/PTR replies
  *     policy_rejects: { min_count: 20, window: 1h, per: sender }        # our own policy verdicts "reject"
  */
-import { parseDuration } from './duration.js';
 import { FieldCheck } from './field-check.js';
 
 export const ALERT_TYPES = ['bounce_rate', 'deferral_rate', 'spam_block', 'auth_failure', 'policy_rejects'] as const;
@@ -50,18 +49,11 @@ export function isRateAlert(t: AlertType): boolean {
 }
 
 /** Validate the `alerts` section (undefined → all defaults). */
-export function parseAlertsConfig(raw: unknown, source = 'alerts'): AlertsConfig {
+export function parseAlertsConfig(raw: unknown, source = 'relais.yaml'): AlertsConfig {
   const c: FieldCheck = new FieldCheck(source);
   const root = raw === undefined || raw === null ? {} : c.obj(raw, 'alerts');
   c.onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES]);
-  const dur = (v: unknown, key: string): number => {
-    try {
-      return parseDuration(typeof v === 'number' ? v : c.str(v, key));
-    } catch (err) {
-      c.fail(key, (err as Error).message);
-    }
-  };
-  const intervalMs = root.interval === undefined ? 60_000 : dur(root.interval, 'alerts.interval');
+  const intervalMs = root.interval === undefined ? 60_000 : c.duration(root.interval, 'alerts.interval');
   const rules: AlertRule[] = [];
   for (const type of ALERT_TYPES) {
     const key = `alerts.${type}`;
@@ -76,7 +68,7 @@ export function parseAlertsConfig(raw: unknown, source = 'alerts'): AlertsConfig
       threshold: rate ? (o.threshold === undefined ? d.threshold! : c.num(o.threshold, `${key}.threshold`, 0, 1)) : 0,
       minMessages: rate ? (o.min_messages === undefined ? d.min_messages! : c.posInt(o.min_messages, `${key}.min_messages`)) : 0,
       minCount: rate ? 0 : o.min_count === undefined ? d.min_count! : c.posInt(o.min_count, `${key}.min_count`),
-      windowMs: o.window === undefined ? parseDuration(d.window) : dur(o.window, `${key}.window`),
+      windowMs: c.duration(o.window ?? d.window, `${key}.window`),
       per: o.per === undefined ? d.per : c.oneOf(o.per, `${key}.per`, ALERT_PER),
     });
   }

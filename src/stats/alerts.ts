@@ -8,7 +8,6 @@
 import type { Store } from '../store/types.js';
 import { ALL_SCOPE, HOUR_MS, scopeOf } from './buckets.js';
 import { isRateAlert, type AlertPer, type AlertRule, type AlertsConfig, type AlertType } from './alerts-config.js';
-import { formatDuration } from './duration.js';
 import type { ByDimension, Counters, StatsQueries } from './queries.js';
 import type { StatsLogger } from './recorder.js';
 
@@ -54,6 +53,14 @@ const PER_LABEL: Record<AlertPer, { fr: string; en: string }> = {
   domain: { fr: 'le domaine destinataire', en: 'recipient domain' },
 };
 const MARKER_TTL_MS = 7 * 86_400_000;
+
+/** 3600000 → "1h", for messages. */
+function formatDuration(ms: number): string {
+  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= n && ms % n === 0) return `${ms / n}${u}`;
+  }
+  return `${ms}ms`;
+}
 
 const pct = (x: number): string => `${String(Math.round(x * 1000) / 10).replace('.', ',')} %`;
 const pctEn = (x: number): string => `${Math.round(x * 1000) / 10}%`;

@@ -4,20 +4,16 @@
  * file is found without reading code.
  */
 
-export class ConfigError extends Error {
-  constructor(source: string, key: string, problem: string) {
-    super(`${source}: ${key} ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError, parseDuration } from '../config/parse.js';
 
 export type Obj = Record<string, unknown>;
 
 export class FieldCheck {
   constructor(readonly source: string) {}
 
+  /** Throws the config loader's ConfigError: "<file>: <key path> <problem>". */
   fail(key: string, problem: string): never {
-    throw new ConfigError(this.source, key, problem);
+    throw new ConfigError(this.source, `${key} ${problem}`);
   }
 
   obj(v: unknown, key: string): Obj {
@@ -45,7 +41,7 @@ export class FieldCheck {
     return v;
   }
 
-  /** Positive integer (or null when allowNull and the value is null). */
+  /** Positive integer. */
   posInt(v: unknown, key: string): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) this.fail(key, 'must be a positive integer');
     return v;
@@ -65,6 +61,15 @@ export class FieldCheck {
       return new RegExp(s, 'i');
     } catch (err) {
       this.fail(key, `is not a valid regex: ${(err as Error).message}`);
+    }
+  }
+
+  /** "30s", "5m", "4h", "5d" (or a number of seconds) → milliseconds. */
+  duration(v: unknown, key: string): number {
+    try {
+      return parseDuration(key, v);
+    } catch {
+      this.fail(key, `must be a duration like 30s, 5m, 4h, 5d (got ${JSON.stringify(v)})`);
     }
   }
 

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { bundledConfigPath } from './config-path.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../config/parse.js';
 import { FieldCheck, type Obj } from './field-check.js';
 
 export interface ShapingPreset {
@@ -115,12 +115,7 @@ function parseThrottleRule(c: FieldCheck, raw: unknown, key: string, known: Set<
   if (a.max_connections !== undefined) action.maxConnections = c.posInt(a.max_connections, `${key}.action.max_connections`);
   if (a.factor !== undefined) action.factor = c.num(a.factor, `${key}.action.factor`, 0.01, 1);
   if (Object.keys(action).length === 0) c.fail(`${key}.action`, 'needs messages_per_minute, max_connections or factor');
-  let durationMs: number;
-  try {
-    durationMs = parseDuration(c.str(o.duration, `${key}.duration`) as string);
-  } catch (err) {
-    c.fail(`${key}.duration`, (err as Error).message);
-  }
+  const durationMs = c.duration(o.duration, `${key}.duration`);
   return { ...(provider ? { provider } : {}), match, action, durationMs };
 }
 

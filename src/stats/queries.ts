@@ -6,24 +6,14 @@
  */
 import type { Store } from '../store/types.js';
 import {
-  ALL_SCOPE, HOUR_MS, M, bucketKey, bucketStart, bucketsInRange, sampleBase, scopeOf, splitField,
+  ALL_SCOPE, HOUR_MS, bucketKey, bucketStart, bucketsInRange, sampleBase, scopeOf,
   type Dimension, type Granularity,
 } from './buckets.js';
+import { emptyCounters, mergeInto, parseHash, type Counters } from './counters.js';
 import type { ProviderCatalog } from './providers.js';
 import type { SampleReply } from './recorder.js';
 
-export interface Counters {
-  delivered: number;
-  deferred: number;
-  bounced: number;
-  bouncedSoft: number;
-  latencyMs: number;
-  latencyN: number;
-  /** "deferred:<reason>" / "bounced:<reason>" → count. */
-  reasons: Record<string, number>;
-  /** "<action>" or "<action>:<reason>" → count. */
-  verdicts: Record<string, number>;
-}
+export type { Counters } from './counters.js';
 
 export interface ReasonStat {
   outcome: 'deferred' | 'bounced';
@@ -116,43 +106,6 @@ export interface StatsQueriesOptions {
 }
 
 const DIM_OF: Record<ByDimension, Dimension> = { provider: 'p', tenant: 't', sender: 's', senderDomain: 'sd', domain: 'd' };
-
-export function emptyCounters(): Counters {
-  return { delivered: 0, deferred: 0, bounced: 0, bouncedSoft: 0, latencyMs: 0, latencyN: 0, reasons: {}, verdicts: {} };
-}
-
-function addMetric(c: Counters, metric: string, n: number): void {
-  switch (metric) {
-    case M.delivered: c.delivered += n; return;
-    case M.deferred: c.deferred += n; return;
-    case M.bounced: c.bounced += n; return;
-    case M.bouncedSoft: c.bouncedSoft += n; return;
-    case M.latencyMs: c.latencyMs += n; return;
-    case M.latencyN: c.latencyN += n; return;
-  }
-  if (metric.startsWith('verdict:')) {
-    const k = metric.slice(8);
-    c.verdicts[k] = (c.verdicts[k] ?? 0) + n;
-  } else if (metric.startsWith('deferred:') || metric.startsWith('bounced:')) {
-    c.reasons[metric] = (c.reasons[metric] ?? 0) + n;
-  }
-}
-
-function mergeInto(target: Counters, src: Counters): void {
-  for (const k of ['delivered', 'deferred', 'bounced', 'bouncedSoft', 'latencyMs', 'latencyN'] as const) target[k] += src[k];
-  for (const [k, n] of Object.entries(src.reasons)) target.reasons[k] = (target.reasons[k] ?? 0) + n;
-  for (const [k, n] of Object.entries(src.verdicts)) target.verdicts[k] = (target.verdicts[k] ?? 0) + n;
-}
-
-function parseHash(h: Record<string, number>, into: Map<string, Counters>, onlyId?: string): void {
-  for (const [f, n] of Object.entries(h)) {
-    const parts = splitField(f);
-    if (!parts || (onlyId !== undefined && parts[0] !== onlyId)) continue;
-    let c = into.get(parts[0]);
-    if (!c) into.set(parts[0], (c = emptyCounters()));
-    addMetric(c, parts[1], n);
-  }
-}
 
 const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0);
 

@@ -55,7 +55,7 @@ export interface SampleReply {
 
 export interface StatsRecorderOptions {
   store: Store;
-  /** Daily buckets are kept this long. Default 400 days. */
+  /** Daily buckets are kept this long. Default 90 days (config stats.retention_days). */
   retentionDays?: number;
   /** Hourly buckets and sample replies are kept this long. Default min(31, retentionDays). */
   hourlyRetentionDays?: number;
@@ -95,7 +95,7 @@ function redactAddresses(text: string): string {
 
 export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   const { store, log } = opts;
-  const retentionDays = opts.retentionDays ?? 400;
+  const retentionDays = opts.retentionDays ?? 90;
   const ttl: Record<Granularity, number> = {
     day: retentionDays * DAY_MS,
     hour: (opts.hourlyRetentionDays ?? Math.min(31, retentionDays)) * DAY_MS,

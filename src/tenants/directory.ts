@@ -124,7 +124,7 @@ export class TenantDirectory {
     }
     const views = new Map<string, TenantView>();
     for (const [id, t] of tenants) {
-      const allowed = [...clients.values()].filter((c) => c.tenants.includes(id)).map((c) => c.name);
+      const allowed = [...clients.values()].filter((c) => c.tenants.includes(id)).map((c) => c.name).sort();
       views.set(id, { ...t, clients: allowed });
     }
     return new DirectorySnapshot(views, clients);

@@ -21,6 +21,8 @@ export interface Received {
   to: string[];
   raw: Buffer;
   mx: string;
+  /** Received over TLS (STARTTLS). */
+  secure: boolean;
 }
 
 export interface TestMx {
@@ -34,6 +36,10 @@ export interface TestMx {
   mail: (address: string) => Scripted;
   data: (to: string[]) => Scripted;
   greeting: () => Scripted;
+  /** When set, DATA is answered only once it resolves. */
+  hold: Promise<void> | null;
+  /** Messages whose DATA has started. */
+  dataStarted: number;
   close(): Promise<void>;
 }
 
@@ -61,6 +67,8 @@ export async function startMx(host: string, port: number, extra: Partial<SMTPSer
     mail: () => undefined,
     data: () => undefined,
     greeting: () => undefined,
+    hold: null,
+    dataStarted: 0,
     close: async () => {
       await new Promise<void>((r) => server.close(() => r()));
     },
@@ -92,13 +100,15 @@ export async function startMx(host: string, port: number, extra: Partial<SMTPSer
       cb(r ? scriptedError(r) : undefined);
     },
     onData(stream, session, cb) {
+      mx.dataStarted++;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
+      stream.on('end', async () => {
+        if (mx.hold) await mx.hold;
         const to = session.envelope.rcptTo.map((r) => r.address);
         const r = mx.data(to);
         if (r) return cb(scriptedError(r));
-        mx.received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to, raw: Buffer.concat(chunks), mx: host });
+        mx.received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to, raw: Buffer.concat(chunks), mx: host, secure: session.secure });
         cb(null, '2.0.0 Ok: queued');
       });
     },
@@ -174,3 +184,16 @@ export async function waitFor<T>(fn: () => T | undefined | null | false, what: s
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The top-level parts of a multipart message: content type and body (mailparser folds message/delivery-status into the text). */
+export function mimeParts(raw: Buffer): Array<{ type: string; body: string }> {
+  const s = raw.toString('utf8');
+  const boundary = /boundary="([^"]+)"/.exec(s)![1]!;
+  return s
+    .split(`--${boundary}`)
+    .slice(1, -1)
+    .map((p) => {
+      const [head, ...rest] = p.replace(/^\r\n/, '').split('\r\n\r\n');
+      return { type: /^Content-Type: ([^;\r\n]+)/im.exec(head!)![1]!.toLowerCase(), body: rest.join('\r\n\r\n') };
+    });
+}

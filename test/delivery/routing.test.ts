@@ -80,11 +80,11 @@ describe('routing', () => {
     if (v6) await enqueue(s.spool, { from: 'a@sender.test', to: ['y@v6.test'] });
     await waitFor(() => s.spool.size === 0 || null, 'all delivered');
     expect(mxB.received.some((m) => m.to.includes('x@implicit.test'))).toBe(true);
+    await s.delivery.stop();
     if (v6) {
       expect(v6.received.map((m) => m.to)).toEqual([['y@v6.test']]);
       await v6.close();
     }
-    await s.delivery.stop();
     await s.cleanup();
   });
 
@@ -160,6 +160,29 @@ describe('routing', () => {
     const outcomes = s.attempts.filter((a) => a.env.id === env.id).map((a) => `${a.outcome}:${a.recipients.length}:${a.phase}`);
     expect(outcomes.sort()).toEqual(['bounced:1:rcpt', 'bounced:1:rcpt', 'deferred:1:rcpt', 'delivered:2:data']);
     mxA.rcpt = () => undefined;
+    await s.delivery.stop();
+    await s.cleanup();
+  });
+
+  test('TLS required for a domain: an MX without STARTTLS defers (never plain text)', async () => {
+    const s = await setup({ tlsRequiredDomains: ['ok.test'] });
+    const before = mxA.received.length;
+    const env = await enqueue(s.spool, { from: '', to: ['t@ok.test'] });
+    await waitFor(() => s.spool.get(env.id)?.state === 'deferred', 'deferred');
+    expect(s.attempts.find((a) => a.env.id === env.id)).toMatchObject({ outcome: 'deferred', phase: 'tls' });
+    expect(mxA.received.length).toBe(before);
+    await s.delivery.stop();
+    await s.cleanup();
+  });
+
+  test('DKIM-Signature lines of the envelope are sent before the stored message', async () => {
+    const s = await setup();
+    const sig = 'DKIM-Signature: v=1; a=rsa-sha256; d=sender.test; s=sel; b=abc\r\n';
+    await enqueue(s.spool, { from: '', to: ['k@ok.test'], subject: 'signed', prependHeaders: sig });
+    await waitFor(() => mxA.received.find((m) => m.to[0] === 'k@ok.test'), 'delivered');
+    const raw = mxA.received.find((m) => m.to[0] === 'k@ok.test')!.raw.toString();
+    expect(raw.startsWith(sig + 'From: ')).toBe(true);
+    expect(raw).toContain('Subject: signed');
     await s.delivery.stop();
     await s.cleanup();
   });

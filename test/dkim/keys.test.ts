@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activateKey, activeSigningKeys, generateKey, invalidateKeyCache, listKeys, removeKey } from '../../relay/dkim/keys.js';
+import { activateKey, activeSigningKeys, generateKey, invalidateKeyCache, listKeys, removeKey, watchKeyChanges } from '../../relay/dkim/keys.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
@@ -159,3 +159,33 @@ for (const [kind, open] of BACKENDS) {
     });
   });
 }
+
+describe('DKIM key changes reach the other nodes (Redis pub/sub)', () => {
+  it("a key activated on node A is used by node B at once, not after B's cache TTL", async () => {
+    const prefix = `test-dkim-${randomUUID()}:`;
+    const a = await openStore({ redisUrl: 'redis://127.0.0.1:6379', dataDir: dir, prefix });
+    const b = await openStore({ redisUrl: 'redis://127.0.0.1:6379', dataDir: dir, prefix });
+    const unwatch = await watchKeyChanges(b);
+    try {
+      const d = 'nodes.example';
+      const first = await generateKey(a, d, { algo: 'ed25519', masterKey: MASTER, selector: 'one' });
+      const second = await generateKey(a, d, { algo: 'ed25519', masterKey: MASTER, selector: 'two' });
+      expect([first.key.status, second.key.status]).toEqual(['active', 'staged']);
+      expect((await activeSigningKeys(b, d, MASTER, { ttlMs: 3_600_000 })).map((k) => k.selector)).toEqual(['one']);
+      await activateKey(a, d, 'two');
+      // Wait for the notification (bounded), then B must see the new key despite its hour-long TTL.
+      for (let i = 0; i < 50; i++) {
+        const keys = await activeSigningKeys(b, d, MASTER, { ttlMs: 3_600_000 });
+        if (keys[0]?.selector === 'two') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await activeSigningKeys(b, d, MASTER, { ttlMs: 3_600_000 })).map((k) => k.selector)).toEqual(['two']);
+      await removeKey(a, d, 'one');
+      await removeKey(a, d, 'two');
+    } finally {
+      await unwatch();
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * A lean SMTP load generator over raw sockets (Nagle off): N parallel sessions pull messages from
+ * a shared budget; MAIL/RCPT/DATA are pipelined like Postfix's smtp client does. It measures
+ * end-of-DATA latency: from the final "." leaving our socket to the server's 250 (the time the
+ * server takes to make the message durable and answer).
+ */
+import { connect, type Socket } from 'node:net';
+
+export interface LoadOptions {
+  port: number;
+  host?: string;
+  sessions: number;
+  /** Stop after this many messages in total... */
+  maxMessages: number;
+  /** ...or after this long (whichever comes first). */
+  maxMs?: number;
+  /** The whole message (headers + body, CRLF, no dot-stuffing needed). */
+  message: Buffer;
+  /** One message per connection (connect, EHLO, transaction, QUIT) instead of reusing sessions. */
+  perConnection?: boolean;
+  recipients?: number;
+}
+
+export interface LoadResult {
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  mibPerSecond: number;
+  /** End-of-DATA latencies in ms, sorted. */
+  latencies: number[];
+  errors: string[];
+}
+
+class Conn {
+  private buf = '';
+  private waiter?: () => void;
+  private closed = false;
+  constructor(readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => {
+      this.buf += d.toString('latin1');
+      this.waiter?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiter?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static open(port: number, host: string): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, host);
+      s.once('connect', () => resolve(new Conn(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Next complete reply's code (multi-line replies end at "NNN "). */
+  async code(): Promise<number> {
+    for (;;) {
+      let start = 0;
+      for (let nl = this.buf.indexOf('\r\n'); nl >= 0; nl = this.buf.indexOf('\r\n', start)) {
+        const line = this.buf.slice(start, nl);
+        start = nl + 2;
+        if (line.length < 4 || line[3] === ' ') {
+          this.buf = this.buf.slice(start);
+          return Number(line.slice(0, 3));
+        }
+      }
+      if (this.closed) throw new Error('connection closed by server');
+      await new Promise<void>((r) => (this.waiter = r));
+      this.waiter = undefined;
+    }
+  }
+
+  write(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+}
+
+async function expectCode(c: Conn, want: number, what: string): Promise<void> {
+  const got = await c.code();
+  if (got !== want) throw new Error(`${what}: expected ${want}, got ${got}`);
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const host = o.host ?? '127.0.0.1';
+  const rcpts = o.recipients ?? 1;
+  const envelope = `MAIL FROM:<bench@laruche.example> SIZE=${o.message.length}\r\n${Array.from({ length: rcpts }, (_, i) => `RCPT TO:<dest${i}@example.org>\r\n`).join('')}DATA\r\n`;
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  let started = 0;
+  let done = 0;
+  const t0 = performance.now();
+  const deadline = o.maxMs === undefined ? Infinity : t0 + o.maxMs;
+  const more = () => started < o.maxMessages && performance.now() < deadline && errors.length < 10;
+
+  const open = async (): Promise<Conn> => {
+    const c = await Conn.open(o.port, host);
+    await expectCode(c, 220, 'greeting');
+    await c.write('EHLO bench.example\r\n');
+    await expectCode(c, 250, 'EHLO');
+    return c;
+  };
+
+  const worker = async () => {
+    let c: Conn | undefined;
+    while (more()) {
+      started++;
+      try {
+        c ??= await open();
+        await c.write(envelope);
+        await expectCode(c, 250, 'MAIL');
+        for (let i = 0; i < rcpts; i++) await expectCode(c, 250, 'RCPT');
+        await expectCode(c, 354, 'DATA');
+        c.socket.write(o.message);
+        await c.write('.\r\n');
+        const sent = performance.now();
+        await expectCode(c, 250, 'end of DATA');
+        latencies.push(performance.now() - sent);
+        done++;
+        if (o.perConnection) {
+          await c.write('QUIT\r\n');
+          await c.code().catch(() => 0);
+          c.socket.destroy();
+          c = undefined;
+        }
+      } catch (err) {
+        errors.push((err as Error).message);
+        c?.socket.destroy();
+        c = undefined;
+      }
+    }
+    if (c) {
+      await c.write('QUIT\r\n').catch(() => undefined);
+      c.socket.destroy();
+    }
+  };
+  await Promise.all(Array.from({ length: o.sessions }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { messages: done, seconds, perSecond: done / seconds, mibPerSecond: (done * o.message.length) / seconds / 1048576, latencies, errors };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** A plausible message of about `size` bytes: a few headers and 76-character body lines. */
+export function makeMessage(size: number, tag = 'bench'): Buffer {
+  const head =
+    `From: Bench <bench@laruche.example>\r\nTo: <dest0@example.org>\r\nSubject: ${tag} ${size} octets\r\n` +
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${tag}.${size}.${Date.now()}@laruche.example>\r\n` +
+    'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n';
+  const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\r\n';
+  const n = Math.max(1, Math.ceil((size - head.length) / line.length));
+  return Buffer.from(head + line.repeat(n), 'latin1');
+}

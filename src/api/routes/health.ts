@@ -1,0 +1,69 @@
+/** /healthz (store, spool, DNS reachable) and /metrics (Prometheus), outside /api/v1. */
+import { access, constants } from 'node:fs/promises';
+import { Resolver } from 'node:dns/promises';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Metrics } from '../../metrics.js';
+import type { Store } from '../../store/types.js';
+
+export interface HealthDeps {
+  store: Store;
+  spoolDir: string;
+  dnsServers: string[];
+  metrics: Metrics;
+}
+
+async function check(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; error?: string }> {
+  try {
+    await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeoutMs))]);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+/** Any DNS answer, even NXDOMAIN, proves the resolver is reachable. */
+async function dnsReachable(servers: string[]): Promise<void> {
+  const r = new Resolver({ timeout: 1500, tries: 1 });
+  if (servers.length) r.setServers(servers);
+  try {
+    await r.resolveNs('.');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'ENODATA') return;
+    throw err;
+  }
+}
+
+const checkSchema = { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' } } } as const;
+
+export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
+  app.get(
+    '/healthz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness and dependencies',
+        response: {
+          200: { type: 'object', properties: { ok: { type: 'boolean' }, store: checkSchema, spool: checkSchema, dns: checkSchema } },
+          503: { type: 'object', properties: { ok: { type: 'boolean' }, store: checkSchema, spool: checkSchema, dns: checkSchema } },
+        },
+      },
+    },
+    async (_req, reply) => {
+      const [store, spool, dns] = await Promise.all([
+        check(() => deps.store.ping()),
+        check(() => access(deps.spoolDir, constants.W_OK)),
+        check(() => dnsReachable(deps.dnsServers)),
+      ]);
+      const ok = store.ok && spool.ok && dns.ok;
+      reply.code(ok ? 200 : 503);
+      return { ok, store, spool, dns };
+    },
+  );
+
+  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+};

@@ -1,0 +1,77 @@
+import { describe, it, expect } from 'vitest';
+import { authorizeEnvelope, authorizeSender } from '../../policies/sender.js';
+import { normalizeDomain, parseAddressList } from '../../policies/address.js';
+import type { ClientIdentity } from '../../policies/types.js';
+
+const domains: Record<string, string> = { 'laruche.example': 'la-ruche', 'xn--caf-dma.example': 'cafe', 'autre.example': 'autre' };
+const tenantOf = (d: string) => domains[d];
+const client = (tenants: string[], extra: Partial<ClientIdentity> = {}): ClientIdentity =>
+  ({ name: 'mailcow', tenants, newsletter: false, address: '10.0.0.1', authenticated: true, ...extra });
+
+describe('sender authorisation', () => {
+  it('accepts envelope and From: of a tenant the client may send for', () => {
+    expect(authorizeSender({ client: client(['la-ruche']), mailFrom: 'alice@laruche.example', from: ['alice@laruche.example'], tenantOf }))
+      .toEqual({ ok: true, tenant: 'la-ruche', domain: 'laruche.example' });
+  });
+
+  it('refuses a foreign envelope domain with 553 5.7.1 naming the domain', () => {
+    const d = authorizeSender({ client: client(['la-ruche']), mailFrom: 'ceo@autre.example', tenantOf });
+    expect(d.ok).toBe(false);
+    if (d.ok) return;
+    expect(d.verdict).toMatchObject({ action: 'reject', reason: 'spoofing', detail: 'envelope', smtp: { code: 553, enhanced: '5.7.1' } });
+    expect(d.verdict.smtp!.text).toContain('autre.example');
+    expect(d.verdict.smtp!.text).toMatch(/^Expéditeur non autorisé.* \/ Sender not authorised/);
+  });
+
+  it('checks every From: address, including ones only in the raw header', () => {
+    const d = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', from: ['a@laruche.example'], fromRaw: 'a@laruche.example, boss@autre.example', tenantOf });
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.verdict.detail).toBe('header_from');
+  });
+
+  it('judges display-name tricks on the address, not the name', () => {
+    const ok = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: '"ceo@autre.example" <x@laruche.example>', tenantOf });
+    expect(ok.ok).toBe(true);
+    const bad = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: '"x@laruche.example" <ceo@autre.example>', tenantOf });
+    expect(bad.ok).toBe(false);
+  });
+
+  it('compares Unicode domains in punycode: look-alikes are refused, true IDNs match', () => {
+    // Cyrillic "а" (U+0430) instead of Latin "a".
+    const lookalike = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', fromRaw: 'Alice <a@l\u0430ruche.example>', tenantOf });
+    expect(lookalike.ok).toBe(false);
+    expect(authorizeEnvelope(client(['cafe']), 'bob@café.example', tenantOf)).toMatchObject({ ok: true, tenant: 'cafe' });
+    expect(authorizeEnvelope(client(['cafe']), 'bob@CAFÉ.example.', tenantOf)).toMatchObject({ ok: true, tenant: 'cafe' });
+    expect(authorizeEnvelope(client(['la-ruche']), 'a@ＬＡＲＵＣＨＥ.example', tenantOf)).toMatchObject({ ok: true, tenant: 'la-ruche' });
+  });
+
+  it('lets "*" clients send anything, and refuses unknown domains for others', () => {
+    expect(authorizeSender({ client: client(['*']), mailFrom: 'x@anything.example', fromRaw: 'y@else.example', tenantOf }).ok).toBe(true);
+    expect(authorizeEnvelope(client(['la-ruche']), 'x@nowhere.example', tenantOf).ok).toBe(false);
+    expect(authorizeEnvelope(client(['la-ruche']), 'x@[127.0.0.1]', tenantOf).ok).toBe(false);
+  });
+
+  it('allows the null sender only to Relais itself or allowed clients', () => {
+    expect(authorizeEnvelope(client(['la-ruche']), '', tenantOf)).toMatchObject({ ok: false, verdict: { detail: 'null_sender', smtp: { code: 553 } } });
+    expect(authorizeEnvelope(client(['la-ruche'], { allowNullSender: true }), '', tenantOf).ok).toBe(true);
+    expect(authorizeEnvelope(client([], { internal: true }), '', tenantOf).ok).toBe(true);
+    // <> with a forged From: is still refused.
+    expect(authorizeSender({ client: client(['la-ruche'], { allowNullSender: true }), mailFrom: '', from: ['ceo@autre.example'], tenantOf }).ok).toBe(false);
+  });
+});
+
+describe('address parsing', () => {
+  it('extracts addresses from From: values', () => {
+    expect(parseAddressList('Alice Martin <alice@x.org>')).toEqual(['alice@x.org']);
+    expect(parseAddressList('"Martin, Alice" <alice@x.org>, bob@y.org (Bob)')).toEqual(['alice@x.org', 'bob@y.org']);
+    expect(parseAddressList('ceo@other.org <x@mine.org>')).toEqual(['x@mine.org']);
+    expect(parseAddressList('Team: a@x.org, b@y.org;')).toEqual(['a@x.org', 'b@y.org']);
+    expect(parseAddressList('=?utf-8?q?ceo=40other.org?= <x@mine.org>')).toEqual(['x@mine.org']);
+  });
+  it('normalises domains', () => {
+    expect(normalizeDomain('Example.ORG.')).toBe('example.org');
+    expect(normalizeDomain('bücher.example')).toBe('xn--bcher-kva.example');
+    expect(normalizeDomain('[1.2.3.4]')).toBeNull();
+    expect(normalizeDomain('nodot')).toBeNull();
+  });
+});

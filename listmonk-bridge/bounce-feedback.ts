@@ -77,12 +77,12 @@ export function createBounceFeedback(o: BounceFeedbackOptions): BounceFeedback {
   const outbox = new Outbox<BounceJob>(o.store, 'listmonk-bounces', { now, ...o.retry });
 
   async function post(job: BounceJob, createdAt: number): Promise<void> {
-    const cfg = await o.resolveTenant(job.tenantId);
-    if (!cfg) throw new Error(`tenant ${job.tenantId} has no Listmonk configuration`);
     if (now() - createdAt > maxAge) {
       o.log.error({ tenant: job.tenantId, type: job.event.type }, 'listmonk bounce feedback dropped: too old');
       return; // treated as done: the outbox forgets it
     }
+    const cfg = await o.resolveTenant(job.tenantId);
+    if (!cfg) throw new Error(`tenant ${job.tenantId} has no Listmonk configuration`);
     // The outbox retries; the client makes one attempt per run.
     await new ListmonkClient(cfg, { ...o.client, retries: 0 }).postBounce(job.event);
   }

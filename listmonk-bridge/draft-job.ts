@@ -14,8 +14,8 @@ import { SkipJob } from './outbox.js';
 export interface TenantListmonkConfig {
   /** API base URL Relais uses (internal), e.g. "http://listmonk:9000". */
   url: string;
-  /** URL users open in their browser, shown in the SMTP reply. */
-  public_url: string;
+  /** URL users open in their browser, shown in the SMTP reply (default: url). */
+  public_url?: string;
   user: string;
   token: string;
   /** Import the refused message's recipients as unconfirmed subscribers (default false: consent). */

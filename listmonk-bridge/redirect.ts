@@ -140,7 +140,7 @@ export function createRedirector(o: RedirectorOptions): Redirector {
     const lm = req.tenant.listmonk;
     const sender = req.sender.toLowerCase();
     const id = sha(`${req.tenant.id}\n${sender}\n${req.messageId}`).slice(0, 32);
-    const lines = redirectText(req.recipientCount, lm.public_url, req.reason);
+    const lines = redirectText(req.recipientCount, lm.public_url ?? lm.url, req.reason);
     const verdict = (first: boolean): RedirectVerdict => ({
       smtp: { code: 550, enhanced: '5.7.1', text: lines.join(' / '), lines },
       draft: { jobId: id, first },

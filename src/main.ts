@@ -19,6 +19,15 @@ import { loadConfig, type RelaisConfig } from './config/config.js';
 import { lockDataDir, updateLock } from './data-dir.js';
 import { Metrics } from './metrics.js';
 import { openStore } from './store/open.js';
+import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
+import { parseAlertsConfig } from './stats/alerts-config.js';
+import { loadClassifier, type Classifier } from './stats/classify.js';
+import { loadProviders, type ProviderCatalog } from './stats/providers.js';
+import { createStatsQueries } from './stats/queries.js';
+import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
+import { statsRoutes } from './api/routes/stats.js';
+import type { Delivery } from '../relay/delivery/index.js';
+import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
 import type { Store } from './store/types.js';
 
 export interface Relais {
@@ -28,6 +37,11 @@ export interface Relais {
   intake: Intake;
   api: FastifyInstance;
   clients: ClientDirectory;
+  providers: ProviderCatalog;
+  classifier: Classifier;
+  recorder: StatsRecorder;
+  alerts: StatsAlerts;
+  delivery: Delivery;
   /** Re-reads the YAML file; a bad file is refused (logged) and the old config kept. */
   reload(): boolean;
   stop(): Promise<void>;
@@ -43,6 +57,10 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
   const unlock = lockDataDir(config.data_dir, `${config.api.listen.host}:${config.api.listen.port}`);
   cleanups.push(unlock);
   try {
+    // Data files are validated before anything listens: a bad file fails the start.
+    const providers = loadProviders(config.delivery.providers_file);
+    const classifier = loadClassifier(config.stats.classification_file);
+    const alertsConfig = parseAlertsConfig(config.alerts);
     const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
     cleanups.push(() => store.close());
     const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
@@ -82,8 +100,18 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
     });
 
+    const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
+    cleanups.push(() => recorder.close());
+    const queries = createStatsQueries({ store, providers });
+    const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
+    alerts.start();
+    cleanups.push(() => alerts.stop());
+
     const metrics = new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => intake.sessions(), smtpTransactions: () => intake.activeTransactions() });
     spool.on('queued', () => metrics.accepted.inc());
+
+    const delivery = buildDelivery({ config, spool, log, providers, observer: combineObservers([statsObserver({ providers, classifier, recorder, metrics })]) });
+    const sendBounce = adminBounce(spool, config.hostname);
 
     const api = await buildApi({
       store,
@@ -93,11 +121,14 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       publicRoutes: [{ plugin: healthRoutes as never, opts: { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics } }],
       routes: [
         { plugin: tokenRoutes as never, opts: { store } },
-        { plugin: queueRoutes as never, opts: { spool } },
+        { plugin: queueRoutes as never, opts: { spool, sendBounce } },
+        { plugin: statsRoutes as never, opts: { queries, alerts, queueCounts: (tenant?: string) => countQueue(spool, tenant) } },
       ],
     });
     cleanups.push(() => api.close());
 
+    delivery.start();
+    cleanups.push(() => delivery.stop({ timeoutMs: config.queue.shutdown_timeout_ms }));
     await intake.start();
     cleanups.push(() => intake.stop(config.queue.shutdown_timeout_ms));
     await api.listen({ host: config.api.listen.host, port: config.api.listen.port });
@@ -119,6 +150,11 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       intake,
       api,
       clients,
+      providers,
+      classifier,
+      recorder,
+      alerts,
+      delivery,
       reload() {
         if (!config.file) {
           log.warn('reload: no configuration file to re-read');
@@ -146,4 +182,11 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     await runCleanups();
     throw err;
   }
+}
+
+function countQueue(spool: Spool, tenant?: string): { active: number; deferred: number; hold: number } {
+  if (tenant === undefined) return spool.counts();
+  const c = { active: 0, deferred: 0, hold: 0 };
+  for (const e of spool.list()) if (e.tenant === tenant) c[e.state]++;
+  return c;
 }

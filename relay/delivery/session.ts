@@ -94,10 +94,10 @@ export class SmtpSession {
         if (!p.auth) return resolve(session);
         conn.login({ user: p.auth.user, pass: p.auth.pass }, (authErr) => {
           if (!authErr) return resolve(session);
-          conn.close();
           // A refused login is a configuration problem: defer, never bounce.
           const r = errorToFailure(authErr, 'auth');
           reject(new DeliveryError(r.reply, 'auth', { permanent: false }));
+          conn.close();
         });
       });
     });

@@ -6,30 +6,18 @@
  * the PEM goes to a 0600 file. Lifecycle: staged → active → retired (kept until removed, so its
  * DNS record can stay published while signatures made with it are still in flight).
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, generateKeyPair, randomBytes, scrypt, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
 import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
 import type { Store } from '../../src/store/types.js';
+import { decrypt, encrypt, writeKeyFile, type EncryptedSecret, type FileSecret } from './key-secrets.js';
 import type { DkimAlgo, DkimKey } from './sign.js';
 
 export const DKIM_NS = 'dkim';
 /** Pub/sub channel announcing "keys of <domain> changed" to the other nodes' caches. */
 export const DKIM_CHANNEL = 'dkim-keys-changed';
 export type DkimKeyStatus = 'staged' | 'active' | 'retired';
-
-interface EncryptedSecret {
-  kind: 'aes-256-gcm';
-  kdf: { name: 'scrypt'; salt: string; N: number; r: number; p: number };
-  iv: string;
-  tag: string;
-  data: string;
-}
-interface FileSecret {
-  kind: 'file';
-  path: string;
-}
 
 interface StoredKey {
   domain: string;
@@ -92,8 +80,6 @@ export interface SigningKeyOptions {
   now?: number;
 }
 
-const SCRYPT = { N: 16384, r: 8, p: 1 };
-const scryptAsync = promisify(scrypt) as (pw: string, salt: Buffer, len: number, o: object) => Promise<Buffer>;
 const genKeyPair = promisify(generateKeyPair) as unknown as (
   type: string,
   options: object,
@@ -297,39 +283,3 @@ function defaultSelector(doc: DomainDoc, algo: DkimAlgo, now: number): string {
 }
 
 const aad = (domain: string, selector: string): Buffer => Buffer.from(`relais-dkim:${domain}:${selector}`);
-
-async function encrypt(pem: string, masterKey: string, ad: Buffer): Promise<EncryptedSecret> {
-  const salt = randomBytes(16);
-  const iv = randomBytes(12);
-  const key = await scryptAsync(masterKey, salt, 32, SCRYPT);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(ad);
-  const data = Buffer.concat([cipher.update(pem, 'utf8'), cipher.final()]);
-  return {
-    kind: 'aes-256-gcm',
-    kdf: { name: 'scrypt', salt: salt.toString('base64'), ...SCRYPT },
-    iv: iv.toString('base64'),
-    tag: cipher.getAuthTag().toString('base64'),
-    data: data.toString('base64'),
-  };
-}
-
-async function decrypt(s: EncryptedSecret, masterKey: string, ad: Buffer): Promise<string> {
-  const { N, r, p } = s.kdf;
-  const key = await scryptAsync(masterKey, Buffer.from(s.kdf.salt, 'base64'), 32, { N, r, p });
-  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(s.iv, 'base64'));
-  decipher.setAAD(ad);
-  decipher.setAuthTag(Buffer.from(s.tag, 'base64'));
-  try {
-    return Buffer.concat([decipher.update(Buffer.from(s.data, 'base64')), decipher.final()]).toString('utf8');
-  } catch {
-    throw new Error('Cannot decrypt DKIM key: wrong RELAIS_DKIM_MASTER_KEY or tampered record');
-  }
-}
-
-async function writeKeyFile(dir: string, domain: string, selector: string, pem: string): Promise<FileSecret> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, `${selector}._domainkey.${domain}.pem`);
-  await writeFile(path, pem, { mode: 0o600, flag: 'wx' });
-  return { kind: 'file', path };
-}

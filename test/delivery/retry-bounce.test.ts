@@ -35,7 +35,8 @@ async function setup(extra: DeliveryOptions = {}) {
     spool: ts.spool,
     log,
     options: { hostname: 'relais.test', dnsServers: [dns.server], routeCacheMs: 0, port, allowPrivateMx: true, mtaSts: false, ...extra },
-    observer: { onAttempt: (e) => attempts.push({ ...e, at: Date.now() }), onFinalBounce: (e) => finals.push(e) },
+    // `at` = when the attempt started.
+    observer: { onAttempt: (e) => attempts.push({ ...e, at: Date.now() - e.latencyMs }), onFinalBounce: (e) => finals.push(e) },
   });
   delivery.start();
   return { ...ts, delivery, attempts, finals };

@@ -5,6 +5,9 @@ import { CLI, startRelay, tempDir, writeYaml, type RelayProcess } from '../helpe
 import { spooledBody, spooledEnvelopes, spoolFileCount } from '../helpers/spool-files.js';
 import { transport } from '../helpers/mail.js';
 
+/** Accepted mail stays queued: deliveries go to a closed port and are retried an hour later. */
+const NO_DELIVERY = { RELAIS_SMARTHOST: '127.0.0.1:9', RELAIS_QUEUE_RETRY_FIRST: '1h' };
+
 const hash = (pw: string) => execFileSync(process.execPath, [CLI, 'hash-password'], { input: pw }).toString().trim();
 
 async function dialogue(port: number): Promise<RawSmtp> {
@@ -17,7 +20,7 @@ async function dialogue(port: number): Promise<RawSmtp> {
 describe('SMTP intake with default config (loopback may relay)', () => {
   let relay: RelayProcess;
   beforeAll(async () => {
-    relay = await startRelay({ env: { RELAIS_MAX_MESSAGE_SIZE: '20000', RELAIS_MAX_RECIPIENTS: '3', RELAIS_HOSTNAME: 'relais.test' } });
+    relay = await startRelay({ env: { ...NO_DELIVERY, RELAIS_MAX_MESSAGE_SIZE: '20000', RELAIS_MAX_RECIPIENTS: '3', RELAIS_HOSTNAME: 'relais.test' } });
   });
   afterAll(async () => {
     await relay.stop();
@@ -191,7 +194,7 @@ smtp:
   insecure_auth_networks: []
 `,
     );
-    relay = await startRelay({ configFile: file });
+    relay = await startRelay({ configFile: file, env: NO_DELIVERY });
   });
   afterAll(async () => {
     await relay.stop();

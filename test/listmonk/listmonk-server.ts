@@ -12,10 +12,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
-import AjvModule from 'ajv';
+import AjvModule, { type Options as AjvOptions, type ValidateFunction } from 'ajv';
 import { parseMultipart } from './multipart.js';
 
-const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as typeof AjvModule;
+// ajv is CommonJS: depending on the loader the class is the module or its `default`.
+type AjvInstance = { compile(schema: object): ValidateFunction };
+const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as unknown as new (o: AjvOptions) => AjvInstance;
 type Validate = ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
 
 const SPEC = JSON.parse(readFileSync(new URL('../fixtures/listmonk/listmonk-api.json', import.meta.url), 'utf8'));
@@ -285,6 +287,7 @@ export class FakeListmonk {
       }
       case 'POST /api/subscribers': {
         const email = String(body.email).toLowerCase();
+        if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return [400, 'Invalid email.'];
         if (this.subscribers.some((s) => s.email === email)) return [409, 'E-mail already exists.'];
         const listIds: number[] = body.lists ?? [];
         if (listIds.some((id) => !this.lists.some((l) => l.id === id))) return [400, 'invalid list'];

@@ -8,6 +8,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { dropRedisPrefix } from './redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import { StoreUnavailableError, type Store } from '../../src/store/types.js';
 import { limitKey } from '../../src/store/keys.js';
@@ -20,11 +21,16 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
-afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const prefixes: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await dropRedisPrefix(prefixes);
+});
+const testPrefix = (): string => { const p = `test:${randomBytes(6).toString('hex')}:`; prefixes.push(p); return p; };
 
 const impls: { name: string; options: () => OpenStoreOptions }[] = [
-  { name: 'redis', options: () => ({ redisUrl: REDIS, dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` }) },
-  { name: 'lmdb', options: () => ({ dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` }) },
+  { name: 'redis', options: () => ({ redisUrl: REDIS, dataDir: tempDir(), prefix: testPrefix() }) },
+  { name: 'lmdb', options: () => ({ dataDir: tempDir(), prefix: testPrefix() }) },
 ];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -229,7 +235,7 @@ describe('redis store when Redis is unreachable', () => {
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const port = (proxy.address() as { port: number }).port;
-    const store = await openStore({ redisUrl: `redis://127.0.0.1:${port}`, dataDir: tempDir(), prefix: `test:${randomBytes(6).toString('hex')}:` });
+    const store = await openStore({ redisUrl: `redis://127.0.0.1:${port}`, dataDir: tempDir(), prefix: testPrefix() });
     const req = [{ key: 'down', limit: 5, windowMs: 1000, cost: 1 }];
     expect((await store.consume(req)).allowed).toBe(true);
     const listener = proxy.listeners('connection')[0] as (s: Socket) => void;

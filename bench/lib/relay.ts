@@ -1,0 +1,86 @@
+/**
+ * Starts the built relay (dist/src/cli.js) as a child process with embedded defaults and a temp
+ * data dir (fsync on, as in production), reads its ports from the "relais started" log line, and
+ * reads its memory from /proc.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const CLI = resolve(import.meta.dirname, '../../src/cli.js');
+
+export interface BenchRelay {
+  child: ChildProcess;
+  pid: number;
+  dataDir: string;
+  smtpPort: number;
+  logLines(): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchRelay(env: Record<string, string> = {}): Promise<BenchRelay> {
+  const root = mkdtempSync(join(tmpdir(), 'relais-bench-'));
+  const dataDir = join(root, 'data');
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    env: {
+      ...(process.env as Record<string, string>),
+      RELAIS_DATA_DIR: dataDir,
+      RELAIS_SMTP_LISTEN: '127.0.0.1:0',
+      RELAIS_API_LISTEN: '127.0.0.1:0',
+      RELAIS_HOSTNAME: 'relais.bench',
+      RELAIS_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let lines = 0;
+  let text = '';
+  let up = false;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const started = await new Promise<Record<string, unknown>>((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`relay did not start within 20 s:\n${text.slice(-4000)}`)), 20_000);
+    const onData = (d: Buffer) => {
+      const s = d.toString('utf8');
+      for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) lines++;
+      if (up) return;
+      text += s;
+      const complete = text.split('\n').slice(0, -1);
+      const l = complete.find((x) => x.includes('"relais started"'));
+      if (!l) return;
+      up = true;
+      clearTimeout(timer);
+      resolveStart(JSON.parse(l) as Record<string, unknown>);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      if (up) return;
+      clearTimeout(timer);
+      reject(new Error(`relay exited (${code}) at start:\n${text.slice(-4000)}`));
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    dataDir,
+    smtpPort: (started.smtp as Array<{ port: number }>)[0]!.port,
+    logLines: () => lines,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        // A bench does not need a graceful drain: give it 3 s, then kill (keeps the run short).
+        const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        await exited;
+        clearTimeout(t);
+      }
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A field of /proc/<pid>/status in KiB (VmRSS, VmHWM...). */
+export function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}

@@ -1,0 +1,68 @@
+/**
+ * Postfix's smtp-source and smtp-sink as load generator and blackhole: the same C client against
+ * Relais and against Postfix gives a like-for-like accept-rate ratio.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { SMTP_SINK, SMTP_SOURCE, freePort } from './postfix.js';
+
+const run = promisify(execFile);
+
+export const haveSmtpSource = () => existsSync(SMTP_SOURCE);
+export const haveSmtpSink = () => existsSync(SMTP_SINK);
+
+export interface SourceRun {
+  port: number;
+  sessions: number;
+  messages: number;
+  /** Payload bytes (smtp-source -l; headers not included). */
+  size: number;
+  /** Reuse the connection for the next message (-d); otherwise one message per connection. */
+  reuse: boolean;
+}
+
+/** Runs smtp-source to completion; returns wall-clock seconds and messages per second. */
+export async function smtpSource(o: SourceRun): Promise<{ seconds: number; perSecond: number }> {
+  const args = ['-s', String(o.sessions), '-m', String(o.messages), '-l', String(o.size), '-M', 'bench.example', '-f', 'bench@laruche.example', '-t', 'dest@example.org', ...(o.reuse ? ['-d'] : []), `127.0.0.1:${o.port}`];
+  const t0 = performance.now();
+  await run(SMTP_SOURCE, args, { timeout: 120_000, maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, perSecond: o.messages / seconds };
+}
+
+export interface Sink {
+  port: number;
+  /** Messages received so far (smtp-sink's running "mesg=" counter). */
+  count(): number;
+  stop(): Promise<void>;
+}
+
+/** smtp-sink on a free loopback port, counting messages (drops privileges to `postfix` when root). */
+export async function startSmtpSink(): Promise<Sink> {
+  const port = await freePort();
+  const args = [...(process.getuid?.() === 0 ? ['-u', 'postfix'] : []), '-c', `127.0.0.1:${port}`, '256'];
+  const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let count = 0;
+  let tail = '';
+  const onData = (d: Buffer) => {
+    tail = (tail + d.toString('latin1')).slice(-200);
+    const all = [...tail.matchAll(/mesg=(\d+)/g)];
+    if (all.length) count = Math.max(count, Number(all.at(-1)![1]));
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise((r) => setTimeout(r, 300));
+  if (child.exitCode !== null) throw new Error(`smtp-sink exited: ${tail}`);
+  return {
+    port,
+    count: () => count,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}

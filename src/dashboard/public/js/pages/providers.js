@@ -1,0 +1,101 @@
+// Deliverability per provider: stacked delivered / deferred / bounced over time, the figures in a
+// table beside the chart, and the top reasons with sample replies.
+import { api } from '../api.js';
+import { COLORS, stackedBars } from '../chart.js';
+import { h, pageTitle, section, table } from '../dom.js';
+
+const PERIODS = { '24h': { hours: 24, step: 'hour' }, '7d': { hours: 24 * 7, step: 'day' }, '30d': { hours: 24 * 30, step: 'day' } };
+const view = { period: '7d', provider: '' }; // kept while navigating
+
+/** Samples are reply strings; tolerate {code, enhanced, text} objects too. */
+function sampleText(s) {
+  return typeof s === 'string' ? s : [s?.code, s?.enhanced, s?.text].filter(Boolean).join(' ');
+}
+
+export const providersPage = {
+  id: 'providers',
+  title: 'page.providers',
+  async render(ctx) {
+    const { main, t, fmt, tenant, params } = ctx;
+    if (ctx.fromRoute && params.has('provider')) {
+      view.provider = params.get('provider') ?? '';
+    }
+    const { hours, step } = PERIODS[view.period];
+    const to = new Date();
+    const from = new Date(to.getTime() - hours * 3600_000);
+    const range = { from: from.toISOString(), to: to.toISOString(), tenant };
+
+    main.append(pageTitle(t('page.providers')));
+    const periodSel = h('select', { id: 'period', onchange: (e) => ((view.period = e.target.value), ctx.rerender()) }, Object.keys(PERIODS).map((p) => h('option', { value: p, selected: p === view.period }, t(`period.${p}`))));
+    const providerSel = h('select', { id: 'provider', onchange: (e) => ((view.provider = e.target.value), ctx.rerender()) });
+    main.append(h('form', { class: 'filters', onsubmit: (e) => e.preventDefault() }, h('label', { for: 'period' }, t('providers.period')), periodSel, h('label', { for: 'provider' }, t('providers.provider')), providerSel));
+
+    const [stats, series] = await Promise.all([api('/stats/providers', { query: range }), api('/stats/timeseries', { query: { ...range, provider: view.provider, step } })]);
+    if (!ctx.alive()) return;
+    const providers = stats.providers;
+    providerSel.append(h('option', { value: '' }, t('providers.all')), providers.map((p) => h('option', { value: p.provider, selected: p.provider === view.provider }, p.name)));
+    const selected = providers.find((p) => p.provider === view.provider);
+
+    // Chart (canvas, so described in text) beside the table that carries the same figures.
+    const chartBox = h('div', { class: 'chart', id: 'provider-chart', role: 'img', 'aria-label': t('providers.chartLabel', { who: selected?.name ?? t('providers.all') }) });
+    const pts = series.points;
+    const figure = h('figure', { class: 'chart-figure' }, chartBox, h('figcaption', {}, t('providers.caption', { who: selected?.name ?? t('providers.all'), step: t(`step.${series.step ?? step}`) })));
+    const pct = (v) => fmt.pct(v);
+    const rows = providers.map((p) => [
+      h('button', { type: 'button', class: 'linkish', 'aria-pressed': String(p.provider === view.provider), onclick: () => ((view.provider = p.provider === view.provider ? '' : p.provider), ctx.rerender()) }, p.name),
+      fmt.num(p.sent),
+      `${fmt.num(p.delivered)} (${pct(p.deliveredPct)})`,
+      `${fmt.num(p.deferred)} (${pct(p.deferredPct)})`,
+      `${fmt.num(p.bounced)} (${pct(p.bouncedPct)})`,
+    ]);
+    const tbl = table({
+      id: 'provider-table',
+      caption: t('providers.tableCaption', { from: fmt.dateTime(stats.from ?? range.from), to: fmt.dateTime(stats.to ?? range.to) }),
+      columns: [{ label: t('providers.col.provider'), rowHeader: true }, { label: t('count.sent'), numeric: true }, { label: t('count.delivered'), numeric: true }, { label: t('count.deferred'), numeric: true }, { label: t('count.bounced'), numeric: true }],
+      rows,
+      emptyText: t('providers.none'),
+    });
+    main.append(section(t('providers.overTime'), h('div', { class: 'chart-and-table' }, figure, tbl)));
+    if (pts.length) {
+      ctx.onCleanup(
+        stackedBars(chartBox, {
+          x: pts.map((p) => Date.parse(p.t) / 1000),
+          layers: [
+            { label: t('count.delivered'), color: COLORS.delivered, values: pts.map((p) => p.delivered) },
+            { label: t('count.deferred'), color: COLORS.deferred, values: pts.map((p) => p.deferred) },
+            { label: t('count.bounced'), color: COLORS.bounced, values: pts.map((p) => p.bounced) },
+          ],
+          formatValue: (v) => fmt.num(v),
+        }),
+      );
+    } else chartBox.append(h('p', { class: 'empty' }, t('providers.noSeries')));
+    chartBox.dataset.points = String(pts.length);
+
+    // Reasons: for the selected provider, else for every provider that had problems.
+    const withReasons = (selected ? [selected] : providers).filter((p) => p.topReasons?.length);
+    const reasons = h('div', { id: 'reasons' });
+    for (const p of withReasons) {
+      reasons.append(
+        h('h3', {}, p.name),
+        h(
+          'ul',
+          { class: 'reasons' },
+          p.topReasons.map((r) =>
+            h(
+              'li',
+              {},
+              h(
+                'details',
+                {},
+                h('summary', {}, `${t(`reason.${r.reason}`, {}, r.reason)} — ${t('providers.times', { n: fmt.num(r.count) })}`),
+                r.samples?.length ? h('ul', { class: 'samples' }, r.samples.map((s) => h('li', {}, h('code', {}, sampleText(s))))) : h('p', {}, t('providers.noSample')),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    if (!withReasons.length) reasons.append(h('p', {}, t('providers.noReasons')));
+    main.append(section(t('providers.reasons'), reasons));
+  },
+};

@@ -1,0 +1,125 @@
+/**
+ * Builds delivery from the configuration: options, the provider catalogue adapted from
+ * config/providers.yaml, and the observer that turns attempt outcomes into stats and metrics
+ * (the Listmonk bounce feedback subscribes through `extraObservers`).
+ */
+import type { Logger } from 'pino';
+import { queueDsn } from '../../relay/bounce/enqueue.js';
+import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ProviderCatalog as DeliveryCatalog } from '../../relay/delivery/index.js';
+import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
+import type { Spool } from '../../relay/spool/spool.js';
+import type { RelaisConfig } from '../config/config.js';
+import type { Metrics } from '../metrics.js';
+import type { Classifier, Phase as StatsPhase } from '../stats/classify.js';
+import type { ProviderCatalog } from '../stats/providers.js';
+import type { StatsRecorder } from '../stats/recorder.js';
+
+export function deliveryCatalog(p: ProviderCatalog): DeliveryCatalog {
+  const shaping = (info: ReturnType<ProviderCatalog['providerForDomain']>) => ({
+    id: info.id,
+    shaping: {
+      max_connections: info.shaping.maxConnections,
+      messages_per_connection: info.shaping.messagesPerConnection,
+      messages_per_minute: info.shaping.messagesPerMinute,
+      tls_required: info.shaping.tlsRequired,
+    },
+  });
+  return {
+    forMx: (mx, domain) => shaping(domain ? p.providerForDomain(domain, mx) : mx ? p.providerForMx(mx) : p.providerForDomain('')),
+    throttleRules: p.throttleRules.map((r) => ({
+      provider: r.provider,
+      match: { code: r.match.code, enhanced: r.match.enhanced?.source, text: r.match.text?.source },
+      action: { messages_per_minute: r.action.messagesPerMinute, max_connections: r.action.maxConnections, factor: r.action.factor },
+      durationMs: r.durationMs,
+    })),
+  };
+}
+
+export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
+  const d = config.delivery;
+  return {
+    hostname: config.hostname,
+    ehloName: d.ehlo_name ?? config.hostname,
+    localAddresses: d.local_addresses.map((address) => ({ address })),
+    dnsServers: config.dns.servers,
+    allowPrivateMx: d.allow_private_mx,
+    port: d.mx_port,
+    smarthost: d.smarthost
+      ? {
+          host: d.smarthost.host,
+          port: d.smarthost.port,
+          tls: d.smarthost_tls,
+          auth: d.smarthost_user ? { user: d.smarthost_user, pass: d.smarthost_password ?? '' } : undefined,
+          rejectUnauthorized: false,
+        }
+      : undefined,
+    tlsRequiredDomains: d.tls_required_domains,
+    maxConnections: d.max_connections,
+    connectTimeoutMs: d.connect_timeout_ms,
+    retryFirstMs: config.queue.retry_first_ms,
+    retryMaxMs: config.queue.retry_max_ms,
+    lifetimeMs: config.queue.lifetime_ms,
+    delayWarningMs: config.queue.delay_warning_ms,
+  };
+}
+
+const PHASES: Record<string, StatsPhase> = { dns: 'dns', policy: 'connect', connect: 'connect', greeting: 'connect', tls: 'tls', auth: 'connect', mail: 'mail', rcpt: 'rcpt', data: 'data', local: 'connect' };
+
+/** Delivery outcomes → classification → stats buckets and Prometheus counters. */
+export function statsObserver(deps: { providers: ProviderCatalog; classifier: Classifier; recorder: StatsRecorder; metrics: Metrics }): DeliveryObserver {
+  return {
+    onAttempt(e) {
+      const c = deps.classifier.classify({ code: e.reply.code, enhanced: e.reply.enhanced, text: e.reply.text, phase: PHASES[e.phase] ?? 'connect', expired: e.outcome === 'bounced' && e.reply.code < 500 });
+      const provider = deps.providers.providerForDomain(e.domain, e.mx).id;
+      const sender = (e.env.headerFrom ?? e.env.from ?? '').toLowerCase();
+      deps.recorder.recordAttempt({
+        at: Date.now(),
+        tenant: e.env.tenant,
+        senderDomain: domainOf(sender) || 'unknown',
+        sender: sender || '<>',
+        provider,
+        recipientDomain: e.domain,
+        mx: e.mx,
+        outcome: e.outcome,
+        bounceKind: c.bounceKind,
+        reason: c.reason,
+        reply: e.reply,
+        count: e.recipients.length,
+        latencyMs: e.outcome === 'delivered' ? Date.now() - e.env.receivedAt : undefined,
+      });
+      deps.metrics.deliveries.inc({ outcome: e.outcome, provider }, e.recipients.length);
+      if (e.outcome === 'delivered') deps.metrics.deliveryLatency.observe((Date.now() - e.env.receivedAt) / 1000);
+    },
+  };
+}
+
+export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
+  return {
+    onAttempt: (e) => list.forEach((o) => o.onAttempt?.(e)),
+    onDelivered: (e) => list.forEach((o) => o.onDelivered?.(e)),
+    onFinalBounce: (e) => list.forEach((o) => o.onFinalBounce?.(e)),
+  };
+}
+
+export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver }): Delivery {
+  return createDelivery({
+    spool: deps.spool,
+    log: deps.log.child({ component: 'delivery' }),
+    options: deliveryOptions(deps.config),
+    providers: deliveryCatalog(deps.providers),
+    observer: deps.observer,
+  });
+}
+
+/** Bounce for the admin "delete with bounce": a DSN for every recipient still pending. */
+export function adminBounce(spool: Spool, hostname: string) {
+  return async (env: Envelope, reason: string): Promise<void> => {
+    await queueDsn({
+      spool,
+      env,
+      action: 'failed',
+      hostname,
+      recipients: pendingRecipients(env).map((r) => ({ address: r.address, status: '5.0.0', reply: { code: 550, enhanced: '5.0.0', text: reason }, lastAttemptAt: Date.now() })),
+    });
+  };
+}

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Spool } from '../spool/spool.js';
 import { checkAddress } from './address.js';
 import type { IntakeHooks } from './hooks.js';
-import { REPLIES } from './replies.js';
+import { REPLIES, smtpError } from './replies.js';
 import { identity, receiveData, verdictError, type IntakeLimits, type SessionClient } from './session.js';
 import { applySmtpServerPatches, setGreetingDelay } from './smtp-patches.js';
 
@@ -21,9 +21,16 @@ export interface ListenerOptions {
   requireAuth: boolean;
 }
 
+export interface KnownClient {
+  name: string;
+  tenants: string[];
+  newsletter: boolean;
+  allowNullSender: boolean;
+}
+
 export interface ClientLookup {
-  byAddress(ip: string): { name: string; tenants: string[]; newsletter: boolean } | null;
-  authenticate(user: string, password: string): Promise<{ name: string; tenants: string[]; newsletter: boolean } | null>;
+  byAddress(ip: string): Promise<KnownClient | null>;
+  authenticate(user: string, password: string): Promise<KnownClient | null>;
 }
 
 export interface IntakeOptions {
@@ -97,9 +104,16 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
       onConnect(session, cb) {
         if (stopping) return cb(REPLIES.shuttingDown());
         sessionCount++;
-        const c = clients.byAddress(session.remoteAddress);
-        if (c) clientsBySession.set(session.id, { ...c, authenticated: false });
-        cb();
+        clients
+          .byAddress(session.remoteAddress)
+          .then((c) => {
+            if (c) clientsBySession.set(session.id, { ...c, authenticated: false });
+            cb();
+          })
+          .catch((err: unknown) => {
+            log.error({ err: (err as Error).message }, 'smtp: client directory unavailable');
+            cb(smtpError(421, '4.3.0', 'Service temporairement indisponible / Service temporarily unavailable'));
+          });
       },
       onClose(session) {
         sessionCount = Math.max(0, sessionCount - 1);

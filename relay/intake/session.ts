@@ -20,6 +20,7 @@ export interface SessionClient {
   name: string;
   tenants: string[];
   newsletter: boolean;
+  allowNullSender: boolean;
   authenticated: boolean;
 }
 
@@ -31,7 +32,7 @@ export interface IntakeLimits {
 }
 
 export function identity(client: SessionClient, address: string): ClientIdentity {
-  return { name: client.name, tenants: client.tenants, newsletter: client.newsletter, address, authenticated: client.authenticated };
+  return { name: client.name, tenants: client.tenants, newsletter: client.newsletter, allowNullSender: client.allowNullSender, address, authenticated: client.authenticated };
 }
 
 export function verdictError(v: Verdict): SmtpErrorLike {

@@ -13,9 +13,9 @@ export function configFrom(opts: { config?: string }): RelaisConfig {
 
 /** Errors are one clear line and a non-zero exit. */
 export function fail(err: unknown): never {
-  const msg = err instanceof ConfigError ? `configuration error: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const msg = err instanceof Error && err.name === 'ConfigError' ? `configuration error: ${err.message}` : err instanceof Error ? err.message : String(err);
   process.stderr.write(`relais: ${msg}\n`);
-  process.exit(err instanceof ConfigError ? 78 : 1);
+  process.exit(err instanceof Error && err.name === 'ConfigError' ? 78 : 1);
 }
 
 export async function readStdin(): Promise<string> {

@@ -1,20 +1,19 @@
 /**
- * Who may talk to the intake: the configured clients plus those created at run time through the
- * admin API (stored in the store, namespace "clients", winning over the YAML). Network matching
- * is in memory; AUTH verifies the scrypt hash. A store failure during AUTH is reported as such
- * (the intake answers 454 4.7.0, not 535, because Postfix bounces mail on 535).
+ * Who may talk to the intake: the clients of the tenant directory (YAML seed plus run-time
+ * changes from the admin API, shared by every node). Network matching and scrypt verification
+ * happen here; a store failure during AUTH is reported as such, so the intake answers
+ * 454 4.7.0 rather than 535 (Postfix bounces mail on 535).
  */
 import ipaddr from 'ipaddr.js';
-import type { ClientConfig } from '../config/clients.js';
-import type { Store } from '../store/types.js';
+import type { ClientView } from '../tenants/types.js';
+import type { TenantDirectory } from '../tenants/directory.js';
 import { verifyPassword } from './password.js';
-
-export const CLIENTS_NS = 'clients';
 
 export interface MatchedClient {
   name: string;
   tenants: string[];
   newsletter: boolean;
+  allowNullSender: boolean;
 }
 
 export type Net = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -33,53 +32,39 @@ export function ipInNetworks(ip: string, nets: Net[]): boolean {
   return nets.some(([net, bits]) => addr.kind() === net.kind() && addr.match([net, bits] as never));
 }
 
+const matched = (c: ClientView): MatchedClient => ({ name: c.name, tenants: c.tenants, newsletter: c.newsletter, allowNullSender: c.allow_null_sender });
+
 export class ClientDirectory {
-  private configured: Array<ClientConfig & { nets: Net[] }> = [];
-  private runtime: Array<ClientConfig & { nets: Net[] }> = [];
+  private netCache = new WeakMap<ClientView, Net[]>();
 
-  constructor(
-    clients: ClientConfig[],
-    private readonly store?: Store,
-  ) {
-    this.setConfigured(clients);
-  }
+  constructor(private readonly directory: TenantDirectory) {}
 
-  /** Replaces the YAML clients (SIGHUP reload). */
-  setConfigured(clients: ClientConfig[]): void {
-    this.configured = clients.map((c) => ({ ...c, nets: toNets(c.networks) }));
-  }
-
-  /** Reloads the clients created through the admin API. */
-  async refresh(): Promise<void> {
-    if (!this.store) return;
-    const docs = await this.store.listDocs<ClientConfig>(CLIENTS_NS);
-    this.runtime = docs.map((d) => ({ ...d.value, nets: toNets(d.value.networks ?? []) }));
-  }
-
-  private all(): Array<ClientConfig & { nets: Net[] }> {
-    const names = new Set(this.runtime.map((c) => c.name));
-    return [...this.runtime, ...this.configured.filter((c) => !names.has(c.name))].filter((c) => !c.disabled);
+  private nets(c: ClientView): Net[] {
+    let n = this.netCache.get(c);
+    if (!n) {
+      n = toNets(c.networks ?? []);
+      this.netCache.set(c, n);
+    }
+    return n;
   }
 
   /** The client entry whose networks contain this address (no AUTH needed). */
-  byAddress(ip: string): MatchedClient | null {
-    const c = this.all().find((x) => x.nets.length && ipInNetworks(ip, x.nets));
-    return c ? { name: c.name, tenants: c.tenants, newsletter: c.newsletter } : null;
-  }
-
-  /** Verifies AUTH credentials; rejects (throws) only when the store cannot be read. */
-  async authenticate(user: string, password: string): Promise<MatchedClient | null> {
-    let c = this.all().find((x) => x.name === user && x.password_hash);
-    if (this.store) {
-      const doc = await this.store.getDoc<ClientConfig>(CLIENTS_NS, user);
-      if (doc) c = doc.disabled ? undefined : { ...doc, nets: toNets(doc.networks ?? []) };
+  async byAddress(ip: string): Promise<MatchedClient | null> {
+    const snap = await this.directory.snapshot();
+    for (const c of snap.clients.values()) {
+      if (!c.disabled && c.networks?.length && ipInNetworks(ip, this.nets(c))) return matched(c);
     }
-    if (!c?.password_hash) return null;
-    if (!(await verifyPassword(password, c.password_hash))) return null;
-    return { name: c.name, tenants: c.tenants, newsletter: c.newsletter };
+    return null;
   }
 
-  names(): string[] {
-    return this.all().map((c) => c.name);
+  /** Verifies AUTH credentials; rejects (throws) only when the directory cannot be read. */
+  async authenticate(user: string, password: string): Promise<MatchedClient | null> {
+    const snap = await this.directory.snapshot();
+    const c = snap.clients.get(user);
+    const ok = c && !c.disabled && c.password_hash ? await verifyPassword(password, c.password_hash) : false;
+    if (ok) return matched(c!);
+    // A refusal computed from an out-of-date snapshot must stay temporary: Postfix bounces on 535.
+    if (this.directory.degraded) throw new Error('client directory unavailable (store down)');
+    return null;
   }
 }

@@ -20,7 +20,7 @@ import {
   parseList,
   parseString,
 } from './parse.js';
-import { parseClients, type ClientConfig } from './clients.js';
+import { validateSeed } from '../tenants/validate.js';
 
 export interface ListenerConfig {
   name: string;
@@ -81,8 +81,9 @@ export interface RelaisConfig {
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
+  /** Raw `tenants:` and `clients:` arrays (validated here, owned by the tenant directory). */
   tenants: unknown[];
-  clients: ClientConfig[];
+  clients: unknown[];
   /** True when the YAML file lists `clients` (then only they apply). */
   clients_configured: boolean;
 }
@@ -321,6 +322,13 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   };
   if (config.queue.retry_max_ms < config.queue.retry_first_ms) throw new ConfigError('queue.retry_max', 'must not be shorter than queue.retry_first');
   if (raw.defaults !== undefined) config.policies = { ...section(raw, 'defaults'), ...config.policies };
-  config.clients = parseClients(raw.clients, relayNetworks, clientsConfigured);
+  if (clientsConfigured) {
+    config.clients = raw.clients as unknown[];
+  } else {
+    relayNetworks.forEach((n) => parseCidr('smtp.relay_networks', n));
+    // Like Postfix's mynetworks_style = host: these networks may relay for any sender.
+    config.clients = [{ name: 'relay-networks', networks: relayNetworks, tenants: ['*'], allow_null_sender: true }];
+  }
+  validateSeed({ tenants: config.tenants, clients: config.clients }, env);
   return config;
 }

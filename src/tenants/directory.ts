@@ -153,6 +153,11 @@ export class TenantDirectory {
     return this.loading;
   }
 
+  /** True while the last reload from the store failed (the snapshot may be out of date). */
+  get degraded(): boolean {
+    return this.dirty && this.lastFailure > 0 && Date.now() - this.lastFailure < 60_000;
+  }
+
   async resolveSenderDomain(domain: string): Promise<TenantView | undefined> {
     return (await this.snapshot()).resolveSenderDomain(domain);
   }

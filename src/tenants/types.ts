@@ -46,6 +46,8 @@ export interface ClientConfig {
   tenants: string[];
   newsletter: boolean;
   allow_null_sender: boolean;
+  /** A disabled client is refused (AUTH fails, its networks no longer match). */
+  disabled?: boolean;
 }
 
 /** A tenant as the directory shows it. */

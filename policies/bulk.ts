@@ -84,5 +84,6 @@ function describe(hit: BulkHit): { fr: string; en: string } {
  */
 export function bulkVerdict(hit: BulkHit, action: BulkAction, tenant?: string, listmonkUrl?: string): Verdict | null {
   if (action === 'allow') return null;
-  return { action, reason: 'bulk', detail: hit.signal, tenant, smtp: bulkAnswer(action, describe(hit), listmonkUrl) };
+  const what = describe(hit);
+  return { action, reason: 'bulk', detail: hit.signal, tenant, smtp: bulkAnswer(action, what, listmonkUrl), bulk: { signal: hit.signal, count: hit.count, what } };
 }

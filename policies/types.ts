@@ -67,6 +67,8 @@ export interface Verdict {
   notBefore?: number;
   /** For hold: why (shown to admins). */
   holdReason?: string;
+  /** For bulk verdicts: the signal that fired, its figure (e.g. 312 recipients) and a description. */
+  bulk?: { signal: string; count?: number; what: { fr: string; en: string } };
   /** For hold: notice to send to the mailbox and the admins (sent by the composition root). */
   notice?: Notice;
   /** Sender mailbox the verdict was counted for (lower-case, '' for <>). */

@@ -5,70 +5,132 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Delivery } from '../relay/delivery/index.js';
+import { watchKeyChanges } from '../relay/dkim/index.js';
 import { createIntake, type Intake } from '../relay/intake/intake.js';
-import { ACCEPT_ALL } from '../relay/intake/hooks.js';
 import { loadTlsMaterial } from '../relay/intake/tls.js';
 import { Spool } from '../relay/spool/spool.js';
+import { buildApiRoutes } from './api/routes/index.js';
 import { buildApi } from './api/server.js';
 import { ensureFirstAdminToken } from './api/tokens.js';
-import { healthRoutes } from './api/routes/health.js';
-import { queueRoutes } from './api/routes/queue.js';
-import { tokenRoutes } from './api/routes/tokens.js';
 import { ClientDirectory, ipInNetworks, toNets } from './clients/directory.js';
 import { loadConfig, type RelaisConfig } from './config/config.js';
 import { lockDataDir, updateLock } from './data-dir.js';
 import { Metrics } from './metrics.js';
-import { openStore } from './store/open.js';
+import { createPolicyService, resolvePolicyConfig, type PolicyService } from './policy-service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
-import { loadClassifier, type Classifier } from './stats/classify.js';
+import { loadClassifier } from './stats/classify.js';
 import { loadProviders, type ProviderCatalog } from './stats/providers.js';
-import { createStatsQueries } from './stats/queries.js';
+import { createStatsQueries, type StatsQueries } from './stats/queries.js';
 import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
-import { statsRoutes } from './api/routes/stats.js';
-import type { Delivery } from '../relay/delivery/index.js';
-import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
+import { TenantDirectory } from './tenants/directory.js';
+import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
+import { createIntakeHooks } from './wiring/intake-hooks.js';
+import { createListmonkBridge, type ListmonkBridge } from './wiring/listmonk.js';
+import { createNoticeSender } from './wiring/notices.js';
 
-export interface Relais {
+/** Everything the admin API and the CLI's offline mode need. */
+export interface Services {
   config: RelaisConfig;
+  log: Logger;
   store: Store;
   spool: Spool;
+  tenants: TenantDirectory;
+  policy: PolicyService;
+  providers: ProviderCatalog;
+  queries: StatsQueries;
+  alerts: StatsAlerts;
+  recorder: StatsRecorder;
+  metrics: Metrics;
+  listmonk: ListmonkBridge;
+  sendBounce: ReturnType<typeof adminBounce>;
+}
+
+export interface Relais extends Services {
   intake: Intake;
   api: FastifyInstance;
-  clients: ClientDirectory;
-  providers: ProviderCatalog;
-  classifier: Classifier;
-  recorder: StatsRecorder;
-  alerts: StatsAlerts;
   delivery: Delivery;
   /** Re-reads the YAML file; a bad file is refused (logged) and the old config kept. */
   reload(): boolean;
   stop(): Promise<void>;
 }
 
-type Cleanup = () => Promise<void> | void;
+type Cleanup = () => Promise<unknown> | unknown;
+
+/** Opens the shared parts (store, spool, tenants, policies, stats, bridge) without any listener. */
+export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics } = {}): Promise<Services> {
+  // Data files are validated before anything listens: a bad file fails the start.
+  const providers = loadProviders(config.delivery.providers_file);
+  const classifier = loadClassifier(config.stats.classification_file);
+  const alertsConfig = parseAlertsConfig(config.alerts);
+  const policyConfig = resolvePolicyConfig(config.policies);
+  const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
+  cleanups.push(() => store.close());
+  const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
+  const tenants = await TenantDirectory.create({
+    store,
+    seed: { tenants: config.tenants, clients: config.clients },
+    onError: (err) => log.warn({ err: (err as Error).message }, 'tenants: store unavailable, serving the last known directory'),
+  });
+  cleanups.push(() => tenants.close());
+  const policy = createPolicyService({ store, tenants, config: policyConfig });
+  const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
+  cleanups.push(() => recorder.close());
+  const queries = createStatsQueries({ store, providers });
+  const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
+  const metrics = opts.metrics ?? new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => 0, smtpTransactions: () => 0 });
+  const listmonk = createListmonkBridge({ store, tenants, log, dataDir: join(config.data_dir, 'listmonk') });
+  void classifier;
+  return { config, log, store, spool, tenants, policy, providers, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname) };
+}
 
 export async function startRelais(config: RelaisConfig, log: Logger): Promise<Relais> {
   const cleanups: Cleanup[] = [];
   const runCleanups = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.error({ err }, 'cleanup failed'));
   };
-  const unlock = lockDataDir(config.data_dir, `${config.api.listen.host}:${config.api.listen.port}`);
-  cleanups.push(unlock);
+  cleanups.push(lockDataDir(config.data_dir, `${config.api.listen.host}:${config.api.listen.port}`));
   try {
-    // Data files are validated before anything listens: a bad file fails the start.
-    const providers = loadProviders(config.delivery.providers_file);
+    let intakeRef: Intake | undefined;
+    const spoolCounts = { fn: (): Record<string, number> => ({}) };
+    const metrics = new Metrics({ queueCounts: () => spoolCounts.fn(), smtpSessions: () => intakeRef?.sessions() ?? 0, smtpTransactions: () => intakeRef?.activeTransactions() ?? 0 });
+    const s = await openServices(config, log, cleanups, { metrics });
+    const { store, spool, tenants } = s;
+    spoolCounts.fn = () => spool.counts();
+    spool.on('queued', () => metrics.accepted.inc());
+    const unwatchKeys = await watchKeyChanges(store);
+    cleanups.push(unwatchKeys);
+
     const classifier = loadClassifier(config.stats.classification_file);
-    const alertsConfig = parseAlertsConfig(config.alerts);
-    const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
-    cleanups.push(() => store.close());
-    const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
-    const clients = new ClientDirectory(config.clients, store);
-    await clients.refresh().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'clients: store unavailable, using the YAML clients'));
+    const delivery = buildDelivery({
+      config,
+      spool,
+      log,
+      providers: s.providers,
+      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
+    });
+
+    const clients = new ClientDirectory(tenants);
     const insecureNets = toNets(config.smtp.insecure_auth_networks);
     const tls = await loadTlsMaterial({ cert: config.smtp.tls.cert, key: config.smtp.tls.key, dataDir: config.data_dir, hostname: config.hostname });
-
+    const sendNotice = createNoticeSender(spool, config.hostname);
+    const hooks = createIntakeHooks({
+      policy: s.policy,
+      tenants,
+      store,
+      redirector: s.listmonk.redirector,
+      recorder: s.recorder,
+      metrics,
+      log,
+      dkim: { masterKey: config.dkim.master_key, operatorDomain: config.dkim.operator_domain },
+      bounceDomain: config.listmonk.bounce_domain,
+      sendNotice: async (to, subject, text) => {
+        await sendNotice(to, subject, text);
+      },
+    });
     const intake = createIntake({
       options: {
         listeners: config.smtp.listeners.map((l) => ({
@@ -96,39 +158,26 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       },
       spool,
       clients,
-      hooks: ACCEPT_ALL,
+      hooks,
       log,
     });
-
-    const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
-    cleanups.push(() => recorder.close());
-    const queries = createStatsQueries({ store, providers });
-    const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
-    alerts.start();
-    cleanups.push(() => alerts.stop());
-
-    const metrics = new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => intake.sessions(), smtpTransactions: () => intake.activeTransactions() });
-    spool.on('queued', () => metrics.accepted.inc());
-
-    const delivery = buildDelivery({ config, spool, log, providers, observer: combineObservers([statsObserver({ providers, classifier, recorder, metrics })]) });
-    const sendBounce = adminBounce(spool, config.hostname);
+    intakeRef = intake;
 
     const api = await buildApi({
       store,
       log,
       envAdminToken: config.api.admin_token,
       rateLimitPerMinute: config.api.rate_limit_per_minute,
-      publicRoutes: [{ plugin: healthRoutes as never, opts: { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics } }],
-      routes: [
-        { plugin: tokenRoutes as never, opts: { store } },
-        { plugin: queueRoutes as never, opts: { spool, sendBounce } },
-        { plugin: statsRoutes as never, opts: { queries, alerts, queueCounts: (tenant?: string) => countQueue(spool, tenant) } },
-      ],
+      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id) }),
     });
     cleanups.push(() => api.close());
 
     delivery.start();
     cleanups.push(() => delivery.stop({ timeoutMs: config.queue.shutdown_timeout_ms }));
+    s.listmonk.start();
+    cleanups.push(() => s.listmonk.stop());
+    s.alerts.start();
+    cleanups.push(() => s.alerts.stop());
     await intake.start();
     cleanups.push(() => intake.stop(config.queue.shutdown_timeout_ms));
     await api.listen({ host: config.api.listen.host, port: config.api.listen.port });
@@ -144,35 +193,28 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     log.info({ dataDir: config.data_dir, store: store.kind, smtp: intake.addresses(), api: { host: config.api.listen.host, port: apiPort }, tls: tls.selfSigned ? 'self-signed' : 'configured' }, 'relais started');
 
     const relais: Relais = {
-      config,
-      store,
-      spool,
+      ...s,
       intake,
       api,
-      clients,
-      providers,
-      classifier,
-      recorder,
-      alerts,
       delivery,
       reload() {
-        if (!config.file) {
+        if (!relais.config.file) {
           log.warn('reload: no configuration file to re-read');
           return false;
         }
         try {
-          const next = loadConfig({ file: config.file });
-          clients.setConfigured(next.clients);
+          const next = loadConfig({ file: relais.config.file });
+          tenants.setSeed({ tenants: next.tenants, clients: next.clients });
           relais.config = next;
-          log.info({ file: config.file }, 'configuration reloaded');
+          log.info({ file: next.file }, 'configuration reloaded');
           return true;
         } catch (err) {
-          log.error({ file: config.file, reason: (err as Error).message }, 'configuration reload refused, keeping the previous one');
+          log.error({ file: relais.config.file, reason: (err as Error).message }, 'configuration reload refused, keeping the previous one');
           return false;
         }
       },
       async stop() {
-        log.info('relais stopping: intake closed, finishing transactions');
+        log.info('relais stopping: intake closed, finishing transactions and deliveries');
         await runCleanups();
         log.info('relais stopped');
       },
@@ -182,11 +224,4 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     await runCleanups();
     throw err;
   }
-}
-
-function countQueue(spool: Spool, tenant?: string): { active: number; deferred: number; hold: number } {
-  if (tenant === undefined) return spool.counts();
-  const c = { active: 0, deferred: 0, hold: 0 };
-  for (const e of spool.list()) if (e.tenant === tenant) c[e.state]++;
-  return c;
 }

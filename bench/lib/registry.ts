@@ -65,6 +65,7 @@ export function fmt(v: Metric): string {
   if (v === undefined) return '–';
   if (typeof v !== 'number') return String(v);
   if (!Number.isFinite(v)) return '–';
+  if (Number.isInteger(v)) return String(v);
   if (Math.abs(v) >= 100) return v.toFixed(0);
   if (Math.abs(v) >= 10) return v.toFixed(1);
   return v.toFixed(2);

@@ -1,17 +1,18 @@
 /**
  * Accept throughput of Relais alone: the lean Node client, 2 KiB and 100 KiB messages, 1 and 20
- * sessions, connections reused or one message per connection. Delivery points at a closed port so
- * only intake + spool (fsync on) is measured.
+ * sessions, connections reused or one message per connection. Delivery points at a silent smarthost
+ * (tarpit) so only intake + spool (fsync on) is measured.
  */
-import { freePort } from '../lib/postfix.js';
 import { section } from '../lib/registry.js';
+import { startTarpit } from '../lib/tarpit.js';
 import { startBenchRelay } from '../lib/relay.js';
 import { makeMessage, percentile, runLoad } from '../lib/smtp-load.js';
 
 export const RUN_MS = 3000;
 
 section('accept', async (ctx) => {
-  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${await freePort()}` });
+  const tarpit = await startTarpit();
+  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' });
   try {
     // Warm-up (JIT, first directory creations); not recorded.
     await runLoad({ port: relay.smtpPort, sessions: 20, maxMessages: 2000, maxMs: 1000, message: makeMessage(2048) });
@@ -34,5 +35,6 @@ section('accept', async (ctx) => {
     }
   } finally {
     await relay.stop();
+    await tarpit.close();
   }
 });

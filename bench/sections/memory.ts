@@ -2,13 +2,14 @@
  * Peak memory of the relay while 50 clients each send a 20 MiB message at once: intake must
  * stream to disk, so the peak (VmHWM) should stay far below 50 × 20 MiB.
  */
-import { freePort } from '../lib/postfix.js';
 import { section } from '../lib/registry.js';
+import { startTarpit } from '../lib/tarpit.js';
 import { procStatusKiB, startBenchRelay } from '../lib/relay.js';
 import { makeMessage, percentile, runLoad } from '../lib/smtp-load.js';
 
 section('memory', async (ctx) => {
-  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${await freePort()}` });
+  const tarpit = await startTarpit();
+  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' });
   try {
     const base = procStatusKiB(relay.pid, 'VmRSS');
     const message = makeMessage(20 * 1024 * 1024, 'big');
@@ -30,5 +31,6 @@ section('memory', async (ctx) => {
     if (r.errors.length) ctx.note(`errors: ${r.errors.slice(0, 3).join('; ')}`);
   } finally {
     await relay.stop();
+    await tarpit.close();
   }
 });

@@ -1,12 +1,14 @@
 /**
  * Relais vs Postfix, same machine, same disk, same C client (Postfix's smtp-source, no
  * pipelining): accept rate only. Postfix runs as a private instance with delivery deferred
- * (defer_transports = smtp), Relais with delivery pointed at a closed port; both fsync.
+ * (defer_transports = smtp), Relais with delivery pointed at a silent smarthost
+ * (tarpit); both fsync before answering 250.
  */
 import { freePort, postfixUnavailable, startPostfix, type PostfixInstance } from '../lib/postfix.js';
 import { section } from '../lib/registry.js';
 import { startBenchRelay, type BenchRelay } from '../lib/relay.js';
 import { haveSmtpSource, smtpSource } from '../lib/smtp-source.js';
+import { startTarpit } from '../lib/tarpit.js';
 
 const CASES = [
   { size: 2048, sessions: 1, reuse: true },
@@ -36,8 +38,9 @@ section('smtp-source', async (ctx) => {
   if (why) ctx.note(`Postfix comparison skipped: ${why}`);
   let relay: BenchRelay | undefined;
   let postfix: PostfixInstance | undefined;
+  const tarpit = await startTarpit();
   try {
-    relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${closed}` });
+    relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' });
     if (!why) {
       postfix = await startPostfix({
         prefix: 'relais-bench-postfix-',
@@ -56,5 +59,6 @@ section('smtp-source', async (ctx) => {
   } finally {
     await postfix?.stop();
     await relay?.stop();
+    await tarpit.close();
   }
 });

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import type {} from '@fastify/swagger'; // for `schema.hide`
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
 export const DASHBOARD_CSP = [
@@ -67,8 +68,8 @@ export const dashboardRoutes: FastifyPluginAsync<Record<never, never>> = async (
     decorateReply: false,
     cacheControl: false,
     dotfiles: 'ignore',
-    setHeaders: (res) => {
-      res.setHeader('cache-control', 'no-cache');
+    setHeaders: (reply) => {
+      reply.header('cache-control', 'no-cache');
     },
   });
   await app.register(fastifyStatic, {
@@ -78,8 +79,8 @@ export const dashboardRoutes: FastifyPluginAsync<Record<never, never>> = async (
     decorateReply: false,
     cacheControl: false,
     allowedPath: (path) => path === '/uPlot.esm.js' || path === '/uPlot.min.css',
-    setHeaders: (res) => {
-      res.setHeader('cache-control', 'public, max-age=86400');
+    setHeaders: (reply) => {
+      reply.header('cache-control', 'public, max-age=86400');
     },
   });
 };

@@ -81,7 +81,7 @@ export class TenantDirectory {
   private timer?: NodeJS.Timeout;
   private readonly listeners = new Set<(change: Change) => void>();
 
-  private constructor(private readonly store: Store, private readonly seed: Seed, private readonly opts: TenantDirectoryOptions) {
+  private constructor(private readonly store: Store, private seed: Seed, private readonly opts: TenantDirectoryOptions) {
     this.snap = this.build([], []);
   }
 
@@ -96,6 +96,12 @@ export class TenantDirectory {
     dir.timer = setInterval(() => { dir.dirty = true; }, opts.refreshMs ?? 30_000).unref();
     await dir.snapshot();
     return dir;
+  }
+
+  /** Replaces the YAML seed (SIGHUP reload); throws ConfigError and keeps the old one if invalid. */
+  setSeed(seed: { tenants?: unknown; clients?: unknown }): void {
+    this.seed = validateSeed(seed, this.opts.env);
+    this.dirty = true;
   }
 
   /** Called with every change notification (any node), after the cache was invalidated. */

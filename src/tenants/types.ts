@@ -13,6 +13,10 @@ export interface ListmonkSettings {
   public_url?: string;
   user: string;
   token: string;
+  /** Import redirected recipients as unconfirmed subscribers of a double opt-in list (default false). */
+  import_recipients?: boolean;
+  /** That double opt-in list (default: the sender's own list). */
+  optin_list_id?: number;
 }
 
 export interface MailboxSettings {
@@ -34,6 +38,10 @@ export interface TenantConfig {
   bulk: Partial<BulkPolicy>;
   guard: Partial<GuardPolicy>;
   listmonk?: ListmonkSettings;
+  /** Refuse (451 4.7.5) mail of this tenant when no DKIM key exists for its From domain. */
+  dkim_required?: boolean;
+  /** Gmail/Yahoo bulk-sender rules for newsletter mail: flag (stats and logs) or reject. */
+  newsletter_rules?: { action: 'flag' | 'reject' };
 }
 
 export interface ClientConfig {

@@ -13,7 +13,7 @@ import {
 export { ConfigError };
 
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const TENANT_KEYS = ['id', 'name', 'domains', 'mailboxes', 'limits', 'newsletter_limits', 'bulk', 'guard', 'listmonk'];
+const TENANT_KEYS = ['id', 'name', 'domains', 'mailboxes', 'limits', 'newsletter_limits', 'bulk', 'guard', 'listmonk', 'dkim_required', 'newsletter_rules'];
 const CLIENT_KEYS = ['name', 'password_hash', 'networks', 'tenants', 'newsletter', 'allow_null_sender', 'disabled'];
 
 /** "Example.ORG" → "example.org"; "*.Example.org" → "*.example.org"; null if invalid. */
@@ -70,7 +70,13 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
     bulk: bulkPolicy(o.bulk, `${path}.bulk`, p),
     guard: guardPolicy(o.guard, `${path}.guard`, p),
   };
-  const lm = object(o.listmonk, `${path}.listmonk`, p, ['url', 'public_url', 'user', 'token']);
+  if (bool(o.dkim_required, `${path}.dkim_required`, p)) t.dkim_required = true;
+  const nr = object(o.newsletter_rules, `${path}.newsletter_rules`, p, ['action']);
+  if (nr?.action !== undefined) {
+    if (nr.action !== 'flag' && nr.action !== 'reject') p.add(`${path}.newsletter_rules.action`, 'must be "flag" or "reject"');
+    else t.newsletter_rules = { action: nr.action };
+  }
+  const lm = object(o.listmonk, `${path}.listmonk`, p, ['url', 'public_url', 'user', 'token', 'import_recipients', 'optin_list_id']);
   if (lm) {
     t.listmonk = {
       url: url(lm.url, `${path}.listmonk.url`, p, true) ?? '',
@@ -79,6 +85,11 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
       token: str(lm.token, `${path}.listmonk.token`, p, true) ?? '',
     };
     if (!t.listmonk.public_url) delete t.listmonk.public_url;
+    if (bool(lm.import_recipients, `${path}.listmonk.import_recipients`, p)) t.listmonk.import_recipients = true;
+    if (lm.optin_list_id !== undefined) {
+      if (typeof lm.optin_list_id !== 'number' || !Number.isInteger(lm.optin_list_id) || lm.optin_list_id < 1) p.add(`${path}.listmonk.optin_list_id`, 'must be a positive integer (a Listmonk list id)');
+      else t.listmonk.optin_list_id = lm.optin_list_id;
+    }
   }
   return t;
 }

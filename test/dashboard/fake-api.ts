@@ -25,12 +25,14 @@ function scopeTenant(req: FastifyRequest<{ Querystring: { tenant?: string } }>):
   return only ?? (req.query.tenant || undefined);
 }
 
+type Req = FastifyRequest<{ Querystring: Record<string, string | undefined>; Params: Record<string, string>; Body: unknown }>;
+
 export const fakeApiRoutes: FastifyPluginAsync<FakeApiOptions> = async (app, { spool, record }) => {
   const now = new Date();
   const quotaItems = data.quotas(now);
-  const add = (method: HTTPMethods, url: string, handler: (req: FastifyRequest<any>) => Promise<unknown>) => {
+  const add = (method: HTTPMethods, url: string, handler: (req: Req) => Promise<unknown>) => {
     if (app.hasRoute({ method, url: `${app.prefix}${url}` })) return;
-    app.route({ method, url, handler });
+    app.route({ method, url, handler: (req) => handler(req as Req) });
   };
   const forTenant = <T extends { tenant: string }>(items: T[], tenant: string | undefined) => (tenant ? items.filter((i) => i.tenant === tenant) : items);
 
@@ -56,7 +58,7 @@ export const fakeApiRoutes: FastifyPluginAsync<FakeApiOptions> = async (app, { s
     return { months: data.demailnagement(now) };
   });
 
-  const findQuota = (req: FastifyRequest<{ Params: { address: string } }>) => {
+  const findQuota = (req: Req) => {
     const q = quotaItems.find((i) => i.address === req.params.address);
     if (!q) throw new HttpError(404, `Quota inconnu / Unknown quota: ${req.params.address}`);
     requireTenantAccess(req, q.tenant);

@@ -32,7 +32,7 @@ function autosize(u, el, height) {
  * Stacked bars. x: numbers (epoch seconds when time, else indexes); layers: [{label, color,
  * values}] bottom first. xLabel(x) formats ticks and the legend when x is not time.
  */
-export function stackedBars(el, { x, layers, height = 300, time = true, xLabel, formatValue = (v) => String(v), yRange }) {
+export function stackedBars(el, { x, layers, height = 300, time = true, xLabel, xTitle = '', formatValue = (v) => String(v), yRange }) {
   const stacked = cumulative(layers.map((l) => l.values));
   const order = layers.map((_, i) => i).reverse(); // tallest (cumulative top) first
   const bars = uPlot.paths.bars({ size: [0.7, 48], align: 0 });
@@ -40,13 +40,13 @@ export function stackedBars(el, { x, layers, height = 300, time = true, xLabel, 
     width: widthOf(el),
     height,
     cursor: { points: { show: false }, drag: { x: false, y: false } },
-    scales: { x: { time, range: (_u, min, max) => [min - 0.5 * step(x, time), max + 0.5 * step(x, time)] }, y: yRange ? { range: () => yRange } : {} },
+    scales: { x: { time, range: (_u, min, max) => [min - 0.5 * step(x, time), max + 0.5 * step(x, time)] }, y: { range: yRange ? () => yRange : (_u, _min, max) => [0, niceMax(max)] } },
     axes: [
       time ? {} : { values: (_u, splits) => splits.map((s) => (Number.isInteger(s) ? (xLabel?.(s) ?? s) : '')), space: 40 },
       { values: (_u, splits) => splits.map(formatValue), size: 60 },
     ],
     series: [
-      time ? {} : { value: (_u, v) => (v == null ? '' : (xLabel?.(v) ?? v)) },
+      time ? { label: xTitle } : { label: xTitle, value: (_u, v) => (v == null ? '–' : (xLabel?.(v) ?? v)) },
       ...order.map((i) => ({
         label: layers[i].label,
         stroke: layers[i].color,
@@ -60,6 +60,13 @@ export function stackedBars(el, { x, layers, height = 300, time = true, xLabel, 
   };
   const u = new uPlot(opts, [x, ...order.map((i) => stacked[i])], el);
   return autosize(u, el, height);
+}
+
+/** Bars stack from zero; leave a little headroom above the tallest. */
+function niceMax(max) {
+  if (!(max > 0)) return 1;
+  const mag = 10 ** Math.floor(Math.log10(max));
+  return Math.ceil((max * 1.05) / mag) * mag;
 }
 
 function step(x, time) {

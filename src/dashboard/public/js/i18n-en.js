@@ -60,6 +60,7 @@ export const en = {
   'alerts.since': 'since {when}',
 
   'providers.period': 'Period',
+  'providers.when': 'Period',
   'providers.provider': 'Provider',
   'providers.all': 'All providers',
   'period.24h': 'Last 24 hours',

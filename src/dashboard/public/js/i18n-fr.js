@@ -60,6 +60,7 @@ export const fr = {
   'alerts.since': 'depuis le {when}',
 
   'providers.period': 'Période',
+  'providers.when': 'Période',
   'providers.provider': 'Fournisseur',
   'providers.all': 'Tous les fournisseurs',
   'period.24h': 'Dernières 24 heures',

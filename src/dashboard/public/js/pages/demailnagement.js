@@ -33,11 +33,12 @@ export const demailnagementPage = {
       columns: [{ label: t('dem.col.month'), rowHeader: true }, { label: t('dem.col.total'), numeric: true }, { label: t('dem.col.giants'), numeric: true }, { label: t('dem.col.share'), numeric: true }, { label: t('dem.col.others'), numeric: true }, { label: t('dem.col.delivGiants'), numeric: true }, { label: t('dem.col.delivOthers'), numeric: true }],
       rows: months.map((m) => [fmt.month(m.month), fmt.num(m.total), fmt.num(m.usGiants), fmt.pct(m.usGiantsPct), fmt.num(m.others), fmt.pct(m.deliveredPctUsGiants), fmt.pct(m.deliveredPctOthers)]),
     });
-    main.append(section(t('dem.perMonth'), h('div', { class: 'chart-and-table' }, h('figure', { class: 'chart-figure' }, chartBox, h('figcaption', {}, t('dem.figcaption'))), tbl)));
+    main.append(section(t('dem.perMonth'), h('div', { class: 'chart-over-table' }, h('figure', { class: 'chart-figure' }, chartBox, h('figcaption', {}, t('dem.figcaption'))), tbl)));
     ctx.onCleanup(
       stackedBars(chartBox, {
         x: months.map((_, i) => i),
         time: false,
+        xTitle: t('dem.col.month'),
         xLabel: (i) => (months[i] ? fmt.monthShort(months[i].month) : ''),
         layers: [
           { label: t('dem.giants'), color: COLORS.giants, values: months.map((m) => m.usGiantsPct) },

@@ -40,13 +40,13 @@ export const providersPage = {
     const chartBox = h('div', { class: 'chart', id: 'provider-chart', role: 'img', 'aria-label': t('providers.chartLabel', { who: selected?.name ?? t('providers.all') }) });
     const pts = series.points;
     const figure = h('figure', { class: 'chart-figure' }, chartBox, h('figcaption', {}, t('providers.caption', { who: selected?.name ?? t('providers.all'), step: t(`step.${series.step ?? step}`) })));
-    const pct = (v) => fmt.pct(v);
+    const countPct = (n, p) => [fmt.num(n), ' ', h('span', { class: 'pct' }, `(${fmt.pct(p)})`)];
     const rows = providers.map((p) => [
       h('button', { type: 'button', class: 'linkish', 'aria-pressed': String(p.provider === view.provider), onclick: () => ((view.provider = p.provider === view.provider ? '' : p.provider), ctx.rerender()) }, p.name),
       fmt.num(p.sent),
-      `${fmt.num(p.delivered)} (${pct(p.deliveredPct)})`,
-      `${fmt.num(p.deferred)} (${pct(p.deferredPct)})`,
-      `${fmt.num(p.bounced)} (${pct(p.bouncedPct)})`,
+      countPct(p.delivered, p.deliveredPct),
+      countPct(p.deferred, p.deferredPct),
+      countPct(p.bounced, p.bouncedPct),
     ]);
     const tbl = table({
       id: 'provider-table',
@@ -60,6 +60,7 @@ export const providersPage = {
       ctx.onCleanup(
         stackedBars(chartBox, {
           x: pts.map((p) => Date.parse(p.t) / 1000),
+          xTitle: t('providers.when'),
           layers: [
             { label: t('count.delivered'), color: COLORS.delivered, values: pts.map((p) => p.delivered) },
             { label: t('count.deferred'), color: COLORS.deferred, values: pts.map((p) => p.deferred) },

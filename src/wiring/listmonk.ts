@@ -1,0 +1,55 @@
+/**
+ * The Listmonk bridge in the running relay: the redirector (drafts for bulk senders), bounce
+ * feedback (webhook outbox), and the delivery observer that reports newsletter recipients which
+ * bounce at delivery (5xx at once, 4xx on expiry) to their tenant's Listmonk.
+ */
+import type { Logger } from 'pino';
+import { createBounceFeedback, createRedirector, type BounceFeedback, type Redirector } from '../../listmonk-bridge/index.js';
+import type { DeliveryObserver } from '../../relay/delivery/index.js';
+import type { Store } from '../store/types.js';
+import type { TenantDirectory } from '../tenants/directory.js';
+
+export interface ListmonkBridge {
+  redirector: Redirector;
+  feedback: BounceFeedback;
+  observer: DeliveryObserver;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createListmonkBridge(deps: { store: Store; tenants: TenantDirectory; log: Logger; dataDir: string }): ListmonkBridge {
+  const log = deps.log.child({ component: 'listmonk' });
+  const resolveTenant = async (id: string) => (await deps.tenants.get(id))?.listmonk ?? null;
+  const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant });
+  const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant });
+  const observer: DeliveryObserver = {
+    onFinalBounce(e) {
+      const env = e.env;
+      if (!env.newsletter || !env.tenant || !env.listmonk) return;
+      const type = e.reply.code >= 500 ? 'hard' : 'soft';
+      void feedback
+        .report({
+          tenantId: env.tenant,
+          key: `${env.id}:${e.recipient}:delivery`,
+          email: e.recipient,
+          subscriber_uuid: env.listmonk.subscriber,
+          campaign_uuid: env.listmonk.campaign,
+          type,
+          meta: { source: 'delivery', status: e.reply.enhanced, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
+        })
+        .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
+    },
+  };
+  return {
+    redirector,
+    feedback,
+    observer,
+    start() {
+      redirector.worker.start();
+      feedback.worker.start();
+    },
+    async stop() {
+      await Promise.all([redirector.worker.stop(), feedback.worker.stop()]);
+    },
+  };
+}

@@ -21,6 +21,8 @@ import {
   parseString,
 } from './parse.js';
 import { validateSeed } from '../tenants/validate.js';
+import { resolvePolicyConfig } from '../policy-service/config.js';
+import { parseAlertsConfig } from '../stats/alerts-config.js';
 
 export interface ListenerConfig {
   name: string;
@@ -58,7 +60,7 @@ export interface RelaisConfig {
     greeting_delay_ms: number;
   };
   api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number };
-  store: { redis_url?: string; prefix: string; on_failure: 'tempfail' | 'local' };
+  store: { redis_url?: string; prefix: string };
   dns: { servers: string[] };
   delivery: {
     smarthost?: HostPort;
@@ -121,7 +123,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_BOUNCE_DOMAIN: 'listmonk.bounce_domain',
 };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients', 'defaults'];
+const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
 
 type Raw = Record<string, unknown>;
 
@@ -219,7 +221,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const api = section(raw, 'api');
   checkKeys('api', api, ['listen', 'admin_token', 'rate_limit_per_minute']);
   const store = section(raw, 'store');
-  checkKeys('store', store, ['redis_url', 'prefix', 'on_failure']);
+  checkKeys('store', store, ['redis_url', 'prefix']);
   const dns = section(raw, 'dns');
   checkKeys('dns', dns, ['servers']);
   const delivery = section(raw, 'delivery');
@@ -266,11 +268,10 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     store: {
       redis_url: opt(store.redis_url, (v) => {
         const s = parseString('store.redis_url', v);
-        if (!/^(rediss?|redis\+sentinel):\/\//.test(s)) throw new ConfigError('store.redis_url', `expected redis://, rediss:// or redis+sentinel:// URL, got ${JSON.stringify(s)}`);
+        if (!/^(rediss?|redis\+sentinel|redis\+cluster):\/\//.test(s)) throw new ConfigError('store.redis_url', `expected redis://, rediss://, redis+sentinel:// or redis+cluster:// URL, got ${JSON.stringify(s)}`);
         return s;
       }),
       prefix: store.prefix === undefined ? 'relais:' : parseString('store.prefix', store.prefix),
-      on_failure: store.on_failure === undefined ? 'tempfail' : parseEnum('store.on_failure', store.on_failure, ['tempfail', 'local'] as const),
     },
     dns: {
       servers: parseList('dns.servers', dns.servers).map((s) => {
@@ -321,7 +322,6 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     clients_configured: clientsConfigured,
   };
   if (config.queue.retry_max_ms < config.queue.retry_first_ms) throw new ConfigError('queue.retry_max', 'must not be shorter than queue.retry_first');
-  if (raw.defaults !== undefined) config.policies = { ...section(raw, 'defaults'), ...config.policies };
   if (clientsConfigured) {
     config.clients = raw.clients as unknown[];
   } else {
@@ -330,5 +330,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     config.clients = [{ name: 'relay-networks', networks: relayNetworks, tenants: ['*'], allow_null_sender: true }];
   }
   validateSeed({ tenants: config.tenants, clients: config.clients }, env);
+  resolvePolicyConfig(config.policies);
+  parseAlertsConfig(config.alerts);
   return config;
 }

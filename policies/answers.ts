@@ -33,10 +33,13 @@ function subjectText(s: QuotaSubject): { fr: string; en: string } {
   return { fr: `le collectif ${s.id}`, en: `collective ${s.id}` };
 }
 
-export function quotaAnswer(limit: EffectiveLimit, subject: QuotaSubject, resetAt: number, now: number, timeZone?: string): SmtpAnswer {
+/** `used`: the usage of the window when the message was refused (named so senders see how far they are). */
+export function quotaAnswer(limit: EffectiveLimit, subject: QuotaSubject, resetAt: number, now: number, timeZone?: string, used?: number): SmtpAnswer {
   const s = subjectText(subject);
-  const fr = `Quota dépassé : ${limit.limit} ${UNIT_FR[limit.unit]}/${PERIOD_FR[limit.period]} pour ${s.fr}`;
-  const en = `Quota exceeded: ${limit.limit} ${limit.unit}/${limit.period} for ${s.en}`;
+  const usedFr = used === undefined ? '' : ` (${used} déjà utilisé${used > 1 ? 's' : ''})`;
+  const usedEn = used === undefined ? '' : ` (${used} already used)`;
+  const fr = `Quota dépassé : ${limit.limit} ${UNIT_FR[limit.unit]}/${PERIOD_FR[limit.period]} pour ${s.fr}${usedFr}`;
+  const en = `Quota exceeded: ${limit.limit} ${limit.unit}/${limit.period} for ${s.en}${usedEn}`;
   if (limit.hard) return { code: 550, enhanced: '5.7.1', text: `${fr} (limite stricte) / ${en} (hard limit)` };
   const at = formatClock(resetAt, now, timeZone);
   return { code: 451, enhanced: '4.7.1', text: `${fr}, réessai possible à ${at} / ${en}, retry after ${at}` };

@@ -29,6 +29,13 @@ function refuse(detail: string, smtp: Verdict['smtp'], tenant?: string): SenderD
   return { ok: false, verdict: { action: 'reject', reason: 'spoofing', detail, smtp, tenant } };
 }
 
+/** The domain as written, plus its ASCII form when they differ: a look-alike shows what it really is. */
+function shown(raw: string | null, ascii: string): string {
+  if (raw === null) return ascii;
+  const r = raw.trim().replace(/\.$/, '');
+  return r.toLowerCase() === ascii ? r : `${r} (${ascii})`;
+}
+
 function mayUse(client: ClientIdentity, tenant: string | undefined): boolean {
   return client.internal === true || client.tenants.includes('*') || (tenant !== undefined && client.tenants.includes(tenant));
 }
@@ -44,7 +51,7 @@ export function authorizeEnvelope(client: ClientIdentity, mailFrom: string, tena
     return client.internal || client.tenants.includes('*') ? { ok: true } : refuse('invalid_sender', invalidSenderAnswer(mailFrom));
   }
   const tenant = tenantOf(domain);
-  return mayUse(client, tenant) ? { ok: true, tenant, domain } : refuse('envelope', spoofingAnswer(raw ?? domain), tenant);
+  return mayUse(client, tenant) ? { ok: true, tenant, domain } : refuse('envelope', spoofingAnswer(shown(raw, domain)), tenant);
 }
 
 /** Envelope and From: header (at end of DATA). */
@@ -57,7 +64,7 @@ export function authorizeSender(input: SenderInput): SenderDecision {
     const raw = domainOf(address);
     const domain = raw === null ? null : normalizeDomain(raw);
     if (domain === null) return refuse('header_from', spoofingAnswer(raw ?? address), env.tenant);
-    if (!mayUse(input.client, input.tenantOf(domain))) return refuse('header_from', spoofingAnswer(raw ?? domain), env.tenant);
+    if (!mayUse(input.client, input.tenantOf(domain))) return refuse('header_from', spoofingAnswer(shown(raw, domain)), env.tenant);
   }
   return env;
 }

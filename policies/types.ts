@@ -16,6 +16,8 @@ export interface ClientIdentity {
   allowNullSender?: boolean;
   /** Relais itself (DSNs, notices): may use <> and any sender. */
   internal?: boolean;
+  /** Trusted client (Postfix mynetworks style): sender rules apply, volume and bulk policies don't. */
+  trusted?: boolean;
 }
 
 export interface HeaderFacts {

@@ -28,6 +28,7 @@ import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { TenantDirectory } from './tenants/directory.js';
 import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
+import { createInboundReports } from './wiring/inbound-reports.js';
 import { createIntakeHooks } from './wiring/intake-hooks.js';
 import { createListmonkBridge, type ListmonkBridge } from './wiring/listmonk.js';
 import { createNoticeSender } from './wiring/notices.js';
@@ -82,7 +83,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   const queries = createStatsQueries({ store, providers });
   const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
   const metrics = opts.metrics ?? new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => 0, smtpTransactions: () => 0 });
-  const listmonk = createListmonkBridge({ store, tenants, log, dataDir: join(config.data_dir, 'listmonk') });
+  const listmonk = createListmonkBridge({ store, tenants, log, dataDir: join(config.data_dir, 'listmonk'), retry: { firstMs: config.listmonk.retry_first_ms, maxMs: config.listmonk.retry_max_ms } });
   void classifier;
   return { config, log, store, spool, tenants, policy, providers, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname) };
 }
@@ -127,6 +128,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       dkim: { masterKey: config.dkim.master_key, operatorDomain: config.dkim.operator_domain },
       bounceDomain: config.listmonk.bounce_domain,
+      reports: config.listmonk.bounce_domain ? createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain }) : undefined,
       sendNotice: async (to, subject, text) => {
         await sendNotice(to, subject, text);
       },
@@ -141,6 +143,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
           implicitTls: l.implicit_tls,
           auth: l.auth,
           requireAuth: l.require_auth,
+          inbound: l.inbound,
         })),
         limits: {
           hostname: config.hostname,

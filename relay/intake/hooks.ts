@@ -25,12 +25,26 @@ export interface Decision {
   /** MAIL FROM used for delivery (VERP return path). */
   returnPath?: string;
   notes?: Record<string, string>;
+  /**
+   * The message was handled by the hooks themselves (an inbound DSN or complaint report): answer
+   * with the verdict's 2xx text (or "queued") and discard the spooled bytes instead of queueing.
+   */
+  consume?: boolean;
 }
+
+/**
+ * Where a recipient of an unauthenticated (inbound) client lands: 'report' = an address Relais
+ * takes reports at (VERP return path); 'unknown' = the bounce domain, but no such address;
+ * null = anywhere else (relay denied).
+ */
+export type ReportRecipient = 'report' | 'unknown' | null;
 
 export interface IntakeHooks {
   checkSender?(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;
   createObserver?(): DataObserver | undefined;
   decide(ctx: DataContext): Promise<Decision>;
+  /** Set when Relais takes inbound reports (a bounce domain is configured). */
+  reportRecipient?(address: string): ReportRecipient;
 }
 
 /** Until the policies are wired: everything from an allowed client is accepted. */

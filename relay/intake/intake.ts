@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Spool } from '../spool/spool.js';
 import { checkAddress } from './address.js';
 import type { IntakeHooks } from './hooks.js';
-import { REPLIES, smtpError } from './replies.js';
+import { REPLIES, smtpError, type SmtpErrorLike } from './replies.js';
 import { identity, receiveData, verdictError, type IntakeLimits, type SessionClient } from './session.js';
 import { applySmtpServerPatches, setGreetingDelay } from './smtp-patches.js';
 
@@ -19,6 +19,8 @@ export interface ListenerOptions {
   implicitTls: boolean;
   auth: boolean;
   requireAuth: boolean;
+  /** Unknown clients may send here, but only reports to the bounce domain (hooks.reportRecipient). */
+  inbound?: boolean;
 }
 
 export interface KnownClient {
@@ -26,6 +28,7 @@ export interface KnownClient {
   tenants: string[];
   newsletter: boolean;
   allowNullSender: boolean;
+  trusted: boolean;
 }
 
 export interface ClientLookup {
@@ -57,6 +60,9 @@ export interface Intake {
   sessions(): number;
 }
 
+/** An unknown client of an inbound listener (a remote MTA returning a DSN or a complaint). */
+const INBOUND_CLIENT: SessionClient = { name: 'inbound', tenants: [], newsletter: false, allowNullSender: true, trusted: false, authenticated: false, anonymous: true };
+
 export function createIntake(deps: { options: IntakeOptions; spool: Spool; clients: ClientLookup; hooks: IntakeHooks; log: Logger }): Intake {
   applySmtpServerPatches();
   setGreetingDelay(deps.options.greetingDelayMs);
@@ -66,12 +72,14 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
   let inData = 0;
   let sessionCount = 0;
   const clientsBySession = new Map<string, SessionClient>();
+  /** Sender refusals held back to RCPT: reports to the bounce domain are still taken. */
+  const refusedSenders = new Map<string, SmtpErrorLike>();
   const servers: Array<{ l: ListenerOptions; server: SMTPServer }> = [];
 
-  const sessionClient = (session: SMTPServerSession): SessionClient | null => {
+  const sessionClient = (session: SMTPServerSession, l: ListenerOptions): SessionClient | null => {
     const authed = session.user as unknown as SessionClient | undefined;
     if (authed && typeof authed === 'object') return authed;
-    return clientsBySession.get(session.id) ?? null;
+    return clientsBySession.get(session.id) ?? (l.inbound ? INBOUND_CLIENT : null);
   };
 
   const build = (l: ListenerOptions): SMTPServer => {
@@ -118,6 +126,7 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
       onClose(session) {
         sessionCount = Math.max(0, sessionCount - 1);
         clientsBySession.delete(session.id);
+        refusedSenders.delete(session.id);
       },
       onAuth(auth: SMTPServerAuthentication, session, cb) {
         if (options.authRequiresTls && !session.secure && !options.insecureAuthAllowed(session.remoteAddress)) return cb(REPLIES.encryptionRequired());
@@ -138,19 +147,26 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
       },
       onMailFrom(address: SMTPServerAddress, session, cb) {
         if (stopping) return cb(REPLIES.shuttingDown());
-        const client = sessionClient(session);
-        if (!client || (l.requireAuth && !client.authenticated)) {
+        const client = sessionClient(session, l);
+        if (!client || (l.requireAuth && !client.authenticated && !client.anonymous)) {
           log.warn({ smtp: l.name, client: session.remoteAddress, from: address.address }, 'smtp: relay access denied');
           return cb(REPLIES.authRequired());
         }
+        refusedSenders.delete(session.id);
         const bad = checkAddress(address.address, 'sender');
         if (bad) return cb(bad);
-        if (!hooks.checkSender) return cb();
+        // Remote MTAs sending reports are unknown: their recipients are checked at RCPT instead.
+        if (client.anonymous || !hooks.checkSender) return cb();
         hooks
           .checkSender(identity(client, session.remoteAddress), address.address)
           .then((v) => {
             if (v && v.action !== 'accept' && v.action !== 'hold') {
               log.info({ smtp: l.name, client: client.name, from: address.address, verdict: v.action, reason: v.reason }, 'smtp: sender refused');
+              // A client forwarding DSNs/complaints (e.g. Mailcow, null sender) may still reach the bounce domain.
+              if (hooks.reportRecipient) {
+                refusedSenders.set(session.id, verdictError(v));
+                return cb();
+              }
               return cb(verdictError(v));
             }
             cb();
@@ -161,14 +177,24 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
           });
       },
       onRcptTo(address: SMTPServerAddress, session, cb) {
-        if (!sessionClient(session)) return cb(REPLIES.authRequired());
+        const client = sessionClient(session, l);
+        if (!client) return cb(REPLIES.authRequired());
         if (session.envelope.rcptTo.length >= options.limits.maxRecipients) return cb(REPLIES.tooManyRecipients(options.limits.maxRecipients));
         const bad = checkAddress(address.address, 'recipient');
         if (bad) return cb(bad);
+        const kind = hooks.reportRecipient?.(address.address) ?? null;
+        if (client.anonymous) {
+          if (kind === 'report') return cb();
+          if (kind === 'unknown') return cb(REPLIES.unknownRecipient());
+          log.warn({ smtp: l.name, client: session.remoteAddress, to: address.address }, 'smtp: relay access denied');
+          return cb(REPLIES.relayDenied());
+        }
+        const refused = refusedSenders.get(session.id);
+        if (refused && kind !== 'report') return cb(refused);
         cb();
       },
       onData(stream, session, cb) {
-        const client = sessionClient(session);
+        const client = sessionClient(session, l);
         const started = Date.now();
         if (!client) {
           stream.resume();
@@ -185,6 +211,10 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         };
         receiveData({ stream, session, client, spool, hooks, limits: options.limits, log })
           .then((r) => {
+            if (r.consumed) {
+              log.info({ ...base, queueId: r.queueId, size: r.size, reason: r.verdict.reason, ms: Date.now() - started }, 'smtp: report received');
+              return cb(null, r.reply ?? '2.0.0 Ok: report received');
+            }
             log.info({ ...base, queueId: r.queueId, size: r.size, verdict: r.verdict.action, reason: r.verdict.reason, ms: Date.now() - started }, 'smtp: message queued');
             cb(null, `2.0.0 Ok: queued as ${r.queueId}`);
           })

@@ -23,5 +23,7 @@ export const REPLIES = {
   spoolError: () => smtpError(451, '4.3.0', 'Erreur locale, message non accepté, réessayez plus tard / Local error in processing, try again later'),
   bareNewline: () => smtpError(550, '5.5.2', 'Fin de ligne invalide (LF ou CR seul) dans le message / Message contains bare <LF> or <CR>'),
   shuttingDown: () => smtpError(421, '4.3.2', 'Relais en cours d’arrêt, réessayez plus tard / Service shutting down, try again later'),
+  relayDenied: () => smtpError(554, '5.7.1', 'Relais refusé : seuls les rapports de remise sont acceptés ici / Relay access denied'),
+  unknownRecipient: () => smtpError(550, '5.1.1', 'Destinataire inconnu / No such recipient here'),
   noRecipients: () => smtpError(503, '5.5.1', 'Aucun destinataire valide / No valid recipients'),
 };

@@ -21,7 +21,10 @@ export interface SessionClient {
   tenants: string[];
   newsletter: boolean;
   allowNullSender: boolean;
+  trusted: boolean;
   authenticated: boolean;
+  /** An unknown client on an inbound listener: may only send reports to the bounce domain. */
+  anonymous?: boolean;
 }
 
 export interface IntakeLimits {
@@ -32,7 +35,7 @@ export interface IntakeLimits {
 }
 
 export function identity(client: SessionClient, address: string): ClientIdentity {
-  return { name: client.name, tenants: client.tenants, newsletter: client.newsletter, allowNullSender: client.allowNullSender, address, authenticated: client.authenticated };
+  return { name: client.name, tenants: client.tenants, newsletter: client.newsletter, allowNullSender: client.allowNullSender, trusted: client.trusted, address, authenticated: client.authenticated };
 }
 
 export function verdictError(v: Verdict): SmtpErrorLike {
@@ -48,6 +51,10 @@ export interface DataResult {
   queueId: string;
   verdict: Verdict;
   size: number;
+  /** Handled by the hooks (inbound report) and discarded, not queued. */
+  consumed?: boolean;
+  /** Text of the 250 reply when the hooks consumed the message. */
+  reply?: string;
 }
 
 /** Streams DATA into the spool and commits or discards it. Throws an SMTP error to answer. */
@@ -138,6 +145,11 @@ export async function receiveData(args: {
     e.verdict = v;
     e.queueId = queueId;
     throw e;
+  }
+  if (decision.consume) {
+    await spool.discard(writer);
+    const s = v.smtp;
+    return { queueId, verdict: v, size: writer.bytes, consumed: true, reply: s && s.code < 300 ? `${s.enhanced} ${s.text}` : undefined };
   }
   const h = facts.headers;
   const env: Envelope = {

@@ -14,6 +14,7 @@ export interface MatchedClient {
   tenants: string[];
   newsletter: boolean;
   allowNullSender: boolean;
+  trusted: boolean;
 }
 
 export type Net = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -32,7 +33,7 @@ export function ipInNetworks(ip: string, nets: Net[]): boolean {
   return nets.some(([net, bits]) => addr.kind() === net.kind() && addr.match([net, bits] as never));
 }
 
-const matched = (c: ClientView): MatchedClient => ({ name: c.name, tenants: c.tenants, newsletter: c.newsletter, allowNullSender: c.allow_null_sender });
+const matched = (c: ClientView): MatchedClient => ({ name: c.name, tenants: c.tenants, newsletter: c.newsletter, allowNullSender: c.allow_null_sender, trusted: Boolean(c.trusted) });
 
 export class ClientDirectory {
   private netCache = new WeakMap<ClientView, Net[]>();

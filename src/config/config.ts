@@ -35,6 +35,11 @@ export interface ListenerConfig {
   auth: boolean;
   /** Refuse MAIL FROM without AUTH even from relay networks (default false). */
   require_auth: boolean;
+  /**
+   * Unknown clients (remote MTAs) may send, but only to VERP addresses of listmonk.bounce_domain:
+   * the DSNs and complaints about newsletter mail. Anything else is 554 5.7.1 (no open relay).
+   */
+  inbound: boolean;
 }
 
 export interface RelaisConfig {
@@ -79,7 +84,7 @@ export interface RelaisConfig {
   queue: { retry_first_ms: number; retry_max_ms: number; lifetime_ms: number; delay_warning_ms: number; shutdown_timeout_ms: number };
   dkim: { master_key?: string; key_dir?: string; operator_domain?: string; operator_selector?: string; algorithms: string[] };
   stats: { retention_days: number; classification_file: string };
-  listmonk: { bounce_domain?: string };
+  listmonk: { bounce_domain?: string; retry_first_ms: number; retry_max_ms: number };
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
@@ -121,6 +126,9 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_DKIM_MASTER_KEY: 'dkim.master_key',
   RELAIS_OPERATOR_DOMAIN: 'dkim.operator_domain',
   RELAIS_BOUNCE_DOMAIN: 'listmonk.bounce_domain',
+  RELAIS_INBOUND_LISTEN: 'smtp.inbound_listen',
+  RELAIS_LISTMONK_RETRY_FIRST: 'listmonk.retry_first',
+  RELAIS_LISTMONK_RETRY_MAX: 'listmonk.retry_max',
 };
 
 const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
@@ -176,7 +184,11 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
   const out: ListenerConfig[] = [];
   const base = envListen ?? smtp.listen ?? '127.0.0.1:2525';
   parseList('smtp.listen', base).forEach((addr, i) =>
-    out.push({ name: i ? `smtp${i}` : 'smtp', listen: parseHostPort('smtp.listen', addr), starttls: true, implicit_tls: false, auth: true, require_auth: false }),
+    out.push({ name: i ? `smtp${i}` : 'smtp', listen: parseHostPort('smtp.listen', addr), starttls: true, implicit_tls: false, auth: true, require_auth: false, inbound: false }),
+  );
+  // Port-25 style listeners for reports coming back from the Internet: no AUTH offered.
+  parseList('smtp.inbound_listen', smtp.inbound_listen).forEach((addr, i) =>
+    out.push({ name: i ? `inbound${i}` : 'inbound', listen: parseHostPort('smtp.inbound_listen', addr), starttls: true, implicit_tls: false, auth: false, require_auth: false, inbound: true }),
   );
   const extra = smtp.listeners ?? [];
   if (!Array.isArray(extra)) throw new ConfigError('smtp.listeners', 'expected a list');
@@ -184,7 +196,7 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
     const key = `smtp.listeners[${i}]`;
     if (typeof l !== 'object' || l === null) throw new ConfigError(key, 'expected a mapping');
     const r = l as Raw;
-    checkKeys(key, r, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth']);
+    checkKeys(key, r, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth', 'inbound']);
     out.push({
       name: r.name === undefined ? `listener${i + 1}` : parseString(`${key}.name`, r.name),
       listen: parseHostPort(`${key}.listen`, r.listen),
@@ -192,6 +204,7 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
       implicit_tls: r.implicit_tls === undefined ? false : parseBoolean(`${key}.implicit_tls`, r.implicit_tls),
       auth: r.auth === undefined ? true : parseBoolean(`${key}.auth`, r.auth),
       require_auth: r.require_auth === undefined ? false : parseBoolean(`${key}.require_auth`, r.require_auth),
+      inbound: r.inbound === undefined ? false : parseBoolean(`${key}.inbound`, r.inbound),
     });
   });
   return out;
@@ -215,7 +228,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  checkKeys('smtp', smtp, ['listen', 'listeners', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay']);
+  checkKeys('smtp', smtp, ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay']);
   const tls = section(smtp, 'tls');
   checkKeys('smtp.tls', tls, ['cert', 'key']);
   const api = section(raw, 'api');
@@ -233,7 +246,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const stats = section(raw, 'stats');
   checkKeys('stats', stats, ['retention_days', 'classification_file']);
   const listmonk = section(raw, 'listmonk');
-  checkKeys('listmonk', listmonk, ['bounce_domain']);
+  checkKeys('listmonk', listmonk, ['bounce_domain', 'retry_first', 'retry_max']);
 
   const hostname = raw.hostname === undefined ? osHostname() : parseString('hostname', raw.hostname);
   const relayNetworks = parseList('smtp.relay_networks', smtp.relay_networks ?? ['127.0.0.0/8', '::1/128']);
@@ -312,7 +325,11 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       retention_days: stats.retention_days === undefined ? 90 : parseInteger('stats.retention_days', stats.retention_days, 1, 3650),
       classification_file: stats.classification_file === undefined ? resolve(cfgDir, 'classification.yaml') : parseString('stats.classification_file', stats.classification_file),
     },
-    listmonk: { bounce_domain: opt(listmonk.bounce_domain, (v) => parseString('listmonk.bounce_domain', v).toLowerCase()) },
+    listmonk: {
+      bounce_domain: opt(listmonk.bounce_domain, (v) => parseString('listmonk.bounce_domain', v).toLowerCase()),
+      retry_first_ms: parseDuration('listmonk.retry_first', listmonk.retry_first ?? '5s'),
+      retry_max_ms: parseDuration('listmonk.retry_max', listmonk.retry_max ?? '15m'),
+    },
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
     tenants: Array.isArray(raw.tenants) ? raw.tenants : raw.tenants === undefined ? [] : (() => {
@@ -322,12 +339,15 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     clients_configured: clientsConfigured,
   };
   if (config.queue.retry_max_ms < config.queue.retry_first_ms) throw new ConfigError('queue.retry_max', 'must not be shorter than queue.retry_first');
+  if (config.listmonk.retry_first_ms < 1 || config.listmonk.retry_max_ms < config.listmonk.retry_first_ms) throw new ConfigError('listmonk.retry_max', 'listmonk.retry_first must be > 0 and retry_max not shorter');
+  const inbound = config.smtp.listeners.find((l) => l.inbound);
+  if (inbound && !config.listmonk.bounce_domain) throw new ConfigError(inbound.name === 'inbound' ? 'smtp.inbound_listen' : 'smtp.listeners', `inbound listener "${inbound.name}" needs listmonk.bounce_domain (RELAIS_BOUNCE_DOMAIN)`);
   if (clientsConfigured) {
     config.clients = raw.clients as unknown[];
   } else {
     relayNetworks.forEach((n) => parseCidr('smtp.relay_networks', n));
     // Like Postfix's mynetworks_style = host: these networks may relay for any sender.
-    config.clients = [{ name: 'relay-networks', networks: relayNetworks, tenants: ['*'], allow_null_sender: true }];
+    config.clients = [{ name: 'relay-networks', networks: relayNetworks, tenants: ['*'], allow_null_sender: true, trusted: true }];
   }
   validateSeed({ tenants: config.tenants, clients: config.clients }, env);
   resolvePolicyConfig(config.policies);

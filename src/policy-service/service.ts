@@ -60,7 +60,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   function quotaVerdict(f: MessageFacts, scope: SenderScope, l: KeyedLimit, cost: number, limit: number, used: number, resetAt: number, isLocal: boolean): Verdict {
     const subject = { level: l.level, id: l.level === 'tenant' ? (scope.tenant?.name ?? l.id) : l.id };
     const effective = { ...l, limit };
-    const smtp = cost > limit ? tooLargeAnswer(effective, subject, cost) : quotaAnswer(effective, subject, resetAt, refNow(f, isLocal), cfg.timezone);
+    const smtp = cost > limit ? tooLargeAnswer(effective, subject, cost) : quotaAnswer(effective, subject, resetAt, refNow(f, isLocal), cfg.timezone, used);
     return {
       action: smtp.code >= 500 ? 'reject' : 'defer', reason: 'quota', detail: `${l.level}.${l.name}`, smtp,
       tenant: scope.tenant?.id, mailbox: scope.mailbox,
@@ -123,7 +123,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const sender = authorizeSender({ client: f.client, mailFrom: f.mailFrom, from: f.headers.from, fromRaw: f.headers.fromRaw, tenantOf: snap.tenantOf });
     if (!sender.ok) return finish({ ...sender.verdict, mailbox }, f.now);
     // Null sender (allowed clients only) and Relais's own mail carry no quota.
-    if (!sender.domain || f.client.internal) return finish({ action: 'accept', reason: 'ok', tenant: sender.tenant, mailbox }, f.now);
+    if (!sender.domain || f.client.internal || f.client.trusted) return finish({ action: 'accept', reason: 'ok', tenant: sender.tenant, mailbox }, f.now);
     const scope: SenderScope = { tenant: sender.tenant ? snap.tenants.get(sender.tenant) : undefined, domain: sender.domain, mailbox };
     try {
       return await finish(await evaluate(f, scope, false), f.now);

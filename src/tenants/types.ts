@@ -56,6 +56,8 @@ export interface ClientConfig {
   allow_null_sender: boolean;
   /** A disabled client is refused (AUTH fails, its networks no longer match). */
   disabled?: boolean;
+  /** Exempt from volume and bulk policies, like Postfix's mynetworks (the implicit loopback client). */
+  trusted?: boolean;
 }
 
 /** A tenant as the directory shows it. */

@@ -14,7 +14,7 @@ export { ConfigError };
 
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const TENANT_KEYS = ['id', 'name', 'domains', 'mailboxes', 'limits', 'newsletter_limits', 'bulk', 'guard', 'listmonk', 'dkim_required', 'newsletter_rules'];
-const CLIENT_KEYS = ['name', 'password_hash', 'networks', 'tenants', 'newsletter', 'allow_null_sender', 'disabled'];
+const CLIENT_KEYS = ['name', 'password_hash', 'networks', 'tenants', 'newsletter', 'allow_null_sender', 'disabled', 'trusted'];
 
 /** "Example.ORG" → "example.org"; "*.Example.org" → "*.example.org"; null if invalid. */
 export function normalizeTenantDomain(d: string): string | null {
@@ -121,6 +121,7 @@ function checkClient(raw: unknown, path: string, p: Problems, tenantIds?: Set<st
   if (hash !== undefined) c.password_hash = hash;
   if (networks) c.networks = networks;
   if (bool(o.disabled, `${path}.disabled`, p)) c.disabled = true;
+  if (bool(o.trusted, `${path}.trusted`, p)) c.trusted = true;
   return c;
 }
 

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 import type { Store } from '../store/types.js';
 import type { TenantDirectory } from '../tenants/directory.js';
+import type { InboundReports } from './inbound-reports.js';
 
 export interface VerpRef {
   tenant?: string;
@@ -51,6 +52,8 @@ export interface IntakeHooksDeps {
   log: Logger;
   dkim: { masterKey?: string; operatorDomain?: string };
   bounceDomain?: string;
+  /** DSNs and complaints sent to the VERP return paths (consumed, posted to Listmonk). */
+  reports?: InboundReports;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;
 }
@@ -88,9 +91,16 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
   return {
     checkSender: (client, mailFrom) => d.policy.checkSender(client, mailFrom),
     createObserver: () => new DkimBodyHasher(),
+    reportRecipient: d.reports ? (address) => d.reports!.recipientKind(address) : undefined,
 
     async decide(ctx: DataContext): Promise<Decision> {
       const f = ctx.facts;
+      // Reports to our VERP addresses are ours to read, not mail to relay: no sender policy applies.
+      if (d.reports?.isReport(f.recipients)) {
+        const r = await d.reports.handle(ctx);
+        d.metrics.verdicts.inc({ action: r.verdict.action, reason: r.verdict.reason });
+        return r;
+      }
       let v = await d.policy.decide(f);
       if (v.action === 'redirect') v = await redirect(ctx, v);
 

@@ -17,11 +17,21 @@ export interface ListmonkBridge {
   stop(): Promise<void>;
 }
 
-export function createListmonkBridge(deps: { store: Store; tenants: TenantDirectory; log: Logger; dataDir: string }): ListmonkBridge {
+export function createListmonkBridge(deps: {
+  store: Store;
+  tenants: TenantDirectory;
+  log: Logger;
+  dataDir: string;
+  /** Outbox back-off while Listmonk is unreachable (listmonk.retry_first / retry_max). */
+  retry?: { firstMs: number; maxMs: number };
+}): ListmonkBridge {
   const log = deps.log.child({ component: 'listmonk' });
   const resolveTenant = async (id: string) => (await deps.tenants.get(id))?.listmonk ?? null;
-  const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant });
-  const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant });
+  const retry = deps.retry && { backoffMs: deps.retry.firstMs, maxBackoffMs: deps.retry.maxMs };
+  // The workers poll at least as often as the first retry, so a short back-off is honoured.
+  const pollMs = deps.retry ? Math.min(5_000, deps.retry.firstMs) : undefined;
+  const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant, retry, pollMs });
+  const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant, retry, pollMs });
   const observer: DeliveryObserver = {
     onFinalBounce(e) {
       const env = e.env;

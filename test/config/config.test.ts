@@ -39,7 +39,7 @@ describe('configuration', () => {
     expect(c.dns.servers).toEqual(['127.0.0.1:5353', '9.9.9.9']);
     expect(c.delivery.smarthost).toEqual({ host: 'smtp.example.net', port: 587 });
     expect(c.smtp.max_message_size).toBe(2048);
-    expect(c.clients).toEqual([{ name: 'relay-networks', networks: ['10.0.0.0/8'], tenants: ['*'], allow_null_sender: true }]);
+    expect(c.clients).toEqual([{ name: 'relay-networks', networks: ['10.0.0.0/8'], tenants: ['*'], allow_null_sender: true, trusted: true }]);
     expect(c.queue.retry_first_ms).toBe(30_000);
     expect(c.delivery.allow_private_mx).toBe(true);
   });

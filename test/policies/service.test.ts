@@ -73,7 +73,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     for (let i = 0; i < 3; i++) expect(await svc.decide(msg('alice@laruche.example', 1, T0 + i * 60_000))).toMatchObject({ action: 'accept', tenant: 'la-ruche', mailbox: 'alice@laruche.example' });
     const v = await svc.decide(msg('alice@laruche.example', 1, T0 + 10 * 60_000));
     expect(v).toMatchObject({ action: 'defer', reason: 'quota', detail: 'mailbox.messages_per_hour', smtp: { code: 451, enhanced: '4.7.1' } });
-    expect(v.smtp!.text).toBe('Quota dépassé : 3 messages/heure pour alice@laruche.example, réessai possible à 14:00 / Quota exceeded: 3 messages/hour for alice@laruche.example, retry after 14:00');
+    expect(v.smtp!.text).toBe('Quota dépassé : 3 messages/heure pour alice@laruche.example (3 déjà utilisés), réessai possible à 14:00 / Quota exceeded: 3 messages/hour for alice@laruche.example (3 already used), retry after 14:00');
     // Sliding window: room again exactly when the first message is an hour old.
     expect((await svc.decide(msg('alice@laruche.example', 1, T0 + H - 1))).action).toBe('defer');
     expect((await svc.decide(msg('alice@laruche.example', 1, T0 + H))).action).toBe('accept');

@@ -1,0 +1,140 @@
+/**
+ * Reports coming back to the VERP return path bounces+<ref>@<bounce domain>: RFC 3464 DSNs and
+ * RFC 5965 complaints from remote MTAs (on an inbound listener) or forwarded by a client. The ref
+ * names the tenant, campaign, subscriber and recipient (stored at intake); the event goes to the
+ * tenant's Listmonk through the durable bounce-feedback outbox, keyed so a repeated report is
+ * posted once. The message itself is consumed (answered 250, never queued): reports about unknown
+ * refs, auto-replies and anything unparseable are logged and dropped, never bounced back.
+ */
+import { createReadStream } from 'node:fs';
+import type { Logger } from 'pino';
+import { parseArf, parseDsn, parseReturnPath, type BounceFeedback, type DsnRecipient } from '../../listmonk-bridge/index.js';
+import type { DataContext, Decision, ReportRecipient } from '../../relay/intake/hooks.js';
+import type { Verdict } from '../../policies/types.js';
+import { StoreUnavailableError, type Store } from '../store/types.js';
+import { verpKey, type VerpRef } from './intake-hooks.js';
+
+/** Reports are small; anything past this is an attached original we don't need whole. */
+const REPORT_READ_BYTES = 2 * 1024 * 1024;
+
+export interface InboundReportsDeps {
+  store: Store;
+  feedback: BounceFeedback;
+  log: Logger;
+  bounceDomain: string;
+}
+
+export interface InboundReports {
+  /** For RCPT TO from unauthenticated clients. */
+  recipientKind(address: string): ReportRecipient;
+  /** True when every recipient is a VERP return path (the message is a report for us). */
+  isReport(recipients: string[]): boolean;
+  /** Parses the spooled report, queues the Listmonk events, and answers 250 (consumed) or 451. */
+  handle(ctx: DataContext): Promise<Decision>;
+}
+
+const received: Verdict = { action: 'accept', reason: 'report', smtp: { code: 250, enhanced: '2.0.0', text: 'Rapport reçu / Report received' } };
+const storeDown: Verdict = {
+  action: 'defer',
+  reason: 'store_unavailable',
+  smtp: { code: 451, enhanced: '4.3.0', text: 'Erreur locale, rapport non accepté, réessayez plus tard / Local error in processing, try again later' },
+};
+
+async function readReport(path: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of createReadStream(path, { end: REPORT_READ_BYTES - 1 })) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const same = (a: string | undefined, b: string) => a?.toLowerCase() === b.toLowerCase();
+
+/** The DSN recipients about this ref's recipient (all of them when forwarding renamed it). */
+function relevant(rcpts: DsnRecipient[], recipient: string): DsnRecipient[] {
+  const own = rcpts.filter((r) => same(r.finalRecipient, recipient) || same(r.originalRecipient, recipient));
+  return own.length ? own : rcpts;
+}
+
+export function createInboundReports(d: InboundReportsDeps): InboundReports {
+  const domain = d.bounceDomain.toLowerCase();
+  const log = d.log.child({ component: 'inbound-reports' });
+  const refOf = (address: string) => parseReturnPath(address, domain);
+
+  return {
+    recipientKind(address) {
+      if (refOf(address)) return 'report';
+      return address.toLowerCase().endsWith(`@${domain}`) ? 'unknown' : null;
+    },
+
+    isReport(recipients) {
+      return recipients.length > 0 && recipients.every((r) => refOf(r) !== null);
+    },
+
+    async handle(ctx) {
+      const f = ctx.facts;
+      const base = { queueId: ctx.queueId, from: f.mailFrom || '<>', client: f.client.name ?? f.client.address };
+      try {
+        const raw = await readReport(ctx.bodyPath);
+        const dsn = await parseDsn(raw);
+        const arf = dsn ? null : await parseArf(raw);
+        if (!dsn && !arf) {
+          log.info({ ...base, subject: f.headers.subject }, 'inbound report: neither a DSN nor a complaint, dropped');
+          return { verdict: received, consume: true };
+        }
+        for (const ref of new Set(f.recipients.map((r) => refOf(r)!))) {
+          const stored = await d.store.getValue(verpKey(ref));
+          if (!stored) {
+            log.warn({ ...base, ref }, 'inbound report for an unknown VERP ref, dropped');
+            continue;
+          }
+          const rec = JSON.parse(stored) as VerpRef;
+          if (!rec.tenant) {
+            log.warn({ ...base, ref }, 'inbound report: VERP ref without a tenant, dropped');
+            continue;
+          }
+          const ids = {
+            tenantId: rec.tenant,
+            email: rec.recipient,
+            campaign_uuid: rec.campaign ?? (dsn ?? arf)!.campaignUuid,
+            subscriber_uuid: rec.subscriber ?? (dsn ?? arf)!.subscriberUuid,
+          };
+          if (dsn) {
+            const rs = relevant(dsn.recipients, rec.recipient);
+            // delayed → nothing yet; failed 4.x.x (given up) → soft; failed 5.x.x → hard.
+            const hard = rs.find((r) => r.type === 'hard');
+            const worst = hard ?? rs.find((r) => r.type === 'soft' && r.action === 'failed');
+            if (!worst) {
+              log.info({ ...base, ref, actions: rs.map((r) => r.action) }, 'inbound DSN without a failure, ignored');
+              continue;
+            }
+            const r = await d.feedback.report({
+              ...ids,
+              key: `${ref}:${rec.recipient}:dsn`,
+              type: hard ? 'hard' : 'soft',
+              meta: { source: 'dsn', action: worst.action, status: worst.status, diagnostic_code: worst.diagnosticCode, remote_mta: worst.remoteMta, reporting_mta: dsn.reportingMta, queue_id: rec.queueId },
+            });
+            log.info({ ...base, ref, tenant: rec.tenant, type: hard ? 'hard' : 'soft', status: worst.status, queued: r.queued }, 'inbound DSN reported to Listmonk');
+          } else if (arf) {
+            if (arf.feedbackType === 'not-spam') {
+              log.info({ ...base, ref }, 'inbound feedback report "not-spam", ignored');
+              continue;
+            }
+            const r = await d.feedback.report({
+              ...ids,
+              key: `${ref}:${rec.recipient}:arf`,
+              type: 'complaint',
+              meta: { source: 'arf', feedback_type: arf.feedbackType, user_agent: arf.userAgent, reporting_mta: arf.reportingMta, source_ip: arf.sourceIp, queue_id: rec.queueId },
+            });
+            log.info({ ...base, ref, tenant: rec.tenant, feedbackType: arf.feedbackType, queued: r.queued }, 'inbound complaint reported to Listmonk');
+          }
+        }
+        return { verdict: received, consume: true };
+      } catch (err) {
+        if (err instanceof StoreUnavailableError) {
+          log.error({ ...base, err: err.message }, 'inbound report: store unavailable');
+          return { verdict: storeDown };
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -62,7 +62,8 @@ async function main(): Promise<void> {
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), machine: info, sections: results }, null, 2));
   process.stdout.write(`results: ${file}\n`);
-  if (results.some((r) => r.error)) process.exitCode = 1;
+  // Exit even if a failed section left a child or socket behind.
+  process.exit(results.some((r) => r.error) ? 1 : 0);
 }
 
 main().catch((err: unknown) => {

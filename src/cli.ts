@@ -17,7 +17,7 @@ const program = new Command('relais')
   .description('Relais — passerelle de courrier sortant / outbound mail gateway')
   .version('0.1.0')
   // Usage errors too are one "relais: ..." line.
-  .configureOutput({ outputError: (str, write) => write(`relais: ${str.replace(/^error: /, '')}`) });
+  .configureOutput({ outputError: (str, write) => write(`relais: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) });
 registerStart(program);
 registerHashPassword(program);
 registerConfigCheck(program);

@@ -61,14 +61,19 @@ export interface Relais extends Services {
 
 type Cleanup = () => Promise<unknown> | unknown;
 
-/** Opens the shared parts (store, spool, tenants, policies, stats, bridge) without any listener. */
-export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics } = {}): Promise<Services> {
+/**
+ * Opens the shared parts (store, spool, tenants, policies, stats, bridge) without any listener.
+ * `lazyStore`: start even when Redis is down (mail is tempfailed until it is back); the CLI's
+ * offline mode leaves it off and fails fast instead.
+ */
+export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean } = {}): Promise<Services> {
   // Data files are validated before anything listens: a bad file fails the start.
   const providers = loadProviders(config.delivery.providers_file);
   const classifier = loadClassifier(config.stats.classification_file);
   const alertsConfig = parseAlertsConfig(config.alerts);
   const policyConfig = resolvePolicyConfig(config.policies);
-  const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
+  const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix, lazy: opts.lazyStore });
+  if (opts.lazyStore) await store.ping().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'store unreachable at start: mail is tempfailed until it is back'));
   cleanups.push(() => store.close());
   const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
   const tenants = await TenantDirectory.create({
@@ -98,11 +103,15 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     let intakeRef: Intake | undefined;
     const spoolCounts = { fn: (): Record<string, number> => ({}) };
     const metrics = new Metrics({ queueCounts: () => spoolCounts.fn(), smtpSessions: () => intakeRef?.sessions() ?? 0, smtpTransactions: () => intakeRef?.activeTransactions() ?? 0 });
-    const s = await openServices(config, log, cleanups, { metrics });
+    const s = await openServices(config, log, cleanups, { metrics, lazyStore: true });
     const { store, spool, tenants } = s;
     spoolCounts.fn = () => spool.counts();
     spool.on('queued', () => metrics.accepted.inc());
-    const unwatchKeys = await watchKeyChanges(store);
+    // Store down at start: no key-change notifications; cached keys then expire within their TTL.
+    const unwatchKeys = await watchKeyChanges(store).catch((err: unknown) => {
+      log.warn({ err: (err as Error).message }, 'dkim: key change notifications unavailable (store down)');
+      return async () => undefined;
+    });
     cleanups.push(unwatchKeys);
 
     const classifier = loadClassifier(config.stats.classification_file);

@@ -16,6 +16,18 @@ export const POSTFIX_BIN = '/usr/sbin/postfix';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 
+/** Instances still running when the process exits (a crashed bench or test) are stopped with it. */
+const running = new Set<string>();
+process.once('exit', () => {
+  for (const dir of running) {
+    try {
+      execFileSync(POSTFIX_BIN, ['-c', dir, 'abort'], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      // best effort
+    }
+  }
+});
+
 /** Why a private Postfix cannot run here, or undefined when it can. */
 export function postfixUnavailable(): string | undefined {
   if (!existsSync(POSTFIX_BIN)) return `${POSTFIX_BIN} missing (Debian package "postfix")`;
@@ -143,6 +155,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   try {
     await postfix('start');
+    running.add(configDir);
   } catch (err) {
     throw new Error(`postfix start failed: ${(err as Error).message}\n${log()}`);
   }
@@ -167,6 +180,7 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
     postconf: (name) => execFileSync('/usr/sbin/postconf', ['-c', configDir, '-h', name]).toString().trim(),
     async stop({ keep = false } = {}) {
       await postfix('stop').catch(() => undefined);
+      running.delete(configDir);
       if (!keep) rmSync(root, { recursive: true, force: true });
     },
   };

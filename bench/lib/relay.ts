@@ -10,6 +10,15 @@ import { join, resolve } from 'node:path';
 
 export const CLI = resolve(import.meta.dirname, '../../src/cli.js');
 
+/** Children still running when the bench exits (error, Ctrl-C) are killed with it. */
+const live = new Set<ChildProcess>();
+export function killOnExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+process.once('exit', () => live.forEach((c) => c.kill('SIGKILL')));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
 export interface BenchRelay {
   child: ChildProcess;
   pid: number;
@@ -34,11 +43,12 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   let lines = 0;
   let text = '';
   let up = false;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const started = await new Promise<Record<string, unknown>>((resolveStart, reject) => {
+  const startedP = new Promise<Record<string, unknown>>((resolveStart, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start within 20 s:\n${text.slice(-4000)}`)), 20_000);
     const onData = (d: Buffer) => {
       const s = d.toString('utf8');
@@ -60,6 +70,14 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
       reject(new Error(`relay exited (${code}) at start:\n${text.slice(-4000)}`));
     });
   });
+  let started: Record<string, unknown>;
+  try {
+    started = await startedP;
+  } catch (err) {
+    child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
   return {
     child,
     pid: child.pid!,
@@ -83,4 +101,11 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
 export function procStatusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
+}
+
+/** User + system CPU time of a process in ms (/proc/<pid>/stat, clock ticks at 100 Hz). */
+export function procCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

@@ -31,6 +31,9 @@ export interface LoadResult {
   errors: string[];
 }
 
+/** A stuck server must fail the run, not hang the bench. */
+const REPLY_TIMEOUT_MS = 60_000;
+
 class Conn {
   private buf = '';
   private waiter?: () => void;
@@ -58,6 +61,7 @@ class Conn {
 
   /** Next complete reply's code (multi-line replies end at "NNN "). */
   async code(): Promise<number> {
+    const deadline = performance.now() + REPLY_TIMEOUT_MS;
     for (;;) {
       let start = 0;
       for (let nl = this.buf.indexOf('\r\n'); nl >= 0; nl = this.buf.indexOf('\r\n', start)) {
@@ -69,7 +73,17 @@ class Conn {
         }
       }
       if (this.closed) throw new Error('connection closed by server');
-      await new Promise<void>((r) => (this.waiter = r));
+      if (performance.now() > deadline) {
+        this.socket.destroy();
+        throw new Error(`no reply within ${REPLY_TIMEOUT_MS / 1000} s`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, REPLY_TIMEOUT_MS);
+        this.waiter = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
       this.waiter = undefined;
     }
   }

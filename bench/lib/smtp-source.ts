@@ -6,6 +6,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { SMTP_SINK, SMTP_SOURCE, freePort } from './postfix.js';
+import { killOnExit } from './relay.js';
 
 const run = promisify(execFile);
 
@@ -43,6 +44,7 @@ export async function startSmtpSink(): Promise<Sink> {
   const port = await freePort();
   const args = [...(process.getuid?.() === 0 ? ['-u', 'postfix'] : []), '-c', `127.0.0.1:${port}`, '256'];
   const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
   let count = 0;
   let tail = '';
   const onData = (d: Buffer) => {

@@ -9,13 +9,16 @@ import { makeMessage, percentile, runLoad } from '../lib/smtp-load.js';
 
 section('memory', async (ctx) => {
   const tarpit = await startTarpit();
-  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' });
+  const relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' }).catch(async (err: unknown) => {
+    await tarpit.close();
+    throw err;
+  });
   try {
     const base = procStatusKiB(relay.pid, 'VmRSS');
     const message = makeMessage(20 * 1024 * 1024, 'big');
     let peakRss = base;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, procStatusKiB(relay.pid, 'VmRSS'))), 50);
-    const r = await runLoad({ port: relay.smtpPort, sessions: 50, maxMessages: 50, message, perConnection: true });
+    const r = await runLoad({ port: relay.smtpPort, sessions: 50, maxMessages: 50, maxMs: 120_000, message, perConnection: true });
     clearInterval(sampler);
     const hwm = procStatusKiB(relay.pid, 'VmHWM');
     ctx.record('50 × 20 MiB at once', {

@@ -99,8 +99,10 @@ export async function receiveData(args: {
     date: now,
   });
   try {
-    writer.write(received);
+    // The observer passes every byte on to the writer: the Received line goes in once, at the
+    // head of the stream the observer sees (so a DKIM signature covers the header block as spooled).
     if (observer) observer.write(received);
+    else writer.write(received);
     // The SMTP stream is piped, not part of the pipeline: on a spool error it must not be
     // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
     stream.pipe(guard);

@@ -3,7 +3,7 @@
  * limits, one encapsulated plugin per resource with its schemas beside it. Errors are JSON
  * {statusCode, error, message}; schema errors name the field ("body/name must be string").
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
@@ -31,7 +31,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   const app = Fastify({
     loggerInstance: opts.log.child({ component: 'api' }) as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request would drown the SMTP log; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });

@@ -9,14 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { buildApiRoutes } from '../api/routes/index.js';
-import { buildApi } from '../api/server.js';
-import { createToken, revokeToken } from '../api/tokens.js';
 import type { RelaisConfig } from '../config/config.js';
 import { lockDataDir, runningRelay } from '../data-dir.js';
 import { createLogger, type Logger } from '../log.js';
-import { openServices } from '../main.js';
-import { openStore } from '../store/open.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -101,7 +96,7 @@ async function runningApiUrl(dataDir: string): Promise<string | null> {
   }
 }
 
-function httpCaller(base: string, token: string): ApiCaller {
+function httpCaller(base: string, token: string, minted: boolean): ApiCaller {
   const root = base.replace(/\/+$/, '').replace(/\/api\/v1$/, '');
   return {
     mode: 'http',
@@ -119,6 +114,7 @@ function httpCaller(base: string, token: string): ApiCaller {
         throw new Error(`cannot reach the admin API at ${root}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
       }
       const text = await res.text();
+      if (res.status === 401 && minted) throw new ApiError(401, `the relay at ${root} does not share this data dir's store, so a local token is refused: give --token or RELAIS_API_TOKEN`);
       if (!res.ok) throw toApiError(res.status, text, root);
       return parseBody(text) as T;
     },
@@ -142,6 +138,16 @@ function injectCaller(app: FastifyInstance, secret: string): ApiCaller {
   };
 }
 
+/** Library deprecation notices (e.g. Fastify's) are for developers: shown only with --verbose. */
+function quietDeprecations(): void {
+  const emit = process.emitWarning.bind(process) as (...a: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+    if (/Deprecation/.test(String(type ?? (warning as Error).name ?? ''))) return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 async function runCleanups(cleanups: Cleanup[], log: Logger): Promise<void> {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cli cleanup failed'));
 }
@@ -151,23 +157,28 @@ export async function withApi<T>(config: RelaisConfig, opts: BackendOptions, fn:
   const env = opts.env ?? process.env;
   const log = cliLogger(Boolean(opts.verbose));
   const cleanups: Cleanup[] = [];
+  if (!opts.verbose) quietDeprecations();
   try {
     const explicit = opts.api ?? env.RELAIS_API_URL;
     const url = explicit || (await runningApiUrl(config.data_dir));
     let api: ApiCaller;
     if (url) {
       let token = opts.token ?? env.RELAIS_API_TOKEN ?? config.api.admin_token;
+      const minted = !token;
       if (!token) {
         // Same store as the relay (LMDB is multi-process safe, Redis is shared).
+        const [{ openStore }, { createToken, revokeToken }] = await Promise.all([import('../store/open.js'), import('../api/tokens.js')]);
         const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix });
         cleanups.push(() => store.close());
-        const minted = await createToken(store, `cli-${process.pid}`, ['admin']);
-        cleanups.push(() => revokeToken(store, minted.info.id));
-        token = minted.token;
+        const fresh = await createToken(store, `cli-${process.pid}`, ['admin']);
+        cleanups.push(() => revokeToken(store, fresh.info.id));
+        token = fresh.token;
       }
-      api = httpCaller(url, token);
+      api = httpCaller(url, token, minted);
     } else {
       cleanups.push(lockDataDir(config.data_dir, 'cli'));
+      // Loaded only here: the HTTP path needs none of the relay's modules.
+      const [{ openServices }, { buildApi }, { buildApiRoutes }] = await Promise.all([import('../main.js'), import('../api/server.js'), import('../api/routes/index.js')]);
       const services = await openServices(config, log, cleanups);
       const secret = randomBytes(32).toString('base64url');
       const app = await buildApi({ store: services.store, log, envAdminToken: secret, rateLimitPerMinute: 1_000_000, ...buildApiRoutes(services) });

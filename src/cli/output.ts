@@ -26,7 +26,7 @@ const width = (s: string) => [...s].length;
 export function table(headers: string[], rows: Cell[][], empty = '(none)'): string {
   if (!rows.length) return empty;
   const text = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
-  const numeric = headers.map((_, i) => rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined));
+  const numeric = headers.map((_, i) => rows.some((r) => typeof r[i] === 'number') && rows.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined));
   const w = headers.map((h, i) => Math.max(width(h), ...text.map((r) => width(r[i] ?? ''))));
   const line = (cells: string[]) =>
     cells

@@ -46,7 +46,7 @@ export function parseAssignments(pairs: string[]): Record<string, number | boole
 }
 
 function printUsage(u: Usage): void {
-  out(`${u.address} (${u.level}${u.tenant ? `, tenant ${u.tenant}` : ''})`);
+  out(`${u.address} (${u.level}${u.tenant && u.level !== 'tenant' ? `, tenant ${u.tenant}` : ''})`);
   out(
     table(
       ['LIMIT', 'SCOPE', 'APPLIES TO', 'USED', 'LIMIT', 'RESET AT', 'HARD', 'OVERRIDE'],

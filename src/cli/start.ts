@@ -1,7 +1,6 @@
 /** `relais start`: runs the relay until SIGTERM/SIGINT; SIGHUP reloads the YAML file. */
 import type { Command } from 'commander';
 import { createLogger } from '../log.js';
-import { startRelais } from '../main.js';
 import { configFrom, fail, withConfig } from './common.js';
 
 export function registerStart(program: Command): void {
@@ -15,6 +14,8 @@ export function registerStart(program: Command): void {
     const log = createLogger(config.log_level);
     let relais;
     try {
+      // Loaded here, not at the top: other sub-commands start faster without the whole relay.
+      const { startRelais } = await import('../main.js');
       relais = await startRelais(config, log);
     } catch (err) {
       log.fatal({ err: (err as Error).message }, 'relais failed to start');

@@ -182,7 +182,7 @@ export function createStatsQueries(opts: StatsQueriesOptions): StatsQueries {
     return total;
   };
 
-  /** Newest sample replies for provider+reason within the range (hourly sample keys). */
+  /** Newest sample replies for provider + "outcome:reason" within the range (hourly sample keys). */
   const samplesFor = async (scope: string, provider: string, reason: string, from: number, to: number): Promise<SampleReply[]> => {
     const out: SampleReply[] = [];
     const newest = bucketStart(to - 1, 'hour');
@@ -209,7 +209,7 @@ export function createStatsQueries(opts: StatsQueriesOptions): StatsQueries {
         const p = providers.get(row.id);
         row.name = p?.name ?? row.id;
         row.usGiant = p?.usGiant ?? false;
-        for (const r of row.topReasons) r.samples = await samplesFor(scope, row.id, r.reason, ms(q.from), ms(q.to));
+        for (const r of row.topReasons) r.samples = await samplesFor(scope, row.id, `${r.outcome}:${r.reason}`, ms(q.from), ms(q.to));
       }));
     }
     return rows;

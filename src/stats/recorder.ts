@@ -165,7 +165,8 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
         outcome: a.outcome,
       };
       for (const scope of a.tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, scopeOf(a.tenant)]) {
-        const base = sampleBase(at, scope, provider, cleanPart(a.reason));
+        // Per outcome and reason: a 421 must not stand as the sample of a bounce for the same reason.
+        const base = sampleBase(at, scope, provider, `${a.outcome}:${cleanPart(a.reason)}`);
         if (fullSamples.has(base)) continue;
         const list = pendingSamples.get(base) ?? [];
         if (list.length < samplesPerHour) pendingSamples.set(base, [...list, sample]);

@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   connectTimeoutMs?: number;
   /** Redis: a command not answered within this rejects with StoreUnavailableError. Default 2000. */
   commandTimeoutMs?: number;
+  /** Redis: start even when Redis is unreachable (calls fail until it is back) instead of rejecting. */
+  lazy?: boolean;
 }
 
 export const DEFAULT_PREFIX = 'relais:';
@@ -23,7 +25,7 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (/[{}]/.test(prefix)) throw new Error('store prefix must not contain { or } (reserved for Redis hash tags)');
   if (opts.redisUrl) {
-    return openRedisStore({ url: opts.redisUrl, prefix, connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: opts.commandTimeoutMs });
+    return openRedisStore({ url: opts.redisUrl, prefix, connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: opts.commandTimeoutMs, lazy: opts.lazy });
   }
   return openLmdbStore({ dataDir: opts.dataDir, prefix });
 }

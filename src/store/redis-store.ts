@@ -20,6 +20,12 @@ export interface RedisStoreOptions {
   prefix: string;
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /**
+   * Not reachable within connectTimeoutMs: return the store anyway (calls reject with
+   * StoreUnavailableError until the client, retrying in the background, connects) instead of
+   * rejecting. The relay uses it so a Redis outage at start means tempfails, not a dead relay.
+   */
+  lazy?: boolean;
 }
 
 type Client = Redis | Cluster;
@@ -95,8 +101,10 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
   try {
     await waitReady(client, connectTimeout);
   } catch (err) {
-    client.disconnect();
-    throw err;
+    if (!opts.lazy) {
+      client.disconnect();
+      throw err;
+    }
   }
   client.defineCommand('relaisLimits', { lua: LIMITS_SCRIPT });
   client.defineCommand('relaisWindowSet', { numberOfKeys: 1, lua: WINDOW_SET_SCRIPT });

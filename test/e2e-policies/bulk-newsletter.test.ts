@@ -72,13 +72,15 @@ clients:
     }
     await s.close();
     const envs = ids.map((id) => spoolEnvelopes(relay.dataDir).find((e) => e.id === id)!);
-    expect(envs.every((e) => e && e.newsletter === true && e.state === 'active')).toBe(true);
+    expect(envs.every((e) => e?.newsletter === true)).toBe(true);
     expect(envs.slice(0, 3).every((e) => e.notBefore === undefined)).toBe(true);
     const paced = envs.slice(3);
     for (const e of paced) {
       // 3 per hour: the 4th can only go once the first is an hour old.
       expect(e.notBefore!).toBeGreaterThan(started + 55 * 60_000);
       expect(e.nextAttemptAt).toBe(e.notBefore);
+      expect(e.state).toBe('active');
+      expect(e.attempts).toEqual([]); // not tried before its time
     }
     // Each paced message takes its own slot, in order.
     const times = paced.map((e) => e.notBefore!);

@@ -169,6 +169,10 @@ describe('stats over two nodes sharing Redis', () => {
     expect(alerts.status).toBe(200);
     for (const x of alerts.body.items) expect(x.tenant).toBe('collectif-a');
     expect(alerts.body.items.map((x: { id: string }) => x.id).sort()).toEqual(['spam_block:provider:t=collectif-a/google', 'spam_block:provider:t=collectif-a/microsoft']);
+    // Its quota list works although DSNs (sent as MAILER-DAEMON@relais.test) are part of its traffic.
+    const quotas = await api(a.base, token, '/api/v1/quotas');
+    expect(quotas.status).toBe(200);
+    expect(quotas.body.items.map((q: { address: string }) => q.address).sort()).toEqual(['collectif-a', 'collectif-a.org', 'contact@collectif-a.org']);
     // The admin's view per tenant matches the tenant's own.
     const adminView = await api<{ providers: Row[] }>(a.base, ADMIN, '/api/v1/stats/providers?tenant=collectif-a');
     expect(figures(adminView.body.providers)).toEqual(figures(body.providers));

@@ -82,12 +82,13 @@ export function readEnvelopes(dataDir: string): Envelope[] {
 }
 
 /** Polls the spool until `pred` holds for the envelopes, returning those that match `select`. */
-export async function waitForEnvelopes(dataDir: string, select: (e: Envelope) => boolean, count: number, timeoutMs = 30_000): Promise<Envelope[]> {
+export async function waitForEnvelopes(dataDir: string, select: (e: Envelope) => boolean, count: number, opts: { timeoutMs?: number; explain?: () => string } = {}): Promise<Envelope[]> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = readEnvelopes(dataDir).filter(select);
     if (found.length >= count) return found;
-    if (Date.now() > deadline) throw new Error(`expected ${count} spooled envelopes, found ${found.length}`);
+    if (Date.now() > deadline) throw new Error(`expected ${count} spooled envelopes, found ${found.length}${opts.explain ? `\n${opts.explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -72,6 +72,10 @@ describe('Postfix (Mailcow-like relayhost) → Relais', () => {
 smtp:
   # AUTH only after STARTTLS, even from loopback: Postfix must really do TLS.
   insecure_auth_networks: []
+policies:
+  defaults:
+    # This file tests transport, not the bulk policy (which sums Postfix's split transactions).
+    bulk: { recipients_per_message: 500 }
 `,
     );
     // Delivery goes to a closed port: spooled mail stays in the spool for the assertions.
@@ -90,13 +94,15 @@ smtp:
     await relay?.stop();
   });
 
+  /** On failure: what Postfix did (its log says what Relais answered). */
+  const explain = () => `Postfix log:\n${postfix!.log().split('\n').filter((l) => !/ to=<membre/.test(l) || /status=(deferred|bounced)/.test(l)).slice(-40).join('\n')}`;
   const submit = (from: string, to: string[], raw: string) => transport(postfix!.port).sendMail({ envelope: { from, to }, raw });
 
   it('relays over STARTTLS with AUTH: envelope, client name and bytes arrive intact', async () => {
     const raw = rawMessage({ from: 'Alice <alice@laruche.example>', to: 'bob@example.org, carol@example.net', subject: 'Ordre du jour', id: 'simple.1@laruche.example', body: `Bonjour,${CRLF}${CRLF}.ligne qui commence par un point${CRLF}-- ${CRLF}Alice${CRLF}` });
     const info = await submit('alice@laruche.example', ['bob@example.org', 'carol@example.net'], raw);
     expect(info.response).toMatch(/^250 .*queued as/);
-    const [env] = await waitForEnvelopes(relay.dataDir, (e) => e.messageId === '<simple.1@laruche.example>' || e.messageId === 'simple.1@laruche.example', 1);
+    const [env] = await waitForEnvelopes(relay.dataDir, (e) => e.messageId === '<simple.1@laruche.example>' || e.messageId === 'simple.1@laruche.example', 1, { explain });
     expect(env!.from).toBe('alice@laruche.example');
     expect(env!.recipients.map((r) => r.address).sort()).toEqual(['bob@example.org', 'carol@example.net']);
     expect(env!.client.name).toBe('mailcow');
@@ -119,7 +125,7 @@ smtp:
     const rcpts = Array.from({ length: 120 }, (_, i) => `membre${String(i).padStart(3, '0')}@${['example.org', 'example.net', 'example.com'][i % 3]}`);
     const raw = rawMessage({ from: 'asso@laruche.example', to: 'membres@laruche.example', subject: 'Assemblée générale', id: 'ag.2025@laruche.example', body: `Convocation${CRLF}` });
     await submit('asso@laruche.example', rcpts, raw);
-    const envs = await waitForEnvelopes(relay.dataDir, (e) => e.from === 'asso@laruche.example', 3);
+    const envs = await waitForEnvelopes(relay.dataDir, (e) => e.from === 'asso@laruche.example', 3, { explain });
     expect(envs).toHaveLength(3);
     expect(envs.map((e) => e.recipients.length).sort((a, b) => b - a)).toEqual([50, 50, 20]);
     expect(new Set(envs.map((e) => e.messageId)).size).toBe(1);
@@ -143,7 +149,7 @@ smtp:
     // The same message with a header Mailcow's smtp_header_checks removes on the way out.
     const raw = kept.replace(`${CRLF}MIME-Version`, `${CRLF}X-Originating-IP: [192.0.2.7]${CRLF}MIME-Version`);
     await submit('zoe@laruche.example', ['soren@example.org', 'andré@exemple.fr'], raw);
-    const [env] = await waitForEnvelopes(relay.dataDir, (e) => e.from === 'zoe@laruche.example', 1);
+    const [env] = await waitForEnvelopes(relay.dataDir, (e) => e.from === 'zoe@laruche.example', 1, { explain });
     expect(env!.recipients.map((r) => r.address).sort()).toEqual(['andré@exemple.fr', 'soren@example.org']);
     const body = spooledBytes(relay.dataDir, env!.id);
     const tail = body.subarray(body.length - Buffer.byteLength(kept));

@@ -110,6 +110,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
     '/domains',
     { schema: { tags: ['domains'], summary: 'Sending domains of the tenants', querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false }, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' } } } } } }, ...authErrors } } },
     async (req) => {
+      if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
       const items = (await deps.tenants.list()).filter((t) => only === undefined || t.id === only).flatMap((t) => t.domains.filter((d) => !d.startsWith('*.')).map((domain) => ({ domain, tenant: t.id })));
       return { items };

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ListmonkBridge } from '../../wiring/listmonk.js';
 import { REDIRECTS_NS, type RedirectRecord } from '../../wiring/intake-hooks.js';
 import type { Store } from '../../store/types.js';
-import { tenantFilter } from '../auth.js';
+import { requireTenantAccess, tenantFilter } from '../auth.js';
 import { authErrors } from '../schemas.js';
 
 const tenantQs = { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } }, additionalProperties: false } as const;
@@ -46,6 +46,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
       },
     },
     async (req) => {
+      if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
       const pending = new Map((await listmonk.redirector.worker.status()).pending.filter((p) => p.kind === 'draft').map((p) => [p.id, p]));
       const recs = (await store.listDocs<RedirectRecord>(REDIRECTS_NS)).map((d) => d.value).filter((r) => only === undefined || r.tenant === only);
@@ -75,6 +76,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
     '/listmonk/bounces',
     { schema: { tags: ['listmonk'], summary: 'Bounce webhook posts waiting for Listmonk', querystring: tenantQs, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...authErrors } } },
     async (req) => {
+      if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
       const { pending } = await listmonk.feedback.worker.status();
       return { items: pending.filter((p) => only === undefined || p.tenantId === only).slice(0, req.query.limit) };

@@ -51,7 +51,10 @@ export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { pol
     requireTenantAccess(req, t.tenant);
     const overrides = await policy.listOverrides();
     const hasOverride = (level: string, id: string) => overrides.some((o) => o.level === level && o.id === id);
-    const list = await policy.quotaUsage({ level: t.level, id: t.id });
+    // Only the limits an override of this address acts on (its own level, SMTP scope): the
+    // dashboard adjusts them by name, so a tenant's newsletter pacing or the domain's limits
+    // listed under a mailbox would be ambiguous (each shows on its own item).
+    const list = (await policy.quotaUsage({ level: t.level, id: t.id })).filter((l) => l.scope === 'smtp' && l.level === t.level);
     return {
       address: t.id,
       level: t.level,
@@ -71,15 +74,24 @@ export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { pol
       },
     },
     async (req) => {
+      // A tenant token asking for another tenant is refused (as in /queue and /stats), not silently narrowed.
+      if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
-      requireTenantAccess(req, only);
       const list = (await tenants.list()).filter((t) => only === undefined || t.id === only);
       const items = [];
       const now = Date.now();
       for (const t of list) {
         const senders = (await queries.bySender({ from: now - 86_400_000, to: now, tenant: t.id, limit: 200 })).map((r) => r.id).filter((s) => s.includes('@'));
         const targets = new Set<string>([t.id, ...t.domains.filter((d) => !d.startsWith('*.')), ...Object.keys(t.mailboxes), ...senders]);
-        for (const address of targets) items.push(await usage(req, address));
+        for (const address of targets) {
+          // Recent senders of the tenant's traffic may be outside its domains (the DSNs it
+          // received are sent as MAILER-DAEMON@<relay>): not its quotas, and a 403 for its token.
+          const item = await usage(req, address).catch((err: unknown) => {
+            if (err instanceof HttpError && err.statusCode === 403 && address.includes('@')) return null;
+            throw err;
+          });
+          if (item && (item.tenant === t.id || !address.includes('@'))) items.push(item);
+        }
       }
       return { items };
     },

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Alert, StatsAlerts } from '../../stats/alerts.js';
 import type { ByDimension, StatsQueries, StatsRow } from '../../stats/queries.js';
-import { HttpError, tenantFilter } from '../auth.js';
+import { HttpError, requireTenantAccess, tenantFilter } from '../auth.js';
 import { authErrors } from '../schemas.js';
 
 export interface StatsRouteDeps {
@@ -194,14 +194,16 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
     async (req) => {
       const q = range(req as never);
       const to = Date.now();
-      const from = new Date(new Date(to).getUTCFullYear(), new Date(to).getUTCMonth() - (req.query.months - 1), 1).getTime();
+      const from = Date.UTC(new Date(to).getUTCFullYear(), new Date(to).getUTCMonth() - (req.query.months - 1), 1);
       const months = await deps.queries.demailnagement({ from, to, tenant: q.tenant });
+      // Each recipient counted once (final outcomes), like the shares: a retried deferral is one mail.
+      const final = (s: { delivered: number; bounced: number }) => s.delivered + s.bounced;
       return {
         months: months.map((m) => ({
           month: m.month,
-          total: m.usGiants.sent + m.others.sent,
-          usGiants: m.usGiants.sent,
-          others: m.others.sent,
+          total: m.finalTotal,
+          usGiants: final(m.usGiants),
+          others: final(m.others),
           usGiantsPct: pct(m.usGiants.share),
           deliveredPctUsGiants: pct(m.usGiants.deliverability),
           deliveredPctOthers: pct(m.others.deliverability),
@@ -256,6 +258,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
     '/alerts',
     { schema: { tags: ['stats'], summary: 'Active alerts', querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false }, response: { 200: { type: 'object', properties: { items: { type: 'array', items: alertSchema } } }, ...authErrors } } },
     async (req) => {
+      if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
       const items = only === undefined ? deps.alerts.active() : await deps.alerts.evaluate({ tenant: only });
       return { items: visibleAlerts(items, only) };

@@ -82,7 +82,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
     onError: (err) => log.warn({ err: (err as Error).message }, 'tenants: store unavailable, serving the last known directory'),
   });
   cleanups.push(() => tenants.close());
-  const policy = createPolicyService({ store, tenants, config: policyConfig });
+  const policy = createPolicyService({ store, tenants, config: policyConfig, recordVerdicts: false });
   const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
   cleanups.push(() => recorder.close());
   const queries = createStatsQueries({ store, providers });

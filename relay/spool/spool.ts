@@ -4,19 +4,22 @@
  *   incoming/<id>.json  envelope being committed (not yet accepted)
  *   active|deferred|hold/<id>.json   queued envelopes; the directory is the queue state
  *   tmp/                envelope rewrites before their rename
- * A message is queued iff its envelope is in a state directory. Every state change is a new
- * envelope file renamed into place (atomic), and "250 queued" is only answered after the body,
- * the envelope and both directories are fsynced. Recovery removes what was never committed.
+ * A message is queued iff its envelope is in a state directory (or, after a crash, in the
+ * trailer of its message file: see trailer.ts). Every state change is a new envelope file renamed
+ * into place (atomic). "250 queued" is only answered after the message file, which carries the
+ * first envelope in its trailer, and its directory are fsynced: one file fsync per message, the
+ * directory fsyncs shared by concurrent commits. Recovery removes what was never committed.
  */
 import { EventEmitter } from 'node:events';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DirSyncer } from './dir-sync.js';
 import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
 import { newQueueId } from './queue-id.js';
 import { SpoolWriter } from './spool-writer.js';
+import { encodeTrailer, readTrailer } from './trailer.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -101,14 +104,17 @@ export class Spool extends EventEmitter<SpoolEvents> {
   async commit(writer: SpoolWriter, env: Envelope): Promise<void> {
     try {
       await writer.flushed();
-      if (this.fsyncFiles) await writer.handle.sync();
-      await writer.handle.close();
       env.size = writer.bytes;
       env.rev = 1;
+      const trailer = encodeTrailer(env);
+      await writer.handle.write(trailer, 0, trailer.length, env.size);
+      if (this.fsyncFiles) await writer.handle.datasync();
+      await writer.handle.close();
+      // The envelope file is a fast index entry; the trailer already made it durable.
       const incoming = this.envPath('incoming', env.id);
-      await this.writeDurable(incoming, env);
+      await writeFile(incoming, JSON.stringify(env), { mode: 0o600 });
       await rename(incoming, this.envPath(env.state, env.id));
-      await Promise.all([this.syncer.sync(this.dirs.messages), this.syncer.sync(this.dirs[env.state])]);
+      await this.syncer.sync(this.dirs.messages);
     } catch (err) {
       await this.discard(writer);
       await rm(this.envPath('incoming', env.id), { force: true }).catch(() => undefined);
@@ -144,15 +150,18 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.emit('changed', env, to !== from ? from : null);
   }
 
-  /** Removes a finished message: envelope first (it is the queue entry), then the body. */
+  /**
+   * Removes a finished message: the body first (its trailer could otherwise bring the message
+   * back after a crash), then the envelope; an envelope without body is dropped at recovery.
+   */
   async remove(id: string): Promise<void> {
     const env = this.index.get(id) ?? (await this.load(id));
     if (!env) return;
-    await unlink(this.envPath(env.state, id)).catch((err: NodeJS.ErrnoException) => {
+    await unlink(this.bodyPath(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    await this.syncer.sync(this.dirs[env.state]);
-    await unlink(this.bodyPath(id)).catch(() => undefined);
+    await this.syncer.sync(this.dirs.messages);
+    await unlink(this.envPath(env.state, id)).catch(() => undefined);
     this.index.delete(id);
     this.emit('removed', id);
   }
@@ -177,8 +186,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return this.index.size;
   }
 
+  /** The message bytes (without the envelope trailer). */
   openBody(id: string, start = 0): ReadStream {
-    return createReadStream(this.bodyPath(id), { start, highWaterMark: 256 * 1024 });
+    const size = this.index.get(id)?.size;
+    return createReadStream(this.bodyPath(id), { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });
   }
 
   private async writeDurable(path: string, env: Envelope): Promise<void> {
@@ -217,8 +228,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
         const path = join(this.dirs[state], f);
         const env = await readEnvelope(path);
         if (!env) {
-          this.log.warn({ file: path }, 'spool: unreadable envelope moved aside');
-          await rename(path, `${path}.corrupt`).catch(() => undefined);
+          // A first envelope written just before a crash; the message's trailer has it.
+          await unlink(path).catch(() => undefined);
           continue;
         }
         env.state = state;
@@ -243,15 +254,24 @@ export class Spool extends EventEmitter<SpoolEvents> {
       }
     }
     let orphans = 0;
+    let rebuilt = 0;
     for (const f of await readdir(this.dirs.messages)) {
       const id = f.replace(/\.eml$/, '');
-      if (!found.has(id)) {
+      if (found.has(id)) continue;
+      const env = await readTrailer(join(this.dirs.messages, f));
+      if (env && env.id === id) {
+        env.state = 'active';
+        await this.writeDurable(this.envPath('active', id), env);
+        found.set(id, env);
+        rebuilt++;
+      } else {
         await rm(join(this.dirs.messages, f), { force: true });
         orphans++;
       }
     }
+    if (rebuilt) await this.syncer.sync(this.dirs.active);
     for (const env of found.values()) this.index.set(env.id, env);
-    this.log.info({ queued: found.size, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
+    this.log.info({ queued: found.size, rebuiltFromTrailer: rebuilt, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
   }
 }
 

@@ -41,6 +41,12 @@ export interface PolicyServiceOptions {
   store: Store;
   tenants: TenantDirectory;
   config?: PolicyConfig;
+  /**
+   * Count each verdict in the store's hourly verdict buckets (default true). The relay turns it
+   * off: its stats recorder batches verdicts in memory, which keeps store writes off the
+   * per-message path.
+   */
+  recordVerdicts?: boolean;
 }
 
 const PACING_SLACK_MS = 1000;
@@ -51,7 +57,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const local = new LocalLimiter();
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {
-    await recordVerdict(store, v, now, cfg.stats_ttl_days);
+    if (opts.recordVerdicts !== false) await recordVerdict(store, v, now, cfg.stats_ttl_days);
     return v;
   };
   /** Reference time of the quota windows (what resetAt values are relative to). */

@@ -62,7 +62,10 @@ describe('authentication', () => {
   });
 
   it('the first start printed an admin token once, on stderr only, and it works', async () => {
-    const lines = r.relay.logs.filter((l) => /rls_[0-9a-f]{12}_/.test(l));
+    const lines = await until(() => {
+      const l = r.relay.logs.filter((x) => /rls_[0-9a-f]{12}_/.test(x));
+      return l.length ? l : null;
+    }, 'the first admin token on stderr');
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toMatch(/^\{/); // not a JSON log line
     const token = /rls_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(lines[0]!)![0];

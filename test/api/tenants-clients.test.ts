@@ -5,7 +5,7 @@
  * never logged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, api, mailFromReply, sendMail, startApiRelay, type ApiRelay } from './helpers.js';
+import { ADMIN_TOKEN, api, mailFromReply, sendMail, startApiRelay, until, type ApiRelay } from './helpers.js';
 
 let r: ApiRelay;
 const LISTMONK_TOKEN = 'lm-secret-token-NeverShowMe-42';
@@ -14,8 +14,8 @@ let firstToken = '';
 
 beforeAll(async () => {
   r = await startApiRelay({ env: { RELAIS_ADMIN_TOKEN: ADMIN_TOKEN } });
-  firstToken = /rls_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(r.relay.logs.join('\n'))?.[0] ?? '';
-  expect(firstToken).not.toBe('');
+  // Printed on stderr, which may arrive after the "relais started" line of stdout.
+  firstToken = await until(() => /rls_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(r.relay.logs.join('\n'))?.[0], 'the first admin token on stderr');
 });
 
 afterAll(async () => {
@@ -54,12 +54,13 @@ describe('tenants', () => {
 
   it('run-time changes survive a restart and win over the YAML until reset', async () => {
     await r.restart();
-    // The second start finds the token store populated: no new admin token printed.
-    expect(r.relay.logs.some((l) => /rls_[0-9a-f]{12}_/.test(l))).toBe(false);
     expect((await api(r.base, firstToken, '/api/v1/whoami')).body.admin).toBe(true);
     expect((await admin('/api/v1/tenants/nouveau')).body).toMatchObject({ id: 'nouveau', name: 'Nouveau', source: 'store', listmonk: { token_set: true } });
     expect((await admin('/api/v1/tenants/collectif-a')).body).toMatchObject({ domains: ['collectif-a.org', 'collectif-a.net'], source: 'store' });
     expect((await mailFromReply(r.relay.smtpPort, 'contact@collectif-a.net')).code).toBe(250);
+    // The second start found the token store populated: no new admin token printed (checked
+    // after a few round trips, since stderr is a separate pipe).
+    expect(r.relay.logs.some((l) => /rls_[0-9a-f]{12}_/.test(l))).toBe(false);
 
     const reset = await admin('/api/v1/tenants/collectif-a/reset', { method: 'POST' });
     expect(reset.body).toMatchObject({ ok: true, tenant: { domains: ['collectif-a.org'], source: 'seed' } });

@@ -93,6 +93,4 @@ export async function waitForEnvelopes(dataDir: string, select: (e: Envelope) =>
   }
 }
 
-export function spooledBytes(dataDir: string, id: string): Buffer {
-  return readFileSync(join(dataDir, 'spool', 'messages', `${id}.eml`));
-}
+export { spooledBytes } from './spool-files.js';

@@ -13,8 +13,16 @@ export function spooledEnvelopes(dataDir: string): Envelope[] {
   return out;
 }
 
+/** The spooled message bytes, without the envelope trailer Relais appends (relay/spool/trailer.ts). */
+export function spooledBytes(dataDir: string, id: string): Buffer {
+  const raw = readFileSync(join(dataDir, 'spool', 'messages', `${id}.eml`));
+  const footer = /\n#relais-envelope (\d{10})\n$/.exec(raw.subarray(-40).toString('latin1'));
+  if (!footer) return raw;
+  return raw.subarray(0, raw.length - footer[0].length - Number(footer[1]));
+}
+
 export function spooledBody(dataDir: string, id: string): string {
-  return readFileSync(join(dataDir, 'spool', 'messages', `${id}.eml`), 'utf8');
+  return spooledBytes(dataDir, id).toString('utf8');
 }
 
 export function spoolFileCount(dataDir: string, sub: string): number {

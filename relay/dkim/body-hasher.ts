@@ -34,6 +34,11 @@ export interface DkimBodyHasherOptions {
   maxHeaderBytes?: number;
   /** Pass chunks through (Transform). Set false when nothing reads from it (pure sink). */
   passthrough?: boolean;
+  /**
+   * Body canonicalisations to hash (default both). The relay's keys all use relaxed, so it hashes
+   * only that: canonicalising is most of the signing cost on large messages.
+   */
+  canonicalizations?: Array<'relaxed' | 'simple'>;
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
@@ -55,16 +60,15 @@ export class DkimBodyHasher extends Transform {
     relaxed: createHash('sha256'),
     simple: createHash('sha256'),
   };
-  private readonly canons = [
-    new BodyCanonicalizer('relaxed', this.hashes.relaxed),
-    new BodyCanonicalizer('simple', this.hashes.simple),
-  ];
+  private readonly canons: BodyCanonicalizer[];
   private final: DkimHashResult | null = null;
 
   constructor(options: DkimBodyHasherOptions = {}) {
     super();
     this.maxHeaderBytes = options.maxHeaderBytes ?? 1024 * 1024;
     this.passthrough = options.passthrough ?? true;
+    const wanted = options.canonicalizations ?? ['relaxed', 'simple'];
+    this.canons = wanted.map((c) => new BodyCanonicalizer(c, this.hashes[c]));
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -132,7 +136,10 @@ export class DkimBodyHasher extends Transform {
     this.final = {
       headerBlock: this.headerBlock,
       headerOverflow: this.overflow,
-      bodyHashes: { relaxed: this.hashes.relaxed.digest('base64'), simple: this.hashes.simple.digest('base64') },
+      bodyHashes: {
+        relaxed: this.canons.some((c) => c.canon === 'relaxed') ? this.hashes.relaxed.digest('base64') : '',
+        simple: this.canons.some((c) => c.canon === 'simple') ? this.hashes.simple.digest('base64') : '',
+      },
       bodyBytes: this.bodyBytes,
     };
     return this.final;

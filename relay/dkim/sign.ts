@@ -96,6 +96,7 @@ function selectHeaders(fields: HeaderField[], wanted: readonly string[]): { name
 function signOne(key: DkimKey, names: string[], picked: HeaderField[], bodyHashes: BodyHashes, t: number): string {
   const hc = key.headerCanon ?? 'relaxed';
   const bc = key.bodyCanon ?? 'relaxed';
+  if (!bodyHashes[bc]) throw new Error(`DKIM key ${key.selector}._domainkey.${key.domain}: no ${bc} body hash was computed`);
   const privateKey = typeof key.privateKey === 'string' ? createPrivateKey(key.privateKey) : key.privateKey;
   const keyType = privateKey.asymmetricKeyType;
   if ((key.algo === 'rsa' && keyType !== 'rsa') || (key.algo === 'ed25519' && keyType !== 'ed25519'))

@@ -104,7 +104,7 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
 export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver }): Delivery {
   return createDelivery({
     spool: deps.spool,
-    log: deps.log.child({ component: 'delivery' }),
+    log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
     providers: deliveryCatalog(deps.providers),
     observer: deps.observer,

@@ -90,7 +90,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
 
   return {
     checkSender: (client, mailFrom) => d.policy.checkSender(client, mailFrom),
-    createObserver: () => new DkimBodyHasher(),
+    createObserver: () => new DkimBodyHasher({ canonicalizations: ['relaxed'] }),
     reportRecipient: d.reports ? (address) => d.reports!.recipientKind(address) : undefined,
 
     async decide(ctx: DataContext): Promise<Decision> {

@@ -3,14 +3,29 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Envelope } from '../../relay/spool/envelope.js';
 
+/**
+ * Queued envelopes as the running relay leaves them. A state change renames the new envelope in
+ * before unlinking the old one, so a message may briefly sit in two state directories (or a file
+ * may vanish while read): keep the newest revision of each id, like the spool's recovery does.
+ */
 export function spooledEnvelopes(dataDir: string): Envelope[] {
-  const out: Envelope[] = [];
+  const byId = new Map<string, Envelope>();
   for (const state of ['active', 'deferred', 'hold']) {
     const dir = join(dataDir, 'spool', state);
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Envelope);
+    for (const f of readdirSync(dir)) {
+      if (!f.endsWith('.json')) continue;
+      let env: Envelope;
+      try {
+        env = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Envelope;
+      } catch {
+        continue;
+      }
+      const prev = byId.get(env.id);
+      if (!prev || env.rev > prev.rev) byId.set(env.id, env);
+    }
   }
-  return out;
+  return [...byId.values()];
 }
 
 /** The spooled message bytes, without the envelope trailer Relais appends (relay/spool/trailer.ts). */

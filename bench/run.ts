@@ -13,6 +13,8 @@ import './sections/accept.js';
 import './sections/smtp-source.js';
 import './sections/memory.js';
 import './sections/end-to-end.js';
+import './sections/policies.js';
+import './sections/dkim.js';
 
 function machine(): Record<string, string | number> {
   const sh = (cmd: string, args: string[]) => {

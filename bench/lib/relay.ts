@@ -24,14 +24,23 @@ export interface BenchRelay {
   pid: number;
   dataDir: string;
   smtpPort: number;
+  /** Port of the admin API (/api/v1, /metrics). */
+  apiPort: number;
   logLines(): number;
+  /** Verdicts logged at end of DATA ("verdict" field of the intake's log lines), by action. */
+  verdicts(): Record<string, number>;
   stop(): Promise<void>;
 }
 
-export async function startBenchRelay(env: Record<string, string> = {}): Promise<BenchRelay> {
+export interface BenchRelayOptions {
+  /** YAML config passed as `--config FILE` (RELAIS_* env still wins over it). */
+  configFile?: string;
+}
+
+export async function startBenchRelay(env: Record<string, string> = {}, opts: BenchRelayOptions = {}): Promise<BenchRelay> {
   const root = mkdtempSync(join(tmpdir(), 'relais-bench-'));
   const dataDir = join(root, 'data');
-  const child = spawn(process.execPath, [CLI, 'start'], {
+  const child = spawn(process.execPath, [CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
     env: {
       ...(process.env as Record<string, string>),
       RELAIS_DATA_DIR: dataDir,
@@ -47,12 +56,18 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
   let lines = 0;
   let text = '';
   let up = false;
+  let partial = '';
+  const verdicts: Record<string, number> = {};
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const startedP = new Promise<Record<string, unknown>>((resolveStart, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start within 20 s:\n${text.slice(-4000)}`)), 20_000);
     const onData = (d: Buffer) => {
       const s = d.toString('utf8');
       for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) lines++;
+      const all = partial + s;
+      const cut = all.lastIndexOf('\n') + 1;
+      partial = all.slice(cut);
+      for (const m of all.slice(0, cut).matchAll(/"verdict":"([a-z_]+)"/g)) verdicts[m[1]!] = (verdicts[m[1]!] ?? 0) + 1;
       if (up) return;
       text += s;
       const complete = text.split('\n').slice(0, -1);
@@ -83,7 +98,9 @@ export async function startBenchRelay(env: Record<string, string> = {}): Promise
     pid: child.pid!,
     dataDir,
     smtpPort: (started.smtp as Array<{ port: number }>)[0]!.port,
+    apiPort: (started.api as { port: number }).port,
     logLines: () => lines,
+    verdicts: () => ({ ...verdicts }),
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

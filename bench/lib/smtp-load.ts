@@ -14,11 +14,18 @@ export interface LoadOptions {
   maxMessages: number;
   /** ...or after this long (whichever comes first). */
   maxMs?: number;
-  /** The whole message (headers + body, CRLF, no dot-stuffing needed). */
-  message: Buffer;
+  /**
+   * The whole message (headers + body, CRLF, no dot-stuffing needed), or a factory called with
+   * the message's sequence number (unique Message-IDs: see makeMessages).
+   */
+  message: Buffer | ((seq: number) => Buffer);
   /** One message per connection (connect, EHLO, transaction, QUIT) instead of reusing sessions. */
   perConnection?: boolean;
   recipients?: number;
+  /** Envelope sender (default bench@laruche.example). */
+  mailFrom?: string;
+  /** Recipient i of message seq (default dest<i>@example.org). */
+  recipientFor?: (seq: number, i: number) => string;
 }
 
 export interface LoadResult {
@@ -101,7 +108,12 @@ async function expectCode(c: Conn, want: number, what: string): Promise<void> {
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const host = o.host ?? '127.0.0.1';
   const rcpts = o.recipients ?? 1;
-  const envelope = `MAIL FROM:<bench@laruche.example> SIZE=${o.message.length}\r\n${Array.from({ length: rcpts }, (_, i) => `RCPT TO:<dest${i}@example.org>\r\n`).join('')}DATA\r\n`;
+  const from = o.mailFrom ?? 'bench@laruche.example';
+  const rcptOf = o.recipientFor ?? ((_seq: number, i: number) => `dest${i}@example.org`);
+  const messageOf = typeof o.message === 'function' ? o.message : () => o.message as Buffer;
+  const envelope = (seq: number, size: number) =>
+    `MAIL FROM:<${from}> SIZE=${size}\r\n${Array.from({ length: rcpts }, (_, i) => `RCPT TO:<${rcptOf(seq, i)}>\r\n`).join('')}DATA\r\n`;
+  let bytes = 0;
   const latencies: number[] = [];
   const errors: string[] = [];
   let started = 0;
@@ -121,19 +133,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const worker = async () => {
     let c: Conn | undefined;
     while (more()) {
-      started++;
+      const seq = started++;
+      const message = messageOf(seq);
       try {
         c ??= await open();
-        await c.write(envelope);
+        await c.write(envelope(seq, message.length));
         await expectCode(c, 250, 'MAIL');
         for (let i = 0; i < rcpts; i++) await expectCode(c, 250, 'RCPT');
         await expectCode(c, 354, 'DATA');
-        c.socket.write(o.message);
+        c.socket.write(message);
         await c.write('.\r\n');
         const sent = performance.now();
         await expectCode(c, 250, 'end of DATA');
         latencies.push(performance.now() - sent);
         done++;
+        bytes += message.length;
         if (o.perConnection) {
           await c.write('QUIT\r\n');
           await c.code().catch(() => 0);
@@ -154,7 +168,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   await Promise.all(Array.from({ length: o.sessions }, worker));
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { messages: done, seconds, perSecond: done / seconds, mibPerSecond: (done * o.message.length) / seconds / 1048576, latencies, errors };
+  return { messages: done, seconds, perSecond: done / seconds, mibPerSecond: bytes / seconds / 1048576, latencies, errors };
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -162,13 +176,38 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+export interface MessageOptions {
+  /** From: address (default bench@laruche.example); the Message-ID uses its domain. */
+  from?: string;
+}
+
+const LINE = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\r\n';
+
+function headerBlock(size: number, tag: string, from: string, messageId: string): string {
+  return (
+    `From: Bench <${from}>\r\nTo: <dest0@example.org>\r\nSubject: ${tag} ${size} octets\r\n` +
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${messageId}>\r\n` +
+    'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n'
+  );
+}
+
 /** A plausible message of about `size` bytes: a few headers and 76-character body lines. */
-export function makeMessage(size: number, tag = 'bench'): Buffer {
-  const head =
-    `From: Bench <bench@laruche.example>\r\nTo: <dest0@example.org>\r\nSubject: ${tag} ${size} octets\r\n` +
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}\r\nMessage-ID: <${tag}.${size}.${Date.now()}@laruche.example>\r\n` +
-    'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n';
-  const line = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\r\n';
-  const n = Math.max(1, Math.ceil((size - head.length) / line.length));
-  return Buffer.from(head + line.repeat(n), 'latin1');
+export function makeMessage(size: number, tag = 'bench', opts: MessageOptions = {}): Buffer {
+  const from = opts.from ?? 'bench@laruche.example';
+  const head = headerBlock(size, tag, from, `${tag}.${size}.${Date.now()}@${from.split('@')[1]}`);
+  const n = Math.max(1, Math.ceil((size - head.length) / LINE.length));
+  return Buffer.from(head + LINE.repeat(n), 'latin1');
+}
+
+/**
+ * Like makeMessage, but each message (by sequence number) gets its own Message-ID, as real mail
+ * does: the policies sum split transactions by sender + Message-ID, so a shared ID would look
+ * like one message to thousands of recipients. The body is built once and shared.
+ */
+export function makeMessages(size: number, tag = 'bench', opts: MessageOptions = {}): (seq: number) => Buffer {
+  const from = opts.from ?? 'bench@laruche.example';
+  const run = `${tag}.${Date.now().toString(36)}.${process.pid}`;
+  const probe = headerBlock(size, tag, from, `${run}.0000000@${from.split('@')[1]}`);
+  const body = Buffer.from(LINE.repeat(Math.max(1, Math.ceil((size - probe.length) / LINE.length))), 'latin1');
+  return (seq) => Buffer.concat([Buffer.from(headerBlock(size, tag, from, `${run}.${String(seq).padStart(7, '0')}@${from.split('@')[1]}`), 'latin1'), body]);
 }

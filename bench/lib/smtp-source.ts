@@ -21,13 +21,18 @@ export interface SourceRun {
   size: number;
   /** Reuse the connection for the next message (-d); otherwise one message per connection. */
   reuse: boolean;
+  /** Give up after this long (default 120 s). */
+  timeoutMs?: number;
+  /** Envelope sender (default bench@laruche.example) and recipient (default dest@example.org). */
+  from?: string;
+  to?: string;
 }
 
 /** Runs smtp-source to completion; returns wall-clock seconds and messages per second. */
 export async function smtpSource(o: SourceRun): Promise<{ seconds: number; perSecond: number }> {
-  const args = ['-s', String(o.sessions), '-m', String(o.messages), '-l', String(o.size), '-M', 'bench.example', '-f', 'bench@laruche.example', '-t', 'dest@example.org', ...(o.reuse ? ['-d'] : []), `127.0.0.1:${o.port}`];
+  const args = ['-s', String(o.sessions), '-m', String(o.messages), '-l', String(o.size), '-M', 'bench.example', '-f', o.from ?? 'bench@laruche.example', '-t', o.to ?? 'dest@example.org', ...(o.reuse ? ['-d'] : []), `127.0.0.1:${o.port}`];
   const t0 = performance.now();
-  await run(SMTP_SOURCE, args, { timeout: 120_000, maxBuffer: 1 << 20 });
+  await run(SMTP_SOURCE, args, { timeout: o.timeoutMs ?? 120_000, maxBuffer: 1 << 20 });
   const seconds = (performance.now() - t0) / 1000;
   return { seconds, perSecond: o.messages / seconds };
 }
@@ -36,6 +41,8 @@ export interface Sink {
   port: number;
   /** Messages received so far (smtp-sink's running "mesg=" counter). */
   count(): number;
+  /** performance.now() when the counter last went up (≈ the last delivery). */
+  lastAt(): number;
   stop(): Promise<void>;
 }
 
@@ -46,11 +53,16 @@ export async function startSmtpSink(): Promise<Sink> {
   const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let count = 0;
+  let lastAt = performance.now();
   let tail = '';
   const onData = (d: Buffer) => {
     tail = (tail + d.toString('latin1')).slice(-200);
     const all = [...tail.matchAll(/mesg=(\d+)/g)];
-    if (all.length) count = Math.max(count, Number(all.at(-1)![1]));
+    const n = all.length ? Number(all.at(-1)![1]) : 0;
+    if (n > count) {
+      count = n;
+      lastAt = performance.now();
+    }
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
@@ -60,6 +72,7 @@ export async function startSmtpSink(): Promise<Sink> {
   return {
     port,
     count: () => count,
+    lastAt: () => lastAt,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -67,4 +80,17 @@ export async function startSmtpSink(): Promise<Sink> {
       }
     },
   };
+}
+
+export interface Delivered {
+  /** Messages the sink received. */
+  delivered: number;
+  /** performance.now() of the last delivery. */
+  lastAt: number;
+}
+
+/** Waits until the sink has `expected` messages, or until it has made no progress for `idleMs`. */
+export async function waitDelivered(sink: Sink, expected: number, idleMs = 10_000): Promise<Delivered> {
+  while (sink.count() < expected && performance.now() - sink.lastAt() < idleMs) await new Promise((res) => setTimeout(res, 50));
+  return { delivered: sink.count(), lastAt: sink.lastAt() };
 }

@@ -1,46 +1,89 @@
 /**
- * End to end: client → Relais (spool, fsync) → smarthost smtp-sink. Counts what the sink
- * received. Skips with a note when the relay does not deliver (yet).
+ * End to end (issue 4): smtp-source → Relais (spool, fsync) → smarthost smtp-sink, and the same
+ * through a private Postfix (relayhost = the sink), counted at the sink. Same C client, same
+ * message count, same sink: end-to-end msg/s = delivered / (last delivery − start of sending).
+ *
+ * BENCH_E2E_MESSAGES (default 20 000) sets the count; BENCH_E2E_REUSE=0 sends one message per
+ * connection (smtp-source without -d) instead of reusing the 20 sessions.
  */
-import { section } from '../lib/registry.js';
-import { startBenchRelay, type BenchRelay } from '../lib/relay.js';
-import { makeMessage, runLoad } from '../lib/smtp-load.js';
-import { haveSmtpSink, startSmtpSink } from '../lib/smtp-source.js';
+import { postfixUnavailable, startPostfix, type PostfixInstance } from '../lib/postfix.js';
+import { section, type BenchContext } from '../lib/registry.js';
+import { procCpuMs, procStatusKiB, startBenchRelay, type BenchRelay } from '../lib/relay.js';
+import { haveSmtpSink, haveSmtpSource, smtpSource, startSmtpSink, waitDelivered, type Sink } from '../lib/smtp-source.js';
 
-const MESSAGES = 1000;
-const IDLE_GIVE_UP_MS = 10_000;
+export const E2E_MESSAGES = Math.max(20, Number(process.env.BENCH_E2E_MESSAGES ?? 20_000));
+const REUSE = process.env.BENCH_E2E_REUSE !== '0';
+const SESSIONS = 20;
+const SIZE = 2048;
+/** No delivery progress for this long ends the wait (the rest is reported as missing). */
+const IDLE_GIVE_UP_MS = 15_000;
+
+interface E2eRun {
+  accepted: number;
+  delivered: number;
+  acceptPerSecond: number;
+  e2ePerSecond: number;
+  lastDeliveryS: number;
+}
+
+/** Sends E2E_MESSAGES with smtp-source to `port` and waits until the sink has them all. */
+async function drive(port: number, sink: Sink): Promise<E2eRun> {
+  const before = sink.count();
+  const t0 = performance.now();
+  const src = await smtpSource({ port, sessions: SESSIONS, messages: E2E_MESSAGES, size: SIZE, reuse: REUSE, timeoutMs: Math.max(120_000, E2E_MESSAGES * 20) });
+  const d = await waitDelivered(sink, before + E2E_MESSAGES, IDLE_GIVE_UP_MS);
+  const delivered = d.delivered - before;
+  const lastDeliveryS = (d.lastAt - t0) / 1000;
+  return { accepted: E2E_MESSAGES, delivered, acceptPerSecond: src.perSecond, e2ePerSecond: delivered / lastDeliveryS, lastDeliveryS };
+}
+
+function report(ctx: BenchContext, who: string, r: E2eRun, extra: Record<string, number | undefined> = {}): void {
+  ctx.record(who, { messages: r.accepted, delivered: r.delivered, 'accept msg/s': r.acceptPerSecond, 'end-to-end msg/s': r.e2ePerSecond, 'last delivery s': r.lastDeliveryS, ...extra });
+  if (r.delivered < r.accepted) ctx.note(`${who}: only ${r.delivered} of ${r.accepted} messages reached the sink (no progress for ${IDLE_GIVE_UP_MS / 1000} s)`);
+}
 
 section('end-to-end', async (ctx) => {
-  if (!haveSmtpSink()) {
-    ctx.note('smtp-sink not installed (Debian package "postfix"): end-to-end skipped');
+  if (!haveSmtpSink() || !haveSmtpSource()) {
+    ctx.note('smtp-source/smtp-sink not installed (Debian package "postfix"): end-to-end skipped');
     return;
   }
-  const sink = await startSmtpSink();
+  ctx.note(`${E2E_MESSAGES} messages of ${SIZE / 1024} KiB, smtp-source -s ${SESSIONS}${REUSE ? ' -d (connections reused)' : ' (one message per connection)'}; sink: smtp-sink; BENCH_E2E_MESSAGES sets the count`);
+  let relais: E2eRun | undefined;
+  let sink: Sink | undefined;
   let relay: BenchRelay | undefined;
   try {
+    sink = await startSmtpSink();
     relay = await startBenchRelay({ RELAIS_SMARTHOST: `127.0.0.1:${sink.port}`, RELAIS_SMARTHOST_TLS: 'none', RELAIS_ALLOW_PRIVATE_MX: 'true' });
-    const t0 = performance.now();
-    const r = await runLoad({ port: relay.smtpPort, sessions: 20, maxMessages: MESSAGES, maxMs: 60_000, message: makeMessage(2048) });
-    const acceptS = (performance.now() - t0) / 1000;
-    let last = sink.count();
-    let lastChange = performance.now();
-    while (sink.count() < r.messages && performance.now() - lastChange < IDLE_GIVE_UP_MS) {
-      await new Promise((res) => setTimeout(res, 50));
-      if (sink.count() !== last) {
-        last = sink.count();
-        lastChange = performance.now();
-      }
-    }
-    const delivered = sink.count();
-    if (delivered === 0) {
-      ctx.note(`delivery not available yet: 0 of ${r.messages} accepted messages reached smtp-sink within ${IDLE_GIVE_UP_MS / 1000} s — skipped`);
-      return;
-    }
-    const totalS = (lastChange - t0) / 1000;
-    ctx.record('2 KiB · 20 sess → smarthost smtp-sink', { accepted: r.messages, delivered, 'accept msg/s': r.messages / acceptS, 'end-to-end msg/s': delivered / totalS, 'last delivery s': totalS });
-    if (delivered < r.messages) ctx.note(`only ${delivered} of ${r.messages} messages reached the sink (no progress for ${IDLE_GIVE_UP_MS / 1000} s)`);
+    const cpu0 = procCpuMs(relay.pid);
+    const rssBefore = procStatusKiB(relay.pid, 'VmRSS');
+    relais = await drive(relay.smtpPort, sink);
+    report(ctx, 'Relais (smarthost smtp-sink)', relais, {
+      'relay CPU ms/msg': (procCpuMs(relay.pid) - cpu0) / Math.max(1, relais.delivered),
+      'RSS start MiB': rssBefore / 1024,
+      'peak RSS MiB': procStatusKiB(relay.pid, 'VmHWM') / 1024,
+    });
+    if (relais.delivered === 0) return ctx.note('Relais delivered nothing: Postfix comparison skipped');
   } finally {
     await relay?.stop();
-    await sink.stop();
+    await sink?.stop();
+  }
+
+  const why = postfixUnavailable();
+  if (why) return ctx.note(`Postfix comparison skipped: ${why}`);
+  let postfix: PostfixInstance | undefined;
+  sink = undefined;
+  try {
+    sink = await startSmtpSink();
+    postfix = await startPostfix({
+      prefix: 'relais-bench-postfix-',
+      main: { relayhost: `[127.0.0.1]:${sink.port}`, smtp_tls_security_level: 'none', smtpd_client_connection_count_limit: '0' },
+    });
+    const pf = await drive(postfix.port, sink);
+    report(ctx, `Postfix ${postfix.postconf('mail_version')} (relayhost smtp-sink)`, pf);
+    ctx.record('Relais / Postfix', { 'accept msg/s': relais.acceptPerSecond / pf.acceptPerSecond, 'end-to-end msg/s': relais.e2ePerSecond / pf.e2ePerSecond });
+    ctx.note('Postfix: private instance, default concurrency (default_destination_concurrency_limit 20), no TLS; target: Relais/Postfix end-to-end ≥ 1');
+  } finally {
+    await postfix?.stop();
+    await sink?.stop();
   }
 });

@@ -2,8 +2,9 @@
  * Postfix's smtp-source and smtp-sink as load generator and blackhole: the same C client against
  * Relais and against Postfix gives a like-for-like accept-rate ratio.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SMTP_SINK, SMTP_SOURCE, freePort } from './postfix.js';
 import { killOnExit } from './relay.js';
@@ -46,10 +47,17 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
+export interface SinkOptions {
+  /** Also write every message to a file in this directory (smtp-sink -d; made writable for it). */
+  dumpDir?: string;
+}
+
 /** smtp-sink on a free loopback port, counting messages (drops privileges to `postfix` when root). */
-export async function startSmtpSink(): Promise<Sink> {
+export async function startSmtpSink(opts: SinkOptions = {}): Promise<Sink> {
   const port = await freePort();
-  const args = [...(process.getuid?.() === 0 ? ['-u', 'postfix'] : []), '-c', `127.0.0.1:${port}`, '256'];
+  const root = process.getuid?.() === 0;
+  if (opts.dumpDir && root) chownSync(opts.dumpDir, Number(execFileSync('id', ['-u', 'postfix']).toString().trim()), 0);
+  const args = [...(root ? ['-u', 'postfix'] : []), ...(opts.dumpDir ? ['-d', join(opts.dumpDir, 'msg.')] : []), '-c', `127.0.0.1:${port}`, '256'];
   const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   killOnExit(child);
   let count = 0;

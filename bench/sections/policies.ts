@@ -4,7 +4,8 @@
  * signal runs. "On" declares a tenant `bench` (bench.example) and an untrusted client `bench`
  * (127.0.0.1/32): every message goes through sender authorisation, the bulk signals (split
  * transactions, distinct recipients, body fingerprint), the compromised-account guard and the
- * quota consume at three levels — once with the embedded LMDB store, once with Redis.
+ * quota consume at three levels — with the embedded LMDB store and with Redis, the guard on
+ * (thresholds out of reach, so its reads and writes run) and off (policies.guard.enabled: false).
  * Limits and thresholds are set out of reach so nothing is refused or held (checked from the
  * verdicts the relay logs). Same load for all: 2 KiB, 20 sessions, reused connections, unique
  * Message-IDs, 5 rotating recipients; delivery goes to a silent smarthost (tarpit), so this is
@@ -22,11 +23,11 @@ import { makeMessages, percentile, runLoad, type LoadResult } from '../lib/smtp-
 import { startTarpit } from '../lib/tarpit.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = 3;
-const RUN_MS = 2500;
+const ROUNDS = 2;
+const RUN_MS = 2000;
 const BIG = 1_000_000_000;
 
-const CONFIG = `# Bench: policies on, nothing refused or held.
+const config = (guard: boolean) => `# Bench: policies on, nothing refused or held.
 policies:
   defaults:
     limits:
@@ -38,7 +39,7 @@ policies:
       distinct_recipients_per_day: ${BIG}
       fingerprint_recipients: ${BIG}
   guard:
-    enabled: true
+    enabled: ${guard}
     volume_factor: ${BIG}
     min_hourly: ${BIG}
     new_domains_per_hour: ${BIG}
@@ -96,19 +97,24 @@ interface Config {
 section('policies', async (ctx) => {
   const tarpit = await startTarpit();
   const dir = mkdtempSync(join(tmpdir(), 'relais-bench-policies-'));
-  const configFile = join(dir, 'relais.yaml');
-  writeFileSync(configFile, CONFIG);
+  const files = { on: join(dir, 'guard-on.yaml'), off: join(dir, 'guard-off.yaml') };
+  writeFileSync(files.on, config(true));
+  writeFileSync(files.off, config(false));
   const prefix = `bench-${randomBytes(6).toString('hex')}:`;
   const useRedis = await redisReachable(REDIS_URL);
   const configs: Config[] = [];
   const base = { RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' };
   try {
-    const add = async (name: string, env: Record<string, string>, withConfig: boolean) =>
-      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, withConfig ? { configFile } : {}), runs: [], cpuMs: 0 });
-    await add('policies off (trusted loopback)', {}, false);
-    await add('policies on · embedded store', {}, true);
-    if (useRedis) await add('policies on · Redis', { RELAIS_REDIS_URL: REDIS_URL, RELAIS_STORE_PREFIX: prefix }, true);
-    else ctx.note(`Redis not reachable at ${REDIS_URL} (BENCH_REDIS_URL): Redis row skipped`);
+    const add = async (name: string, env: Record<string, string>, configFile?: string) =>
+      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, { configFile }), runs: [], cpuMs: 0 });
+    await add('policies off (trusted loopback)', {});
+    await add('on · embedded · guard off', {}, files.off);
+    await add('on · embedded · guard on', {}, files.on);
+    if (useRedis) {
+      const redis = { RELAIS_REDIS_URL: REDIS_URL };
+      await add('on · Redis · guard off', { ...redis, RELAIS_STORE_PREFIX: `${prefix}g0:` }, files.off);
+      await add('on · Redis · guard on', { ...redis, RELAIS_STORE_PREFIX: `${prefix}g1:` }, files.on);
+    } else ctx.note(`Redis not reachable at ${REDIS_URL} (BENCH_REDIS_URL): Redis rows skipped`);
 
     const message = makeMessages(2048, 'policies', { from: 'bench@bench.example' });
     const load = (port: number, maxMs: number) =>
@@ -150,9 +156,9 @@ section('policies', async (ctx) => {
       if (errors.length) ctx.note(`${c.name}: errors ${errors.slice(0, 3).join('; ')}`);
       if (notAccepted) ctx.note(`${c.name}: verdicts other than accept: ${notAccepted} — the comparison is not like for like`);
     }
-    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration; guard enabled with unreachable thresholds (its store reads and writes run, it never holds); all limits out of reach`);
+    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (only its hourly history is recorded)`);
   } finally {
-    for (const c of configs) await c.relay.stop();
+    await Promise.all(configs.map((c) => c.relay.stop()));
     await tarpit.close();
     rmSync(dir, { recursive: true, force: true });
     if (useRedis) await dropPrefix(REDIS_URL, prefix).catch((err: unknown) => ctx.note(`Redis keys ${prefix}* not removed: ${(err as Error).message}`));

@@ -19,7 +19,8 @@ export const DKIM_NS = 'dkim';
 export const DKIM_CHANNEL = 'dkim-keys-changed';
 export type DkimKeyStatus = 'staged' | 'active' | 'retired';
 
-interface StoredKey {
+/** What every key record carries, stored or shown. */
+interface KeyBase {
   domain: string;
   selector: string;
   algo: DkimAlgo;
@@ -27,6 +28,9 @@ interface StoredKey {
   createdAt: number;
   activatedAt?: number;
   retiredAt?: number;
+}
+
+interface StoredKey extends KeyBase {
   /** p= value (base64). */
   publicKey: string;
   secret: EncryptedSecret | FileSecret;
@@ -37,14 +41,7 @@ interface DomainDoc {
 }
 
 /** A key as the admin API sees it: no private material. */
-export interface DkimKeyInfo {
-  domain: string;
-  selector: string;
-  algo: DkimAlgo;
-  status: DkimKeyStatus;
-  createdAt: number;
-  activatedAt?: number;
-  retiredAt?: number;
+export interface DkimKeyInfo extends KeyBase {
   storage: 'encrypted' | 'file';
   dns: DkimDnsRecord;
 }

@@ -5,19 +5,10 @@
 import type { LevelLimits, LimitSet } from '../../policies/limits.js';
 import type { BulkPolicy } from '../../policies/bulk.js';
 import type { GuardPolicy } from '../../policies/guard.js';
+import type { TenantListmonkConfig } from '../../listmonk-bridge/draft-job.js';
 
-export interface ListmonkSettings {
-  /** Base URL of the Listmonk API as reached from Relais. */
-  url: string;
-  /** URL shown to humans (hint in bulk refusals). */
-  public_url?: string;
-  user: string;
-  token: string;
-  /** Import redirected recipients as unconfirmed subscribers of a double opt-in list (default false). */
-  import_recipients?: boolean;
-  /** That double opt-in list (default: the sender's own list). */
-  optin_list_id?: number;
-}
+/** A tenant's Listmonk instance: the bridge's own settings type (url, public_url, user, token…). */
+export type ListmonkSettings = TenantListmonkConfig;
 
 export interface MailboxSettings {
   limits?: LimitSet;

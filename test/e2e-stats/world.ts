@@ -19,6 +19,7 @@ import { freePort } from '../delivery/helpers.js';
 import { transport } from '../helpers/mail.js';
 import { startRelay, tempDir, writeYaml, type RelayProcess } from '../helpers/relay-process.js';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
+import { BASE_YAML } from '../api/helpers.js';
 
 export const DOMAINS = { google: 'gmail.test', microsoft: 'outlook.test', orange: 'orange.test', other: 'autre.test' } as const;
 
@@ -43,20 +44,8 @@ const MX_HOSTS: Record<string, { name: string; ip: string }> = {
 export const SENDER_DOMAINS = ['collectif-a.org', 'amap-b.fr'];
 
 /** The relays' configuration: two tenants, the local Mailcow allowed by network for both. */
-export const WORLD_YAML = `hostname: relais.test
-alerts:
+export const WORLD_YAML = `${BASE_YAML}alerts:
   interval: 1s
-tenants:
-  - id: collectif-a
-    name: Collectif A
-    domains: [collectif-a.org]
-  - id: amap-b
-    name: AMAP B
-    domains: [amap-b.fr]
-clients:
-  - name: mailcow
-    networks: [127.0.0.1/32]
-    tenants: [collectif-a, amap-b]
 `;
 
 type Phase = 'rcpt' | 'data';

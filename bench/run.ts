@@ -3,6 +3,14 @@
  * `node dist/bench/run.js accept memory`), prints one table per section and writes the results
  * as JSON to bench/results/ (gitignored). New sections: add a module under bench/sections that
  * calls `section(name, fn)`, and import it below.
+ *
+ * Environment (all optional):
+ *   BENCH_E2E_MESSAGES   messages per end-to-end run, Relais and Postfix (default 20000; e.g. 2000
+ *                        for a quick run)
+ *   BENCH_E2E_REUSE=0    end-to-end with one message per connection (smtp-source without -d)
+ *   BENCH_DKIM_MESSAGES  messages per DKIM on/off end-to-end run (default 2000, 2 runs per mode)
+ *   BENCH_REDIS_URL      Redis for the policies section (default redis://127.0.0.1:6379; its row
+ *                        is skipped when unreachable; keys use a unique prefix, removed after)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -204,7 +204,7 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
     pendingSamples = new Map();
     if (batch.size === 0 && samples.size === 0) return;
     const results = await Promise.allSettled([
-      ...[...batch].map(([key, b]) => store.hincr(key, b.fields, ttl[b.g]).then(() => batch.delete(key))),
+      store.hincrMany([...batch].map(([key, b]) => ({ key, fields: b.fields, ttlMs: ttl[b.g] }))).then(() => batch.clear()),
       ...[...samples].map(([base, list]) => writeSamples(base, list)),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

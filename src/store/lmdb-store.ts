@@ -205,11 +205,17 @@ class LmdbStore implements Store {
     return this.tx(() => { this.kv.removeSync(this.k(key)); });
   }
   hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
+    return this.hincrMany([{ key, fields, ttlMs }]);
+  }
+  hincrMany(entries: Array<{ key: string; fields: Record<string, number>; ttlMs: number }>): Promise<void> {
+    // One write transaction (one commit, one flush) for the whole batch.
     return this.tx(() => {
-      const cur = this.live(this.k(key));
-      const h: Record<string, number> = cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
-      for (const [f, by] of Object.entries(fields)) h[f] = (h[f] ?? 0) + Math.round(by);
-      this.kv.putSync(this.k(key), { t: 'h', v: h, exp: Date.now() + ttlMs });
+      for (const { key, fields, ttlMs } of entries) {
+        const cur = this.live(this.k(key));
+        const h: Record<string, number> = cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
+        for (const [f, by] of Object.entries(fields)) h[f] = (h[f] ?? 0) + Math.round(by);
+        this.kv.putSync(this.k(key), { t: 'h', v: h, exp: Date.now() + ttlMs });
+      }
     });
   }
   hgetall(key: string): Promise<Record<string, number>> {

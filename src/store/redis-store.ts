@@ -229,12 +229,26 @@ class RedisStore implements Store {
   }
 
   async hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
-    const entries = Object.entries(fields);
-    if (entries.length === 0) return;
-    const m = this.client.multi();
-    for (const [f, by] of entries) m.hincrby(this.k(key), f, Math.round(by));
-    m.pexpire(this.k(key), ttlMs);
-    const res = await this.run(() => m.exec());
+    return this.hincrMany([{ key, fields, ttlMs }]);
+  }
+
+  async hincrMany(list: Array<{ key: string; fields: Record<string, number>; ttlMs: number }>): Promise<void> {
+    // ioredis pipelines on a Cluster need one slot: there, one round trip per key.
+    if (this.client instanceof Cluster && list.length > 1) {
+      await Promise.all(list.map((e) => this.hincrMany([e])));
+      return;
+    }
+    const p = this.client.pipeline();
+    let n = 0;
+    for (const { key, fields, ttlMs } of list) {
+      const entries = Object.entries(fields);
+      if (entries.length === 0) continue;
+      for (const [f, by] of entries) p.hincrby(this.k(key), f, Math.round(by));
+      p.pexpire(this.k(key), ttlMs);
+      n++;
+    }
+    if (n === 0) return;
+    const res = await this.run(() => p.exec());
     const failed = res?.find(([err]) => err);
     if (failed) throw toStoreError(failed[0]);
   }

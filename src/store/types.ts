@@ -104,6 +104,8 @@ export interface Store {
 
   /** Hash counters (stats buckets): add to several fields at once, bucket expires after ttlMs. */
   hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void>;
+  /** Several hincr at once, in one transaction / round trip (stats flushes). */
+  hincrMany(entries: Array<{ key: string; fields: Record<string, number>; ttlMs: number }>): Promise<void>;
   hgetall(key: string): Promise<Record<string, number>>;
   /** Keys of hash buckets with a given prefix (e.g. "stats:h:2026112614"). */
   scanKeys(prefix: string): Promise<string[]>;

@@ -150,10 +150,10 @@ describe.each(STORE_KINDS)('stats recorder + queries ($name)', (kind) => {
   it('keeps counters in memory when a flush fails and writes them on the next one', async () => {
     let failNext = true;
     const flaky: Store = Object.create(store, {
-      hincr: {
-        value: (key: string, fields: Record<string, number>, ttl: number) => {
+      hincrMany: {
+        value: (entries: Parameters<Store['hincrMany']>[0]) => {
           if (failNext) return Promise.reject(new Error('simulated outage'));
-          return store.hincr(key, fields, ttl);
+          return store.hincrMany(entries);
         },
       },
     });

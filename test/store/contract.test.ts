@@ -170,6 +170,16 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(await store.scanKeys('stats:verdicts:')).toEqual(['stats:verdicts:2026112614', 'stats:verdicts:2026112615']);
   });
 
+  it('adds several hash counters in one call', async () => {
+    await store.hincrMany([
+      { key: 'many:a', fields: { x: 1, y: 2 }, ttlMs: H },
+      { key: 'many:b', fields: { x: 5 }, ttlMs: H },
+      { key: 'many:a', fields: { x: 10 }, ttlMs: H },
+    ]);
+    expect(await store.hgetall('many:a')).toEqual({ x: 11, y: 2 });
+    expect(await store.hgetall('many:b')).toEqual({ x: 5 });
+  });
+
   it('delivers published messages to subscribers of another connection', async () => {
     const other = await openStore(opts);
     const got: string[] = [];

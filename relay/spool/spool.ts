@@ -1,18 +1,19 @@
 /**
  * The durable spool, Postfix style. Layout under <data_dir>/spool:
- *   messages/<id>.eml   message bytes as received plus Relais's added headers (never rewritten)
- *   incoming/<id>.json  envelope being committed (not yet accepted)
- *   active|deferred|hold/<id>.json   queued envelopes; the directory is the queue state
+ *   messages/<id>.eml   message bytes as received plus Relais's added headers, then the first
+ *                       envelope as a trailer once accepted (never rewritten after that)
+ *   active|deferred|hold/<id>.json   envelopes after their first state change; the directory
+ *                       is the queue state (a message with only its trailer is active)
  *   tmp/                envelope rewrites before their rename
- * A message is queued iff its envelope is in a state directory (or, after a crash, in the
- * trailer of its message file: see trailer.ts). Every state change is a new envelope file renamed
- * into place (atomic). "250 queued" is only answered after the message file, which carries the
- * first envelope in its trailer, and its directory are fsynced: one file fsync per message, the
- * directory fsyncs shared by concurrent commits. Recovery removes what was never committed.
+ * A message is queued iff its message file ends with an envelope trailer (its first envelope:
+ * see trailer.ts) or its envelope is in a state directory. Accepting a message is one file, one
+ * fsync; "250 queued" is only answered after that fsync and the directory's (shared by
+ * concurrent commits). Every later state change is a new envelope file renamed into a state
+ * directory (atomic). Recovery removes what was never committed.
  */
 import { EventEmitter } from 'node:events';
 import { createReadStream, type ReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DirSyncer } from './dir-sync.js';
@@ -49,7 +50,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly index = new Map<string, Envelope>();
   private readonly syncer: DirSyncer;
   private readonly fsyncFiles: boolean;
-  readonly dirs: Record<'messages' | 'incoming' | 'tmp' | QueueState, string>;
+  readonly dirs: Record<'messages' | 'tmp' | QueueState, string>;
 
   private constructor(
     readonly root: string,
@@ -61,7 +62,6 @@ export class Spool extends EventEmitter<SpoolEvents> {
     this.syncer = new DirSyncer(fsync);
     this.dirs = {
       messages: join(root, 'messages'),
-      incoming: join(root, 'incoming'),
       tmp: join(root, 'tmp'),
       active: join(root, 'active'),
       deferred: join(root, 'deferred'),
@@ -81,7 +81,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return join(this.dirs.messages, `${id}.eml`);
   }
 
-  private envPath(state: QueueState | 'incoming', id: string): string {
+  private envPath(state: QueueState, id: string): string {
     return join(this.dirs[state], `${id}.json`);
   }
 
@@ -110,15 +110,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
       await writer.handle.write(trailer, 0, trailer.length, env.size);
       if (this.fsyncFiles) await writer.handle.datasync();
       await writer.handle.close();
-      // The envelope file is a fast index entry; the trailer already made it durable.
-      const incoming = this.envPath('incoming', env.id);
-      await writeFile(incoming, JSON.stringify(env), { mode: 0o600 });
-      await rename(incoming, this.envPath(env.state, env.id));
+      // The trailer is the first envelope: no envelope file until the first state change.
       await this.syncer.sync(this.dirs.messages);
     } catch (err) {
       await this.discard(writer);
-      await rm(this.envPath('incoming', env.id), { force: true }).catch(() => undefined);
-      await rm(this.envPath(env.state, env.id), { force: true }).catch(() => undefined);
       throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });
     }
     this.index.set(env.id, env);
@@ -213,12 +208,13 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /**
-   * Crash recovery: drop uncommitted envelopes and temp files, keep the newest copy of an
-   * envelope present in two states, drop envelopes whose body is missing (never acknowledged),
-   * and bodies with no envelope (half-written incoming mail or finished messages).
+   * Crash recovery: drop temp files and torn envelope files, keep the newest copy of an envelope
+   * present in two states, drop envelopes whose body is gone (finished messages), take the
+   * trailer of bodies without an envelope file, and delete bodies without either (mail that was
+   * being received and never acknowledged).
    */
   private async recover(): Promise<void> {
-    for (const dir of [this.dirs.incoming, this.dirs.tmp]) {
+    for (const dir of [this.dirs.tmp]) {
       for (const f of await readdir(dir)) await rm(join(dir, f), { force: true });
     }
     const found = new Map<string, Envelope>();
@@ -260,8 +256,6 @@ export class Spool extends EventEmitter<SpoolEvents> {
       if (found.has(id)) continue;
       const env = await readTrailer(join(this.dirs.messages, f));
       if (env && env.id === id) {
-        env.state = 'active';
-        await this.writeDurable(this.envPath('active', id), env);
         found.set(id, env);
         rebuilt++;
       } else {
@@ -269,9 +263,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
         orphans++;
       }
     }
-    if (rebuilt) await this.syncer.sync(this.dirs.active);
     for (const env of found.values()) this.index.set(env.id, env);
-    this.log.info({ queued: found.size, rebuiltFromTrailer: rebuilt, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
+    this.log.info({ queued: found.size, fromTrailer: rebuilt, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
   }
 }
 

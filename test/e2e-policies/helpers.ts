@@ -4,7 +4,6 @@
  * SMTP transaction over a raw socket that reports every reply.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword } from '../../src/clients/password.js';
 import type { Envelope } from '../../relay/spool/envelope.js';
@@ -135,16 +134,8 @@ export async function sendOne(port: number, user: string, m: MessageSpec): Promi
 
 export const recipients = (n: number, domain = 'dest.example'): string[] => Array.from({ length: n }, (_, i) => `r${i}@${domain}`);
 
-/** Every envelope in a data dir's spool, with its state directory. */
-export function spoolEnvelopes(dataDir: string): Envelope[] {
-  const out: Envelope[] = [];
-  for (const state of ['active', 'deferred', 'hold']) {
-    const dir = join(dataDir, 'spool', state);
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) if (f.endsWith('.json')) out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Envelope);
-  }
-  return out;
-}
+/** Every envelope in a data dir's spool, with its state (see ../helpers/spool-files.ts). */
+export { spooledEnvelopes as spoolEnvelopes } from '../helpers/spool-files.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

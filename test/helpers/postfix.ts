@@ -2,8 +2,6 @@
  * Postfix as Mailcow runs it towards a relayhost, in a private instance (see bench/lib/postfix.ts),
  * plus readers that tolerate the relay moving envelope files while a test polls its spool.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Envelope } from '../../relay/spool/envelope.js';
 import { startPostfix, type PostfixInstance } from '../../bench/lib/postfix.js';
 
@@ -60,26 +58,8 @@ export async function startMailcowLikePostfix(o: MailcowLikeOptions): Promise<Po
   });
 }
 
-/** Envelopes in the spool, skipping files renamed away between readdir and read. */
-export function readEnvelopes(dataDir: string): Envelope[] {
-  const out: Envelope[] = [];
-  for (const state of ['active', 'deferred', 'hold']) {
-    const dir = join(dataDir, 'spool', state);
-    if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.json')) continue;
-      try {
-        out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Envelope);
-      } catch {
-        // moved by the relay meanwhile (active → deferred): the next poll sees it
-      }
-    }
-  }
-  // One envelope per id (a poll may see both copies mid-rename): keep the highest revision.
-  const byId = new Map<string, Envelope>();
-  for (const e of out) if (!byId.has(e.id) || byId.get(e.id)!.rev < e.rev) byId.set(e.id, e);
-  return [...byId.values()];
-}
+/** Envelopes in the spool (see spool-files.ts: newest revision, trailers included). */
+export const readEnvelopes = spooledEnvelopes;
 
 /** Polls the spool until `pred` holds for the envelopes, returning those that match `select`. */
 export async function waitForEnvelopes(dataDir: string, select: (e: Envelope) => boolean, count: number, opts: { timeoutMs?: number; explain?: () => string } = {}): Promise<Envelope[]> {
@@ -94,3 +74,4 @@ export async function waitForEnvelopes(dataDir: string, select: (e: Envelope) =>
 }
 
 export { spooledBytes } from './spool-files.js';
+import { spooledEnvelopes } from './spool-files.js';

@@ -25,7 +25,29 @@ export function spooledEnvelopes(dataDir: string): Envelope[] {
       if (!prev || env.rev > prev.rev) byId.set(env.id, env);
     }
   }
+  // Accepted messages keep their first envelope in the message file's trailer until they change state.
+  const messages = join(dataDir, 'spool', 'messages');
+  if (existsSync(messages)) {
+    for (const f of readdirSync(messages)) {
+      const id = f.replace(/\.eml$/, '');
+      if (byId.has(id)) continue;
+      const env = trailerOf(join(messages, f));
+      if (env && env.id === id) byId.set(id, env);
+    }
+  }
   return [...byId.values()];
+}
+
+function trailerOf(path: string): Envelope | null {
+  try {
+    const raw = readFileSync(path);
+    const m = /\n#relais-envelope (\d{10})\n$/.exec(raw.subarray(-40).toString('latin1'));
+    if (!m) return null;
+    const end = raw.length - m[0].length;
+    return JSON.parse(raw.subarray(end - Number(m[1]), end).toString('utf8')) as Envelope;
+  } catch {
+    return null;
+  }
 }
 
 /** The spooled message bytes, without the envelope trailer Relais appends (relay/spool/trailer.ts). */

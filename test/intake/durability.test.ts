@@ -81,7 +81,7 @@ describe('durability', () => {
     }
     // No half-written leftovers after recovery: every body has its envelope and vice versa.
     expect(spoolFileCount(dataDir, 'messages')).toBe(envs.length);
-    expect(readdirSync(join(dataDir, 'spool', 'incoming'))).toEqual([]);
+    expect(readdirSync(join(dataDir, 'spool', 'tmp'))).toEqual([]);
   });
 
   it('disk full: answers 452 4.3.1, keeps nothing half-written, accepts again once space is back', async () => {
@@ -108,7 +108,7 @@ describe('durability', () => {
       expect(full?.text).toMatch(/^4\.3\.1 /);
       const envs = spooledEnvelopes(dataDir);
       expect(spoolFileCount(dataDir, 'messages')).toBe(envs.length);
-      expect(readdirSync(join(spoolDir, 'incoming'))).toEqual([]);
+      expect(readdirSync(join(spoolDir, 'tmp'))).toEqual([]);
       // Free space by removing queued mail the way an admin would (not via the relay): restart after.
       await relay.stop();
       for (const e of envs.slice(0, 5)) {

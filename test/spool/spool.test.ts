@@ -1,6 +1,6 @@
 /** The spool's crash rules, exercised on the files directly (what a crash would leave behind). */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,12 +40,12 @@ describe('spool', () => {
     expect(readFileSync(join(d, 'messages', `${env.id}.eml`), 'utf8')).toMatch(/\n#relais-envelope \d{10}\n$/);
   });
 
-  it('rebuilds a lost or torn first envelope from the message trailer', async () => {
+  it('accepting a message writes one file; recovery reads its trailer, ignoring a torn envelope file', async () => {
     const d = dir();
     const spool = await Spool.open({ dir: d, log });
     const lost = await queueOne(spool, 'Subject: lost\r\n\r\n1\r\n');
     const torn = await queueOne(spool, 'Subject: torn\r\n\r\n2\r\n');
-    rmSync(join(d, 'active', `${lost.id}.json`));
+    expect(existsSync(join(d, 'active', `${lost.id}.json`))).toBe(false);
     writeFileSync(join(d, 'active', `${torn.id}.json`), '');
     const again = await Spool.open({ dir: d, log });
     expect(again.get(lost.id)).toMatchObject({ from: 'a@x.example', state: 'active', size: lost.size });
@@ -62,14 +62,27 @@ describe('spool', () => {
     writeFileSync(join(d, 'messages', 'HALFWRITTEN00001.eml'), 'Subject: never acknowledged\r\n');
     const again = await Spool.open({ dir: d, log });
     expect(again.get(env.id)).toMatchObject({ state: 'deferred', rev: 2 });
+    expect(existsSync(join(d, 'active', `${env.id}.json`))).toBe(false);
     expect(again.size).toBe(1);
     expect(existsSync(join(d, 'messages', 'HALFWRITTEN00001.eml'))).toBe(false);
+  });
+
+  it('a message accepted on hold stays on hold after a crash', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, log });
+    const w = await spool.createWriter();
+    w.end('Subject: held\r\n\r\n5\r\n');
+    const now = Date.now();
+    await spool.commit(w, { id: w.id, rev: 0, state: 'hold', from: 'a@x.example', recipients: [{ address: 'b@y.example', status: 'pending', attempts: 0 }], receivedAt: now, size: 0, client: { address: '127.0.0.1', tls: false }, nextAttemptAt: now, attempts: [], holdReason: 'guard' });
+    const again = await Spool.open({ dir: d, log });
+    expect(again.get(w.id)).toMatchObject({ state: 'hold', holdReason: 'guard' });
   });
 
   it('a removed message never comes back, even if the envelope unlink was lost', async () => {
     const d = dir();
     const spool = await Spool.open({ dir: d, log });
     const env = await queueOne(spool, 'Subject: z\r\n\r\n4\r\n');
+    await spool.update(env); // an envelope file exists once the message has changed state
     const envFile = join(d, 'active', `${env.id}.json`);
     const saved = readFileSync(envFile);
     await spool.remove(env.id);

@@ -76,10 +76,23 @@ class LmdbStore implements Store {
     return this.prefix + key;
   }
 
-  /** Run synchronously inside one write transaction; report failures as a rejected promise. */
+  /**
+   * Run `fn` atomically inside a write transaction. lmdb-js batches the callbacks queued in the
+   * same event turn into one transaction with one durable commit (group commit): concurrent SMTP
+   * transactions share the flush instead of paying one fsync per quota update. `fn` must stay
+   * synchronous; an exception is caught inside so it never aborts the other callbacks' writes.
+   */
   private async tx<T>(fn: () => T): Promise<T> {
     if (this.closed) throw new StoreUnavailableError('store closed');
-    return this.root.transactionSync(fn) as T;
+    const r = (await this.root.transaction(() => {
+      try {
+        return { ok: true as const, value: fn() };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    })) as { ok: true; value: T } | { ok: false; error: unknown };
+    if (!r.ok) throw r.error;
+    return r.value;
   }
 
   private async read<T>(fn: () => T): Promise<T> {

@@ -2,7 +2,9 @@
  * The queue runner: keeps, for every queued envelope not on hold, when it is due
  * (max(nextAttemptAt, notBefore)); runs due ones up to the in-flight caps (total and per
  * recipient domain, so one slow provider cannot take every slot), and re-files each envelope
- * once its run is over. Fed by the spool's events and a scan at start.
+ * once its run is over. Fed by the spool's events and a scan at start. Ready envelopes are
+ * grouped by their set of destination domains, so a capped domain (thousands of messages for one
+ * provider) is skipped in one step instead of being rescanned message by message.
  */
 import type { Logger } from 'pino';
 import { domainOf, type Envelope, pendingRecipients } from '../spool/envelope.js';
@@ -18,8 +20,10 @@ export type RunFn = (env: Envelope, signal: AbortSignal) => Promise<void>;
 const MAX_TIMER_MS = 60 * 60_000;
 
 export class Scheduler {
-  private readonly ready: string[] = [];
-  private readonly readySet = new Set<string>();
+  /** Ready ids grouped by destination-domain set ("a.org,b.net"), each group in arrival order. */
+  private readonly ready = new Map<string, Set<string>>();
+  private readonly readyKeyOf = new Map<string, string>();
+  private readonly keyDomains = new Map<string, string[]>();
   private readonly waiting = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly perDomain = new Map<string, number>();
@@ -47,7 +51,7 @@ export class Scheduler {
     this.spool.on('changed', this.onChanged);
     this.spool.on('removed', this.onRemoved);
     for (const env of this.spool.list()) this.file(env);
-    this.log.info({ ready: this.ready.length, waiting: this.waiting.size }, 'delivery: queue runner started');
+    this.log.info({ ready: this.readyKeyOf.size, waiting: this.waiting.size }, 'delivery: queue runner started');
   }
 
   /** Stops taking new work; resolves when in-flight runs finished or `timeoutMs` passed (then aborts them). */
@@ -77,8 +81,7 @@ export class Scheduler {
     if (env.state === 'hold') return;
     const due = Math.max(env.nextAttemptAt ?? 0, env.notBefore ?? 0);
     if (due <= Date.now()) {
-      this.ready.push(env.id);
-      this.readySet.add(env.id);
+      this.makeReady(env);
       this.schedulePump();
     } else {
       this.waiting.set(env.id, due);
@@ -86,11 +89,29 @@ export class Scheduler {
     }
   }
 
+  private makeReady(env: Envelope): void {
+    const domains = [...new Set(pendingRecipients(env).map((r) => domainOf(r.address)))].sort();
+    const key = domains.join(',');
+    let ids = this.ready.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.ready.set(key, ids);
+      this.keyDomains.set(key, domains);
+    }
+    ids.add(env.id);
+    this.readyKeyOf.set(env.id, key);
+  }
+
   private forget(id: string): void {
     this.waiting.delete(id);
-    if (this.readySet.delete(id)) {
-      const i = this.ready.indexOf(id);
-      if (i >= 0) this.ready.splice(i, 1);
+    const key = this.readyKeyOf.get(id);
+    if (key === undefined) return;
+    this.readyKeyOf.delete(id);
+    const ids = this.ready.get(key);
+    ids?.delete(id);
+    if (ids && ids.size === 0) {
+      this.ready.delete(key);
+      this.keyDomains.delete(key);
     }
   }
 
@@ -109,8 +130,8 @@ export class Scheduler {
     for (const [id, due] of this.waiting) {
       if (due <= now) {
         this.waiting.delete(id);
-        this.ready.push(id);
-        this.readySet.add(id);
+        const env = this.spool.get(id);
+        if (env && env.state !== 'hold') this.makeReady(env);
       } else if (due < next) next = due;
     }
     if (next < Infinity) this.arm(next);
@@ -127,19 +148,16 @@ export class Scheduler {
   }
 
   private pump(): void {
-    let budget = this.ready.length;
-    while (this.running && budget-- > 0 && this.inFlight.size < this.o.maxInFlight && this.ready.length) {
-      const id = this.ready.shift()!;
-      this.readySet.delete(id);
-      const env = this.spool.get(id);
-      if (!env || env.state === 'hold') continue;
-      const domains = [...new Set(pendingRecipients(env).map((r) => domainOf(r.address)))];
-      if (domains.some((d) => (this.perDomain.get(d) ?? 0) >= this.o.maxInFlightPerDomain)) {
-        this.ready.push(id);
-        this.readySet.add(id);
-        continue;
+    const capped = (domains: string[]) => domains.some((d) => (this.perDomain.get(d) ?? 0) >= this.o.maxInFlightPerDomain);
+    for (const [key, ids] of this.ready) {
+      if (!this.running || this.inFlight.size >= this.o.maxInFlight) return;
+      const domains = this.keyDomains.get(key)!;
+      for (const id of ids) {
+        if (this.inFlight.size >= this.o.maxInFlight || capped(domains)) break;
+        this.forget(id);
+        const env = this.spool.get(id);
+        if (env && env.state !== 'hold') this.launch(env, domains);
       }
-      this.launch(env, domains);
     }
   }
 
@@ -174,6 +192,6 @@ export class Scheduler {
   }
 
   stats(): { inFlight: number; ready: number; waiting: number } {
-    return { inFlight: this.inFlight.size, ready: this.ready.length, waiting: this.waiting.size };
+    return { inFlight: this.inFlight.size, ready: this.readyKeyOf.size, waiting: this.waiting.size };
   }
 }

@@ -18,7 +18,8 @@ import {
 
 type Key = string | number | (string | number)[];
 interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, number>; exp?: number }
-interface LimitMeta { sum: number; newest: number; exp: number }
+/** Per limit key: running sum, newest and oldest entry (so most checks need no range scan). */
+interface LimitMeta { sum: number; newest: number; exp: number; oldest?: number }
 interface StoreEvent { c: string; m: string; at: number }
 
 const SWEEP_MS = 60_000;
@@ -127,10 +128,15 @@ class LmdbStore implements Store {
       trim: (i, cutoff) => {
         const meta = metas[i];
         if (!meta) return 0;
+        if (meta.oldest !== undefined && meta.oldest > cutoff) return meta.sum;
         const old: (string | number)[][] = [];
         let remaining = false;
         for (const { key, value } of under(this.lim, keys[i])) {
-          if (Number(key[1]) > cutoff) { remaining = true; break; }
+          if (Number(key[1]) > cutoff) {
+            remaining = true;
+            meta.oldest = Number(key[1]);
+            break;
+          }
           old.push(key);
           meta.sum -= value;
         }
@@ -150,7 +156,9 @@ class LmdbStore implements Store {
         this.lim.putSync([keys[i], e.ts, `${nonce}:${i}`], e.cost);
         const exp = realNow + (expiresAt - now) + 1000;
         const m = metas[i];
-        metas[i] = m ? { sum: m.sum + e.cost, newest: Math.max(m.newest, e.ts), exp: Math.max(m.exp, exp) } : { sum: e.cost, newest: e.ts, exp };
+        metas[i] = m
+          ? { sum: m.sum + e.cost, newest: Math.max(m.newest, e.ts), exp: Math.max(m.exp, exp), oldest: m.oldest === undefined ? undefined : Math.min(m.oldest, e.ts) }
+          : { sum: e.cost, newest: e.ts, exp, oldest: e.ts };
       },
     };
     const out = runSlidingLog(mode, reqs, now, adapter);

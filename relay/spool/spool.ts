@@ -138,8 +138,9 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
     await this.writeDurable(tmp, next);
     await rename(tmp, this.envPath(to, env.id));
-    if (to !== from) await unlink(this.envPath(from, env.id)).catch(() => undefined);
-    await Promise.all([this.syncer.sync(this.dirs[to]), to !== from ? this.syncer.sync(this.dirs[from]) : undefined]);
+    const hadFile = env.rev > 1;
+    if (to !== from && hadFile) await unlink(this.envPath(from, env.id)).catch(() => undefined);
+    await Promise.all([this.syncer.sync(this.dirs[to]), to !== from && hadFile ? this.syncer.sync(this.dirs[from]) : undefined]);
     Object.assign(env, next);
     this.index.set(env.id, env);
     this.emit('changed', env, to !== from ? from : null);
@@ -156,7 +157,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
       if (err.code !== 'ENOENT') throw err;
     });
     await this.syncer.sync(this.dirs.messages);
-    await unlink(this.envPath(env.state, id)).catch(() => undefined);
+    // rev 1 lives only in the trailer: there is no envelope file to remove.
+    if (env.rev > 1) await unlink(this.envPath(env.state, id)).catch(() => undefined);
     this.index.delete(id);
     this.emit('removed', id);
   }

@@ -143,6 +143,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     await Promise.all([this.syncer.sync(this.dirs[to]), to !== from && hadFile ? this.syncer.sync(this.dirs[from]) : undefined]);
     Object.assign(env, next);
     this.index.set(env.id, env);
+    if (to !== from) this.log.info({ queueId: env.id, from, to, reason: env.holdReason }, `queue: ${to}`);
     this.emit('changed', env, to !== from ? from : null);
   }
 
@@ -160,6 +161,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
     // rev 1 lives only in the trailer: there is no envelope file to remove.
     if (env.rev > 1) await unlink(this.envPath(env.state, id)).catch(() => undefined);
     this.index.delete(id);
+    this.log.info({ queueId: id }, 'queue: removed');
     this.emit('removed', id);
   }
 

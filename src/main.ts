@@ -153,6 +153,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
           auth: l.auth,
           requireAuth: l.require_auth,
           inbound: l.inbound,
+          pool: l.pool,
         })),
         limits: {
           hostname: config.hostname,

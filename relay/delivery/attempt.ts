@@ -41,7 +41,9 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
     const { reply, phase, permanent } = routing;
     return done(rcpts.map((address) => ({ address, delivered: false, permanent, reply, phase })), routing.provider.id);
   }
-  const { provider, dest, key } = routing;
+  const { provider, dest } = routing;
+  // Sessions are reused only within one outbound identity (IP pool).
+  const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
   const limits = deps.throttle.limits(provider);
   await deps.throttle.pace(provider.id, limits.messagesPerMinute, signal);
 
@@ -52,7 +54,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
     const reused = !!session;
     if (!session) {
       try {
-        session = await deps.connector.open(dest);
+        session = await deps.connector.open(dest, env.pool);
       } catch (err) {
         deps.pool.checkin(lease, undefined, false);
         const f = errorToFailure(err, 'connect');

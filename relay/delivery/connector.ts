@@ -22,20 +22,28 @@ export interface Destination {
   auth?: { user: string; pass: string };
 }
 
+interface Identity {
+  ehloName: string;
+  v4: OutboundAddress[];
+  v6: OutboundAddress[];
+}
+
 export class Connector {
   private turn = 0;
-  private readonly v4: OutboundAddress[];
-  private readonly v6: OutboundAddress[];
+  private readonly identities = new Map<string, Identity>();
 
   constructor(
     private readonly opts: ResolvedOptions,
     private readonly dns: Dns,
   ) {
-    this.v4 = opts.localAddresses.filter((a) => isIPv4(a.address));
-    this.v6 = opts.localAddresses.filter((a) => isIPv6(a.address));
+    const split = (ehloName: string, list: OutboundAddress[]): Identity => ({ ehloName, v4: list.filter((a) => isIPv4(a.address)), v6: list.filter((a) => isIPv6(a.address)) });
+    this.identities.set('', split(opts.ehloName, opts.localAddresses));
+    for (const [name, p] of Object.entries(opts.pools)) this.identities.set(name, split(p.ehloName, p.localAddresses));
   }
 
-  async open(dest: Destination): Promise<SmtpSession> {
+  /** Opens a session to `dest` from the outbound identity of `pool` (default identity if unknown). */
+  async open(dest: Destination, pool = ''): Promise<SmtpSession> {
+    const id = this.identities.get(pool) ?? this.identities.get('')!;
     const ignored: string[] = [];
     let firstError: DeliveryError | undefined;
     // Hosts without addresses (smarthost by name) are resolved by mx-connect: one address at least.
@@ -44,8 +52,8 @@ export class Connector {
     // after connecting excludes that address and goes on with the next one.
     while (ignored.length < total) {
       const n = this.turn++;
-      const v4 = this.v4.length ? this.v4[n % this.v4.length] : undefined;
-      const v6 = this.v6.length ? this.v6[n % this.v6.length] : undefined;
+      const v4 = id.v4.length ? id.v4[n % id.v4.length] : undefined;
+      const v6 = id.v6.length ? id.v6[n % id.v6.length] : undefined;
       let conn;
       try {
         conn = await mxConnect({
@@ -68,7 +76,7 @@ export class Connector {
           socket: conn.socket,
           hostname: conn.hostname,
           port: conn.port,
-          ehloName: conn.localHostname || this.opts.ehloName,
+          ehloName: conn.localHostname || id.ehloName,
           tls: dest.tls,
           verify: dest.verify,
           ca: this.opts.caCerts,

@@ -6,6 +6,7 @@ export interface ResolvedOptions {
   hostname: string;
   ehloName: string;
   localAddresses: OutboundAddress[];
+  pools: Record<string, { ehloName: string; localAddresses: OutboundAddress[] }>;
   dnsServers: string[];
   dnsTimeoutMs: number;
   dnsTries: number;
@@ -41,6 +42,7 @@ export function resolveOptions(o: DeliveryOptions = {}): ResolvedOptions {
     hostname,
     ehloName: o.ehloName || hostname,
     localAddresses: o.localAddresses ?? [],
+    pools: Object.fromEntries(Object.entries(o.pools ?? {}).map(([name, p]) => [name, { ehloName: p.ehloName || o.ehloName || hostname, localAddresses: p.localAddresses ?? [] }])),
     dnsServers: o.dnsServers ?? [],
     dnsTimeoutMs: o.dnsTimeoutMs ?? 5000,
     dnsTries: o.dnsTries ?? 2,

@@ -68,6 +68,11 @@ export interface DeliveryOptions {
   hostname?: string;
   /** EHLO name; default `hostname`. */
   ehloName?: string;
+  /**
+   * Named outbound identities (IP pools): an envelope with `pool` leaves from these addresses
+   * with this EHLO name (e.g. newsletters from their own IP). Default identity otherwise.
+   */
+  pools?: Record<string, { ehloName?: string; localAddresses?: OutboundAddress[] }>;
   /** Source addresses, one IPv4 and/or one IPv6 used (first of each family); default: any. */
   localAddresses?: OutboundAddress[];
   /** DNS servers "ip", "ip:port", "[v6]:port"; system resolver when empty. */

@@ -21,6 +21,8 @@ export interface ListenerOptions {
   requireAuth: boolean;
   /** Unknown clients may send here, but only reports to the bounce domain (hooks.reportRecipient). */
   inbound?: boolean;
+  /** Outbound identity of the mail received here (envelope.pool). */
+  pool?: string;
 }
 
 export interface KnownClient {
@@ -209,7 +211,7 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           rcpts: session.envelope.rcptTo.length,
         };
-        receiveData({ stream, session, client, spool, hooks, limits: options.limits, log })
+        receiveData({ stream, session, client, spool, hooks, limits: options.limits, log, pool: l.pool })
           .then((r) => {
             if (r.consumed) {
               log.info({ ...base, queueId: r.queueId, size: r.size, reason: r.verdict.reason, ms: Date.now() - started }, 'smtp: report received');

@@ -66,6 +66,7 @@ export async function receiveData(args: {
   hooks: IntakeHooks;
   limits: IntakeLimits;
   log: Logger;
+  pool?: string;
 }): Promise<DataResult> {
   const { stream, session, client, spool, hooks, limits } = args;
   const recipients = session.envelope.rcptTo.map((r) => r.address);
@@ -171,6 +172,7 @@ export async function receiveData(args: {
     listmonk: h.listmonkCampaign || h.listmonkSubscriber ? { campaign: h.listmonkCampaign, subscriber: h.listmonkSubscriber } : undefined,
     kind: 'message',
     returnPath: decision.returnPath,
+    pool: args.pool,
     prependHeaders: decision.prependHeaders,
     notBefore: v.notBefore,
     nextAttemptAt: Math.max(now.getTime(), v.notBefore ?? 0),

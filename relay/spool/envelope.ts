@@ -71,6 +71,8 @@ export interface Envelope {
   listmonk?: { campaign?: string; subscriber?: string };
   /** Relais-generated mail (DSN, notices): never bounced back. */
   kind?: 'message' | 'dsn' | 'notice';
+  /** Outbound identity (delivery.pools) this message leaves from; default identity when absent. */
+  pool?: string;
   /** MAIL FROM used for delivery when it differs from `from` (VERP return path of newsletter mail). */
   returnPath?: string;
   /** Header lines (CRLF-terminated) prepended when the message is sent: DKIM-Signature(s). */

@@ -40,6 +40,8 @@ export interface ListenerConfig {
    * the DSNs and complaints about newsletter mail. Anything else is 554 5.7.1 (no open relay).
    */
   inbound: boolean;
+  /** Outbound identity (delivery.pools) of the mail received on this listener. */
+  pool?: string;
 }
 
 export interface RelaisConfig {
@@ -76,6 +78,8 @@ export interface RelaisConfig {
     mx_port: number;
     ehlo_name?: string;
     local_addresses: string[];
+    /** Named outbound identities: EHLO name and source addresses (listeners pick one with `pool`). */
+    pools: Record<string, { ehlo_name?: string; local_addresses: string[] }>;
     max_connections: number;
     tls_required_domains: string[];
     connect_timeout_ms: number;
@@ -196,7 +200,7 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
     const key = `smtp.listeners[${i}]`;
     if (typeof l !== 'object' || l === null) throw new ConfigError(key, 'expected a mapping');
     const r = l as Raw;
-    checkKeys(key, r, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth', 'inbound']);
+    checkKeys(key, r, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth', 'inbound', 'pool']);
     out.push({
       name: r.name === undefined ? `listener${i + 1}` : parseString(`${key}.name`, r.name),
       listen: parseHostPort(`${key}.listen`, r.listen),
@@ -205,8 +209,24 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
       auth: r.auth === undefined ? true : parseBoolean(`${key}.auth`, r.auth),
       require_auth: r.require_auth === undefined ? false : parseBoolean(`${key}.require_auth`, r.require_auth),
       inbound: r.inbound === undefined ? false : parseBoolean(`${key}.inbound`, r.inbound),
+      pool: r.pool === undefined ? undefined : parseString(`${key}.pool`, r.pool),
     });
   });
+  return out;
+}
+
+function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
+  const out: RelaisConfig['delivery']['pools'] = {};
+  for (const [name, v] of Object.entries(raw)) {
+    const key = `delivery.pools.${name}`;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(key, 'expected a mapping with ehlo_name and local_addresses');
+    const p = v as Raw;
+    checkKeys(key, p, ['ehlo_name', 'local_addresses']);
+    out[name] = {
+      ehlo_name: p.ehlo_name === undefined ? undefined : parseString(`${key}.ehlo_name`, p.ehlo_name),
+      local_addresses: parseList(`${key}.local_addresses`, p.local_addresses).map((ip) => parseIp(`${key}.local_addresses`, ip)),
+    };
+  }
   return out;
 }
 
@@ -238,7 +258,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const dns = section(raw, 'dns');
   checkKeys('dns', dns, ['servers']);
   const delivery = section(raw, 'delivery');
-  checkKeys('delivery', delivery, ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
+  checkKeys('delivery', delivery, ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
   const queue = section(raw, 'queue');
   checkKeys('queue', queue, ['retry_first', 'retry_max', 'lifetime', 'delay_warning', 'shutdown_timeout']);
   const dkim = section(raw, 'dkim');
@@ -302,6 +322,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       mx_port: delivery.mx_port === undefined ? 25 : parseInteger('delivery.mx_port', delivery.mx_port, 1, 65535),
       ehlo_name: opt(delivery.ehlo_name, (v) => parseString('delivery.ehlo_name', v)),
       local_addresses: parseList('delivery.local_addresses', delivery.local_addresses).map((ip) => parseIp('delivery.local_addresses', ip)),
+      pools: parsePools(section(delivery, 'pools')),
       max_connections: delivery.max_connections === undefined ? 100 : parseInteger('delivery.max_connections', delivery.max_connections, 1),
       tls_required_domains: parseList('delivery.tls_required_domains', delivery.tls_required_domains).map((d) => d.toLowerCase()),
       connect_timeout_ms: delivery.connect_timeout === undefined ? 30_000 : parseDuration('delivery.connect_timeout', delivery.connect_timeout),
@@ -340,6 +361,9 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   };
   if (config.queue.retry_max_ms < config.queue.retry_first_ms) throw new ConfigError('queue.retry_max', 'must not be shorter than queue.retry_first');
   if (config.listmonk.retry_first_ms < 1 || config.listmonk.retry_max_ms < config.listmonk.retry_first_ms) throw new ConfigError('listmonk.retry_max', 'listmonk.retry_first must be > 0 and retry_max not shorter');
+  for (const l of config.smtp.listeners) {
+    if (l.pool && !config.delivery.pools[l.pool]) throw new ConfigError(`smtp.listeners (${l.name}).pool`, `unknown pool "${l.pool}" (define it under delivery.pools)`);
+  }
   const inbound = config.smtp.listeners.find((l) => l.inbound);
   if (inbound && !config.listmonk.bounce_domain) throw new ConfigError(inbound.name === 'inbound' ? 'smtp.inbound_listen' : 'smtp.listeners', `inbound listener "${inbound.name}" needs listmonk.bounce_domain (RELAIS_BOUNCE_DOMAIN)`);
   if (clientsConfigured) {

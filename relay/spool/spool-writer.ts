@@ -7,6 +7,8 @@ import type { FileHandle } from 'node:fs/promises';
 
 export class SpoolWriter extends Writable {
   bytes = 0;
+  /** Resolves once the file's directory entry is on disk (started when the file was created). */
+  entrySynced: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: string,

@@ -91,7 +91,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     const path = this.bodyPath(id);
     try {
       const fh = await open(path, 'wx', 0o600);
-      return new SpoolWriter(id, path, fh);
+      const w = new SpoolWriter(id, path, fh);
+      // The new directory entry is flushed while DATA streams in; commit waits for it.
+      w.entrySynced = this.syncer.sync(this.dirs.messages);
+      w.entrySynced.catch(() => undefined);
+      return w;
     } catch (err) {
       throw new SpoolError(`cannot create ${path}`, (err as NodeJS.ErrnoException).code, { cause: err });
     }
@@ -108,10 +112,10 @@ export class Spool extends EventEmitter<SpoolEvents> {
       env.rev = 1;
       const trailer = encodeTrailer(env);
       await writer.handle.write(trailer, 0, trailer.length, env.size);
-      if (this.fsyncFiles) await writer.handle.datasync();
+      // The file's bytes are flushed; its directory entry was flushed while DATA came in. The
+      // trailer is the first envelope: no envelope file until the first state change.
+      await Promise.all([this.fsyncFiles ? writer.handle.datasync() : undefined, writer.entrySynced]);
       await writer.handle.close();
-      // The trailer is the first envelope: no envelope file until the first state change.
-      await this.syncer.sync(this.dirs.messages);
     } catch (err) {
       await this.discard(writer);
       throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });

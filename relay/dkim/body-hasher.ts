@@ -56,10 +56,7 @@ export class DkimBodyHasher extends Transform {
   private fed = 0;
   private headerBlock: Buffer | null = null;
   private bodyBytes = 0;
-  private readonly hashes: Record<'relaxed' | 'simple', Hash> = {
-    relaxed: createHash('sha256'),
-    simple: createHash('sha256'),
-  };
+  private readonly hashes: Partial<Record<'relaxed' | 'simple', Hash>> = {};
   private readonly canons: BodyCanonicalizer[];
   private final: DkimHashResult | null = null;
 
@@ -68,7 +65,7 @@ export class DkimBodyHasher extends Transform {
     this.maxHeaderBytes = options.maxHeaderBytes ?? 1024 * 1024;
     this.passthrough = options.passthrough ?? true;
     const wanted = options.canonicalizations ?? ['relaxed', 'simple'];
-    this.canons = wanted.map((c) => new BodyCanonicalizer(c, this.hashes[c]));
+    this.canons = wanted.map((c) => new BodyCanonicalizer(c, (this.hashes[c] = createHash('sha256'))));
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -137,8 +134,8 @@ export class DkimBodyHasher extends Transform {
       headerBlock: this.headerBlock,
       headerOverflow: this.overflow,
       bodyHashes: {
-        relaxed: this.canons.some((c) => c.canon === 'relaxed') ? this.hashes.relaxed.digest('base64') : '',
-        simple: this.canons.some((c) => c.canon === 'simple') ? this.hashes.simple.digest('base64') : '',
+        relaxed: this.hashes.relaxed?.digest('base64') ?? '',
+        simple: this.hashes.simple?.digest('base64') ?? '',
       },
       bodyBytes: this.bodyBytes,
     };

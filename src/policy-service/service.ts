@@ -112,7 +112,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       const i = reqs.findIndex((q) => q.key === r.refused!.key);
       return quotaVerdict(f, scope, limits[i], reqs[i].cost, reqs[i].limit, r.refused.used, r.refused.resetAt, isLocal);
     }
-    await guard?.record();
+    void guard?.record(); // history only: the verdict does not wait for it
     const base: Verdict = { action: 'accept', reason: 'ok', tenant: tenant?.id, mailbox };
     if (!guard?.hit) return base;
     const first = (await store.setIfAbsent(`guard:notified:${mailbox}`, String(f.now), 3_600_000).catch(() => 'unknown')) === null;

@@ -37,7 +37,8 @@ export async function guardHit(store: Store, f: MessageFacts, mailbox: string, p
   const record = async (): Promise<void> => {
     await store.hincr(histKey, { [hour]: 1 }, (p.history_days + 1) * DAY).catch(() => undefined);
   };
-  if (!p.enabled) return { hit: null, record };
+  // A disabled guard keeps no history: nothing would read it.
+  if (!p.enabled) return { hit: null, record: async () => undefined };
   const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
   const [hist, known] = await Promise.all([
     store.hgetall(histKey),

@@ -95,6 +95,9 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const db = isLocal ? null : store;
 
     const bulk = { ...cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk };
+    // Overrides are a pure read: fetched while the bulk counters are updated.
+    const overridesP = db ? loadOverrides(db, scope) : Promise.resolve({});
+    overridesP.catch(() => undefined);
     const hit = await bulkHit(db, f, mailbox, tenant ? `t:${tenant.id}` : `d:${scope.domain}`, bulk);
     if (hit) {
       const v = bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
@@ -105,7 +108,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     if (mb?.guard?.enabled === false) guardPolicy.enabled = false;
     const guard = db ? await guardHit(db, f, mailbox, guardPolicy) : null;
 
-    const limits = limitsFor(cfg, scope, 'smtp', db ? await loadOverrides(db, scope) : {});
+    const limits = limitsFor(cfg, scope, 'smtp', await overridesP);
     const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
     const r = isLocal ? local.consume(reqs, f.now) : await store.consume(reqs, cfg.clock === 'facts' ? f.now : undefined);
     if (!r.allowed && r.refused) {

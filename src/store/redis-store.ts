@@ -95,9 +95,6 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
     commandTimeout: opts.commandTimeoutMs ?? 2000,
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
     lazyConnect: false,
-    // Commands issued in the same event-loop turn (many SMTP transactions at once) share one
-    // write and one read: far fewer syscalls per message under load.
-    enableAutoPipelining: true,
   };
   const client = createClient(opts.url, base);
   client.on('error', () => { /* surfaced per command as StoreUnavailableError */ });

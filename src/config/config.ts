@@ -288,7 +288,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       insecure_auth_networks: parseList('smtp.insecure_auth_networks', smtp.insecure_auth_networks ?? ['127.0.0.0/8', '::1/128']).map((n) => (parseCidr('smtp.insecure_auth_networks', n), n)),
       tls: { cert: opt(tls.cert, (v) => parseString('smtp.tls.cert', v)), key: opt(tls.key, (v) => parseString('smtp.tls.key', v)) },
       bare_newlines: smtp.bare_newlines === undefined ? 'normalize' : parseEnum('smtp.bare_newlines', smtp.bare_newlines, ['normalize', 'reject'] as const),
-      banner: smtp.banner === undefined ? 'Relais ESMTP' : parseString('smtp.banner', smtp.banner),
+      banner: smtp.banner === undefined ? 'Relais' : parseString('smtp.banner', smtp.banner),
       socket_timeout_ms: smtp.socket_timeout === undefined ? 300_000 : parseDuration('smtp.socket_timeout', smtp.socket_timeout),
       max_clients: smtp.max_clients === undefined ? 1000 : parseInteger('smtp.max_clients', smtp.max_clients, 1),
       greeting_delay_ms: smtp.greeting_delay === undefined ? 0 : parseDuration('smtp.greeting_delay', smtp.greeting_delay),

@@ -38,6 +38,15 @@ export function registerStart(program: Command): void {
           process.exit(1);
         });
     };
+    // A stray rejected promise must not take the exit node down with the sessions in flight;
+    // it is logged loudly. An uncaught exception leaves unknown state: log, then exit (systemd
+    // restarts the relay, the spool recovers).
+    process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+    process.on('uncaughtException', (err) => {
+      log.fatal({ err }, 'uncaught exception, exiting');
+      log.flush?.();
+      process.exit(70);
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => relais.reload());

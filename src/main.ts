@@ -20,7 +20,7 @@ import { Metrics } from './metrics.js';
 import { createPolicyService, resolvePolicyConfig, type PolicyService } from './policy-service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
-import { loadClassifier } from './stats/classify.js';
+import { loadClassifier, type Classifier } from './stats/classify.js';
 import { loadProviders, type ProviderCatalog } from './stats/providers.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
 import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
@@ -42,6 +42,7 @@ export interface Services {
   tenants: TenantDirectory;
   policy: PolicyService;
   providers: ProviderCatalog;
+  classifier: Classifier;
   queries: StatsQueries;
   alerts: StatsAlerts;
   recorder: StatsRecorder;
@@ -89,8 +90,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
   const metrics = opts.metrics ?? new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => 0, smtpTransactions: () => 0 });
   const listmonk = createListmonkBridge({ store, tenants, log, dataDir: join(config.data_dir, 'listmonk'), retry: { firstMs: config.listmonk.retry_first_ms, maxMs: config.listmonk.retry_max_ms } });
-  void classifier;
-  return { config, log, store, spool, tenants, policy, providers, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname) };
+  return { config, log, store, spool, tenants, policy, providers, classifier, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname) };
 }
 
 export async function startRelais(config: RelaisConfig, log: Logger): Promise<Relais> {
@@ -114,7 +114,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     });
     cleanups.push(unwatchKeys);
 
-    const classifier = loadClassifier(config.stats.classification_file);
+    const { classifier } = s;
     const delivery = buildDelivery({
       config,
       spool,

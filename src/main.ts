@@ -77,6 +77,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   if (opts.lazyStore) await store.ping().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'store unreachable at start: mail is tempfailed until it is back'));
   cleanups.push(() => store.close());
   const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
+  cleanups.push(() => spool.close());
   const tenants = await TenantDirectory.create({
     store,
     seed: { tenants: config.tenants, clients: config.clients },

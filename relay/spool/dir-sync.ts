@@ -3,7 +3,7 @@
  * is fsynced; with many concurrent transactions, one fsync per directory per round serves every
  * caller that asked before the round started (per-message directory fsyncs would dominate).
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 interface Round {
   promise: Promise<void>;
@@ -24,6 +24,8 @@ function newRound(): Round {
 export class DirSyncer {
   private running = new Map<string, Promise<void>>();
   private waiting = new Map<string, Round>();
+  /** Directories stay open: an fsync is then one system call, not open + fsync + close. */
+  private handles = new Map<string, Promise<FileHandle>>();
 
   constructor(private readonly enabled = true) {}
 
@@ -43,20 +45,27 @@ export class DirSyncer {
     const round = this.waiting.get(dir);
     if (!round) return;
     this.waiting.delete(dir);
-    const run = fsyncDir(dir).then(round.resolve, round.reject);
+    const run = this.fsync(dir).then(round.resolve, round.reject);
     this.running.set(dir, run);
     void run.finally(() => {
       this.running.delete(dir);
       if (this.waiting.has(dir)) this.start(dir);
     });
   }
-}
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+  private async fsync(dir: string): Promise<void> {
+    let h = this.handles.get(dir);
+    if (!h) {
+      h = open(dir, 'r');
+      this.handles.set(dir, h);
+      h.catch(() => this.handles.delete(dir));
+    }
+    await (await h).sync();
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    for (const h of all) await h.then((fh) => fh.close()).catch(() => undefined);
   }
 }

@@ -85,6 +85,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
     return join(this.dirs[state], `${id}.json`);
   }
 
+  /** Releases the directory handles kept for fsyncs. */
+  async close(): Promise<void> {
+    await this.syncer.close();
+  }
+
   /** Starts a new message: its body file, opened exclusively. */
   async createWriter(): Promise<SpoolWriter> {
     const id = newQueueId();
@@ -115,11 +120,12 @@ export class Spool extends EventEmitter<SpoolEvents> {
       // The file's bytes are flushed; its directory entry was flushed while DATA came in. The
       // trailer is the first envelope: no envelope file until the first state change.
       await Promise.all([this.fsyncFiles ? writer.handle.datasync() : undefined, writer.entrySynced]);
-      await writer.handle.close();
     } catch (err) {
       await this.discard(writer);
       throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });
     }
+    // Durable already: closing the descriptor need not delay the 250.
+    writer.handle.close().catch((err: unknown) => this.log.warn({ queueId: env.id, err: (err as Error).message }, 'spool: close failed'));
     this.index.set(env.id, env);
     this.emit('queued', env);
   }

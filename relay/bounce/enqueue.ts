@@ -39,12 +39,8 @@ export async function queueDsn(i: QueueDsnInput): Promise<string | null> {
     now,
   });
   const w = await i.spool.createWriter();
-  try {
-    await new Promise<void>((resolve, reject) => w.write(dsn.bytes, (err) => (err ? reject(err) : resolve())));
-  } catch (err) {
-    await i.spool.discard(w);
-    throw err;
-  }
+  // Buffered until the commit below writes it with the envelope trailer (one write, one fsync).
+  w.write(dsn.bytes);
   const env: Envelope = {
     id: w.id,
     rev: 0,

@@ -14,8 +14,10 @@ export interface DataContext {
   /** Header block as spooled (after Relais's added headers), for DKIM signing. */
   headerBlock: Buffer;
   observer?: DataObserver;
-  /** Spooled bytes (flushed, not yet committed): the bridge may copy them for a draft. */
+  /** Spooled bytes (not yet committed): call flushBody() before reading the file. */
   bodyPath: string;
+  /** Writes the message bytes still buffered to bodyPath (they are written at commit otherwise). */
+  flushBody(): Promise<void>;
 }
 
 export interface Decision {

@@ -108,7 +108,9 @@ export async function receiveData(args: {
     // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
     stream.pipe(guard);
     const stages = observer ? [guard, reader, observer, writer] : [guard, reader, writer];
-    await pipeline(stages as unknown as [Readable, NodeJS.WritableStream]);
+    // The writer stays open (and corked, for small messages): the trailer goes in with the
+    // message bytes at commit, in one write.
+    await pipeline(stages as unknown as [Readable, NodeJS.WritableStream], { end: false });
   } catch (err) {
     stream.unpipe(guard);
     await spool.discard(writer);
@@ -130,12 +132,12 @@ export async function receiveData(args: {
     mailFrom,
     recipients,
     headers: reader.facts(),
-    size: writer.bytes,
+    size: writer.length,
     now: now.getTime(),
   };
   let decision;
   try {
-    decision = await hooks.decide({ queueId, facts, headerBlock: reader.headerBlock, observer, bodyPath: writer.path });
+    decision = await hooks.decide({ queueId, facts, headerBlock: reader.headerBlock, observer, bodyPath: writer.path, flushBody: () => writer.flushQueued() });
   } catch (err) {
     await spool.discard(writer);
     args.log.error({ queueId, err }, 'intake: decision failed');
@@ -152,7 +154,7 @@ export async function receiveData(args: {
   if (decision.consume) {
     await spool.discard(writer);
     const s = v.smtp;
-    return { queueId, verdict: v, size: writer.bytes, consumed: true, reply: s && s.code < 300 ? `${s.enhanced} ${s.text}` : undefined };
+    return { queueId, verdict: v, size: writer.length, consumed: true, reply: s && s.code < 300 ? `${s.enhanced} ${s.text}` : undefined };
   }
   const h = facts.headers;
   const env: Envelope = {

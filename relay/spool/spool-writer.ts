@@ -1,11 +1,20 @@
 /**
- * Streams one incoming message into its body file. The file is opened exclusively, written with
- * back-pressure, and fsynced by the spool at commit time; on any error the spool discards it.
+ * Streams one incoming message into its body file. Writes are corked until 256 KiB are queued or
+ * the message is committed, so a small message reaches the file in one writev together with its
+ * envelope trailer: each thread-pool round trip is latency the SMTP client waits for. Large
+ * messages flow with back-pressure. On any error the spool discards the file.
  */
 import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 
+const CORK_LIMIT = 256 * 1024;
+
+type WriteCallback = (err?: Error | null) => void;
+
 export class SpoolWriter extends Writable {
+  /** Message bytes handed to the writer so far (on disk or still queued). */
+  length = 0;
+  /** Bytes written to the file. */
   bytes = 0;
   /** Resolves once the file's directory entry is on disk (started when the file was created). */
   entrySynced: Promise<void> = Promise.resolve();
@@ -15,33 +24,91 @@ export class SpoolWriter extends Writable {
     readonly path: string,
     readonly handle: FileHandle,
   ) {
-    super({ highWaterMark: 256 * 1024 });
+    super({ highWaterMark: CORK_LIMIT });
+    this.cork();
+    // Write errors surface through finish() / flushQueued() (and the pipeline while DATA flows);
+    // an error while nobody waits must not become an uncaught 'error' event.
+    this.on('error', () => undefined);
+  }
+
+  override write(chunk: Buffer | string, cb?: WriteCallback): boolean;
+  override write(chunk: Buffer | string, encoding: BufferEncoding, cb?: WriteCallback): boolean;
+  override write(chunk: Buffer | string, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    this.length += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk.length;
+    const ok = typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding ?? 'utf8', cb);
+    if (this.writableCorked && this.writableLength >= CORK_LIMIT) this.uncorkAll();
+    return ok;
+  }
+
+  override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
+    // Writable.end(chunk) does not go through write(): count the last chunk here.
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+      this.length += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Buffer).length;
+    }
+    this.uncorkAll();
+    return super.end(chunk as Buffer, encoding as BufferEncoding, cb as () => void);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (err?: Error | null) => void): void {
-    const buffers = chunks.map((c) => c.chunk);
-    this.handle.writev(buffers).then(
-      (r) => {
-        this.bytes += r.bytesWritten;
-        callback();
-      },
-      (err: Error) => callback(err),
-    );
+    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), (err: Error) => callback(err));
+  }
+
+  /** writev may write less than asked (disk full): go on until done, a 0-byte write is ENOSPC. */
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let rest = buffers.filter((b) => b.length > 0);
+    while (rest.length) {
+      const { bytesWritten } = await this.handle.writev(rest);
+      if (bytesWritten === 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      this.bytes += bytesWritten;
+      let skip = bytesWritten;
+      while (rest.length && skip >= rest[0]!.length) skip -= rest.shift()!.length;
+      if (skip > 0) rest[0] = rest[0]!.subarray(skip);
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this._writev([{ chunk }], callback);
   }
 
-  /** Resolves when every byte written so far has reached the file handle. */
-  flushed(): Promise<void> {
-    if (this.writableFinished) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.once('error', reject);
-      this.end(() => {
-        this.off('error', reject);
+  private uncorkAll(): void {
+    while (this.writableCorked) this.uncork();
+  }
+
+  /** Writes what is still queued without ending the file (for hooks that read it during DATA). */
+  flushQueued(): Promise<void> {
+    if (this.errored) return Promise.reject(this.errored);
+    this.uncorkAll();
+    if (this.writableEnded) return this.ended();
+    return new Promise((resolve, reject) => super.write(Buffer.alloc(0), (err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  /**
+   * Appends `trailer` after the message and resolves once everything is in the file. A writer the
+   * caller already ended gets the trailer written at the end of the file.
+   */
+  async finish(trailer: Buffer): Promise<void> {
+    if (this.errored) throw this.errored;
+    this.uncorkAll();
+    if (this.writableEnded) {
+      await this.ended();
+      await this.writeAll([trailer]);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.once('error', onError);
+      super.end(trailer, () => {
+        this.off('error', onError);
         resolve();
       });
+    });
+  }
+
+  private ended(): Promise<void> {
+    if (this.writableFinished) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.once('finish', resolve);
+      this.once('error', reject);
     });
   }
 }

@@ -112,11 +112,11 @@ export class Spool extends EventEmitter<SpoolEvents> {
    */
   async commit(writer: SpoolWriter, env: Envelope): Promise<void> {
     try {
-      await writer.flushed();
-      env.size = writer.bytes;
+      env.size = writer.length;
       env.rev = 1;
       const trailer = encodeTrailer(env);
-      await writer.handle.write(trailer, 0, trailer.length, env.size);
+      await writer.finish(trailer);
+      if (writer.bytes !== env.size + trailer.length) throw Object.assign(new Error(`short write: ${writer.bytes} of ${env.size + trailer.length} bytes`), { code: 'ENOSPC' });
       // The file's bytes are flushed; its directory entry was flushed while DATA came in. The
       // trailer is the first envelope: no envelope file until the first state change.
       await Promise.all([this.fsyncFiles ? writer.handle.datasync() : undefined, writer.entrySynced]);

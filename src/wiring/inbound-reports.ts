@@ -73,6 +73,7 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
       const f = ctx.facts;
       const base = { queueId: ctx.queueId, from: f.mailFrom || '<>', client: f.client.name ?? f.client.address };
       try {
+        await ctx.flushBody();
         const raw = await readReport(ctx.bodyPath);
         const dsn = await parseDsn(raw);
         const arf = dsn ? null : await parseArf(raw);

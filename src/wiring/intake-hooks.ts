@@ -71,6 +71,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
     const tenant = v.tenant ? await d.tenants.get(v.tenant) : undefined;
     if (!d.redirector || !tenant?.listmonk) return { ...v, action: 'reject' };
     const f = ctx.facts;
+    await ctx.flushBody();
     const r = await d.redirector.redirect({
       tenant: { id: tenant.id, listmonk: tenant.listmonk },
       sender: f.mailFrom || f.headers.from[0] || '',

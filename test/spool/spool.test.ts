@@ -1,6 +1,7 @@
 /** The spool's crash rules, exercised on the files directly (what a crash would leave behind). */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,5 +90,37 @@ describe('spool', () => {
     writeFileSync(envFile, saved); // as if the crash came between the two unlinks
     const again = await Spool.open({ dir: d, log });
     expect(again.size).toBe(0);
+  });
+
+  it('disk full: a short write is never acknowledged, and leaves no file behind', async () => {
+    const d = join(mkdtempSync(join(tmpdir(), 'relais-spool-full-')), 'spool');
+    mkdirSync(d, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=200k', 'tmpfs', d]);
+    try {
+      const spool = await Spool.open({ dir: d, log });
+      const outcomes: Array<{ id: string; ok: boolean; code?: string }> = [];
+      for (let i = 0; i < 8; i++) {
+        const w = await spool.createWriter();
+        w.write(Buffer.alloc(50_000, 0x41));
+        const now = Date.now();
+        try {
+          await spool.commit(w, { id: w.id, rev: 0, state: 'active', from: 'a@x.example', recipients: [], receivedAt: now, size: 0, client: { address: '127.0.0.1', tls: false }, nextAttemptAt: now, attempts: [] });
+          outcomes.push({ id: w.id, ok: true });
+        } catch (err) {
+          outcomes.push({ id: w.id, ok: false, code: (err as NodeJS.ErrnoException).code });
+        }
+      }
+      const accepted = outcomes.filter((o) => o.ok);
+      expect(accepted.length).toBeGreaterThan(0);
+      expect(outcomes.some((o) => !o.ok && o.code === 'ENOSPC')).toBe(true);
+      for (const o of accepted) expect(spool.get(o.id)!.size).toBe(50_000);
+      // Only acknowledged messages have a file, and each is whole (bytes + trailer).
+      const files = readdirSync(join(d, 'messages')).map((f) => f.replace(/\.eml$/, ''));
+      expect(files.sort()).toEqual(accepted.map((o) => o.id).sort());
+      for (const o of accepted) expect(statSync(join(d, 'messages', `${o.id}.eml`)).size).toBeGreaterThan(50_000);
+      await spool.close();
+    } finally {
+      execFileSync('umount', ['-l', d]);
+    }
   });
 });

@@ -7,6 +7,7 @@
  * names never answer. Zones can be changed while the server runs (dns.zones is live).
  */
 import dns2 from 'dns2';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 const { Packet } = dns2 as unknown as { Packet: any };
 
@@ -56,7 +57,7 @@ export async function startDnsServer(initial: Zones = {}): Promise<TestDnsServer
   for (const [k, v] of Object.entries(initial)) zones[k.toLowerCase()] = v;
   const queries: string[] = [];
 
-  const server = (dns2 as any).createServer({
+  const create = () => (dns2 as any).createServer({
     udp: true,
     tcp: true,
     handle: (request: any, send: (r: any) => void) => {
@@ -103,11 +104,20 @@ export async function startDnsServer(initial: Zones = {}): Promise<TestDnsServer
     },
   });
 
-  // Same port for UDP and TCP: retry until both bind.
+  // Same port for UDP and TCP: take a port the OS says is free, retry with a new server if UDP
+  // or TCP is taken meanwhile. dns2 reports bind failures only as 'error' events.
   for (let attempt = 0; ; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 40000);
+    const port = await osFreePort();
+    const server = create();
     try {
-      await server.listen({ udp: { port, address: '127.0.0.1' }, tcp: { port, address: '127.0.0.1' } });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ udp: { port, address: '127.0.0.1' }, tcp: { port, address: '127.0.0.1' } }).then(() => {
+          server.off('error', reject);
+          resolve();
+        }, reject);
+      });
+      server.on('error', () => undefined);
       return {
         server: `127.0.0.1:${port}`,
         host: '127.0.0.1',
@@ -119,12 +129,21 @@ export async function startDnsServer(initial: Zones = {}): Promise<TestDnsServer
         },
       };
     } catch (err) {
+      server.on('error', () => undefined);
+      // A half-bound server may never report 'close': do not wait for it.
+      Promise.resolve(server.close()).catch(() => undefined);
       if (attempt > 20) throw err;
-      try {
-        await server.close();
-      } catch {
-        /* not listening */
-      }
     }
   }
+}
+
+function osFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -102,7 +102,7 @@ describe('dashboard', () => {
     expect(storage.session).toContain(target.adminToken);
     expect(storage.local.join()).not.toContain(target.adminToken);
     expect(storage.url).not.toContain(target.adminToken);
-    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H1'); // focus moved to the new page
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1'); // focus moved to the new page
     await page.waitForSelector('#alerts li');
     const x = target.expected;
     expect(norm(await page.locator('#today-cards').textContent())).toContain(`Acceptés${x.accepted}`);

@@ -6,8 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Tests start real servers on fixed-free ports; files run in parallel, tests inside a file in order.
-    fileParallelism: true,
-    maxWorkers: 2,
+    // Tests start real relays, Postfix, Redis clients and Chromium: on a 2-core machine, running
+    // files one at a time keeps timing-sensitive tests (retries, pacing, crash loops) honest.
+    fileParallelism: false,
+    maxWorkers: 1,
   },
 });

@@ -89,7 +89,10 @@ describe('Listmonk sending a campaign through Relais', () => {
     // Paced means paced: nothing past the first share reaches the MX while the test watches.
     await sleep(1_500);
     expect(mx.received.filter((m) => m.from !== '')).toHaveLength(PER_MINUTE);
-    const queued = relay.events().filter((e) => e.msg === 'smtp: message queued' && e.client === 'listmonk');
+    const queued = await waitUntil(() => {
+      const lines = relay.events().filter((e) => e.msg === 'smtp: message queued' && e.client === 'listmonk');
+      return lines.length >= TOTAL ? lines : undefined;
+    }, 'a log line per accepted message');
     expect(queued.filter((e) => e.reason === 'paced')).toHaveLength(TOTAL - PER_MINUTE);
     expect(relay.events().filter((e) => e.msg === 'smtp: message refused')).toEqual([]);
   }, 60_000);
@@ -115,6 +118,7 @@ describe('Listmonk sending a campaign through Relais', () => {
     const good = await t.sendMail(campaignMessage({ from: 'infos@strict.example', to: 'y@lecteurs.example', campaign: CAMPAIGN, subscriber: subscriber(2) }));
     expect(good.response).toMatch(/^250 /);
     t.close();
+    await waitUntil(() => relay.events().some((e) => e.msg === 'newsletter mail breaks bulk-sender rules' && e.tenant === 'strict'), 'the bulk-sender rules log line');
     expect(relay.events().filter((e) => e.msg === 'newsletter mail breaks bulk-sender rules' && e.tenant === 'strict')).toHaveLength(1);
     expect(lm.violations).toEqual([]);
   });

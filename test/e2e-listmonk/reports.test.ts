@@ -134,7 +134,11 @@ describe('bounce and complaint feedback to Listmonk', () => {
     const b = await waitUntil(() => bouncesFor('tardif@lecteurs.example')[0], 'the DSN bounce webhook');
     expect(b).toMatchObject({ type: 'hard', campaign_uuid: CAMPAIGN, subscriber_uuid: sub(3) });
     expect(b.meta).toMatchObject({ source: 'dsn', status: '5.1.1', action: 'failed', reporting_mta: 'mx.remote.example' });
-    const received = relay.events().filter((e) => e.msg === 'smtp: report received');
+    // Log lines reach the test through the child's stdout, a little after the SMTP replies.
+    const received = await waitUntil(() => {
+      const lines = relay.events().filter((e) => e.msg === 'smtp: report received');
+      return lines.length >= 3 ? lines : undefined;
+    }, 'three report log lines');
     expect(received).toHaveLength(3);
     expect(spooledEnvelopes(relay.dataDir).filter((e) => e.recipients.some((r) => r.address === verp))).toEqual([]);
     expect(mx.received.slice(delivered).filter((m) => m.to.includes(verp))).toEqual([]);
@@ -178,7 +182,7 @@ describe('bounce and complaint feedback to Listmonk', () => {
       expect(t.final?.code).toBe(451);
       expect(t.final?.text).toMatch(/^4\.3\.0 /);
       c.close();
-      expect(relay.events().some((e) => e.msg === 'inbound report: store unavailable')).toBe(true);
+      await waitUntil(() => relay.events().some((e) => e.msg === 'inbound report: store unavailable'), 'the store-unavailable log line');
     } finally {
       await proxy.restore();
     }

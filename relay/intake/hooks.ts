@@ -48,8 +48,3 @@ export interface IntakeHooks {
   /** Set when Relais takes inbound reports (a bounce domain is configured). */
   reportRecipient?(address: string): ReportRecipient;
 }
-
-/** Until the policies are wired: everything from an allowed client is accepted. */
-export const ACCEPT_ALL: IntakeHooks = {
-  decide: async () => ({ verdict: { action: 'accept', reason: 'ok' } }),
-};

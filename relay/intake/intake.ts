@@ -57,7 +57,6 @@ export interface Intake {
   start(): Promise<void>;
   /** Stops taking connections, lets transactions in DATA finish (bounded), closes sessions. */
   stop(timeoutMs?: number): Promise<void>;
-  setHooks(hooks: IntakeHooks): void;
   activeTransactions(): number;
   sessions(): number;
 }
@@ -69,7 +68,7 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
   applySmtpServerPatches();
   setGreetingDelay(deps.options.greetingDelayMs);
   const { options, spool, clients, log } = deps;
-  let hooks = deps.hooks;
+  const hooks = deps.hooks;
   let stopping = false;
   let inData = 0;
   let sessionCount = 0;
@@ -265,9 +264,6 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
       while (inData > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       await Promise.all(servers.map(({ server }) => new Promise<void>((r) => server.close(() => r()))));
       servers.length = 0;
-    },
-    setHooks(h) {
-      hooks = h;
     },
     activeTransactions: () => inData,
     sessions: () => sessionCount,

@@ -121,7 +121,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       spool,
       log,
       providers: s.providers,
-      observer: combineObservers([statsObserver({ classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
+      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
     });
 
     const clients = new ClientDirectory(tenants);

@@ -67,11 +67,12 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
 const PHASES: Record<string, StatsPhase> = { dns: 'dns', policy: 'connect', connect: 'connect', greeting: 'connect', tls: 'tls', auth: 'connect', mail: 'mail', rcpt: 'rcpt', data: 'data', local: 'connect' };
 
 /** Delivery outcomes → classification → stats buckets and Prometheus counters. */
-export function statsObserver(deps: { classifier: Classifier; recorder: StatsRecorder; metrics: Metrics }): DeliveryObserver {
+export function statsObserver(deps: { providers: ProviderCatalog; classifier: Classifier; recorder: StatsRecorder; metrics: Metrics }): DeliveryObserver {
   return {
     onAttempt(e) {
       const c = deps.classifier.classify({ code: e.reply.code, enhanced: e.reply.enhanced, text: e.reply.text, phase: PHASES[e.phase] ?? 'connect', expired: e.outcome === 'bounced' && e.reply.code < 500 });
-      const provider = e.provider; // delivery already matched it against the same catalogue
+      // Not e.provider: through a smarthost that is "smarthost"; stats want the recipient's provider.
+      const provider = deps.providers.providerForDomain(e.domain, e.mx).id;
       const sender = (e.env.headerFrom ?? e.env.from ?? '').toLowerCase();
       deps.recorder.recordAttempt({
         at: Date.now(),

@@ -3,13 +3,13 @@
  * address checks, then the message streamed into the spool through the data guard, the header
  * reader and the hooks' observer. "250 queued" is answered only after the spool commit.
  */
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 import type { Envelope } from '../spool/envelope.js';
 import { SpoolError, type Spool } from '../spool/spool.js';
+import { chain } from './chain.js';
 import { DataGuard } from './data-guard.js';
 import { HeaderReader } from './header-reader.js';
 import type { IntakeHooks } from './hooks.js';
@@ -104,13 +104,13 @@ export async function receiveData(args: {
     // head of the stream the observer sees (so a DKIM signature covers the header block as spooled).
     if (observer) observer.write(received);
     else writer.write(received);
-    // The SMTP stream is piped, not part of the pipeline: on a spool error it must not be
+    // The SMTP stream is piped, not part of the chain: on a spool error it must not be
     // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
     stream.pipe(guard);
-    const stages = observer ? [guard, reader, observer, writer] : [guard, reader, writer];
+    const stages: Duplex[] = observer ? [guard, reader, observer] : [guard, reader];
     // The writer stays open (and corked, for small messages): the trailer goes in with the
     // message bytes at commit, in one write.
-    await pipeline(stages as unknown as [Readable, NodeJS.WritableStream], { end: false });
+    await chain(stages, writer);
   } catch (err) {
     stream.unpipe(guard);
     await spool.discard(writer);

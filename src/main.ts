@@ -85,6 +85,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   });
   cleanups.push(() => tenants.close());
   const policy = createPolicyService({ store, tenants, config: policyConfig, recordVerdicts: false });
+  cleanups.push(() => policy.close());
   const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
   cleanups.push(() => recorder.close());
   const queries = createStatsQueries({ store, providers });

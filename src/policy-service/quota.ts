@@ -1,16 +1,14 @@
 /**
  * Quota plumbing between the pure limit selection and the store: which limits apply to a sender,
- * their counter keys, admin overrides (doc namespace "limit-overrides", key "<level>:<id>").
+ * their counter keys (admin overrides: overrides.ts).
  * All counters of one sender share one Redis hash tag (its tenant, else its domain), so a single
  * atomic script charges mailbox + domain + tenant together even on Redis Cluster.
  */
 import { limitKey } from '../store/keys.js';
-import type { LimitRequest, Store } from '../store/types.js';
-import { costFor, selectLimits, type EffectiveLimit, type LevelLimits, type LimitLevel, type LimitSet } from '../../policies/limits.js';
+import type { LimitRequest } from '../store/types.js';
+import { costFor, selectLimits, type EffectiveLimit, type LevelLimits, type LimitLevel } from '../../policies/limits.js';
 import type { TenantView } from '../tenants/types.js';
 import type { PolicyConfig } from './config.js';
-
-export const OVERRIDE_NS = 'limit-overrides';
 
 export type QuotaScope = 'smtp' | 'newsletter';
 
@@ -35,16 +33,6 @@ export function levelIds(s: SenderScope): Partial<Record<LimitLevel, string>> {
 function levelsOf(s: SenderScope): LimitLevel[] {
   const ids = levelIds(s);
   return (['mailbox', 'domain', 'tenant'] as const).filter((l) => ids[l] !== undefined);
-}
-
-export async function loadOverrides(store: Store, s: SenderScope): Promise<LevelLimits> {
-  const ids = levelIds(s);
-  const out: LevelLimits = {};
-  await Promise.all(levelsOf(s).map(async (level) => {
-    const v = await store.getDoc<LimitSet>(OVERRIDE_NS, `${level}:${ids[level]}`);
-    if (v) out[level] = v;
-  }));
-  return out;
 }
 
 export function limitsFor(cfg: PolicyConfig, s: SenderScope, scope: QuotaScope, overrides: LevelLimits = {}): KeyedLimit[] {

@@ -16,8 +16,10 @@ import type { DirectorySnapshot, TenantDirectory } from '../tenants/directory.js
 import { Problems, limitSet } from '../tenants/checks.js';
 import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
-import { OVERRIDE_NS, limitsFor, loadOverrides, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
-import { bulkHit, guardHit } from './signals.js';
+import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
+import { OverrideCache } from './overrides.js';
+import { recordNewDomains, recordVolume, senderSignals } from './signals.js';
+import { HincrBuffer } from '../store/hincr-buffer.js';
 import { recordVerdict } from './stats.js';
 
 export type QuotaTarget = string | { level: LimitLevel; id: string };
@@ -35,6 +37,8 @@ export interface PolicyService {
   setOverride(level: LimitLevel, id: string, limits: unknown): Promise<LimitSet>;
   clearOverride(level: LimitLevel, id: string): Promise<boolean>;
   listOverrides(): Promise<{ level: LimitLevel; id: string; limits: LimitSet }[]>;
+  /** Writes what is buffered (guard history) and stops the timers. */
+  close(): Promise<void>;
 }
 
 export interface PolicyServiceOptions {
@@ -55,6 +59,8 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const { store, tenants } = opts;
   const cfg = opts.config ?? DEFAULT_POLICY_CONFIG;
   const local = new LocalLimiter();
+  const overrides = new OverrideCache(store);
+  const history = new HincrBuffer(store);
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {
     if (opts.recordVerdicts !== false) await recordVerdict(store, v, now, cfg.stats_ttl_days);
@@ -93,29 +99,28 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const { tenant, mailbox = '' } = scope;
     const mb = tenant?.mailboxes[mailbox];
     const db = isLocal ? null : store;
+    const tag = tenant ? `t:${tenant.id}` : `d:${scope.domain}`;
 
     const bulk = { ...cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk };
-    // Overrides are a pure read: fetched while the bulk counters are updated.
-    const overridesP = db ? loadOverrides(db, scope) : Promise.resolve({});
-    overridesP.catch(() => undefined);
-    const hit = await bulkHit(db, f, mailbox, tenant ? `t:${tenant.id}` : `d:${scope.domain}`, bulk);
-    if (hit) {
-      const v = bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
+    const guardPolicy: GuardPolicy = { ...cfg.guard, ...tenant?.guard, notify: [...cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
+    if (mb?.guard?.enabled === false || !db) guardPolicy.enabled = false;
+    const signals = await senderSignals(db, { f, mailbox, tag, bulk, guard: guardPolicy, history });
+    if (signals.bulk) {
+      const v = bulkVerdict(signals.bulk, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
       if (v) return { ...v, mailbox };
     }
+    const guard = signals.guard;
 
-    const guardPolicy: GuardPolicy = { ...cfg.guard, ...tenant?.guard, notify: [...cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
-    if (mb?.guard?.enabled === false) guardPolicy.enabled = false;
-    const guard = db ? await guardHit(db, f, mailbox, guardPolicy) : null;
-
-    const limits = limitsFor(cfg, scope, 'smtp', await overridesP);
+    const limits = limitsFor(cfg, scope, 'smtp', db ? await overrides.forScope(scope) : {});
     const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
+    const newDomains = guard?.freshDomains.length ? recordNewDomains(store, tag, mailbox, guard.freshDomains, f.now).catch(() => undefined) : undefined;
     const r = isLocal ? local.consume(reqs, f.now) : await store.consume(reqs, cfg.clock === 'facts' ? f.now : undefined);
+    await newDomains;
     if (!r.allowed && r.refused) {
       const i = reqs.findIndex((q) => q.key === r.refused!.key);
       return quotaVerdict(f, scope, limits[i], reqs[i].cost, reqs[i].limit, r.refused.used, r.refused.resetAt, isLocal);
     }
-    void guard?.record(); // history only: the verdict does not wait for it
+    if (guard) recordVolume(history, tag, mailbox, f.now, guardPolicy);
     const base: Verdict = { action: 'accept', reason: 'ok', tenant: tenant?.id, mailbox };
     if (!guard?.hit) return base;
     const first = (await store.setIfAbsent(`guard:notified:${mailbox}`, String(f.now), 3_600_000).catch(() => 'unknown')) === null;
@@ -172,7 +177,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const own = (l: KeyedLimit): boolean => level !== 'tenant' || l.level === 'tenant';
     const out: LimitUsage[] = [];
     for (const kind of ['smtp', 'newsletter'] as const) {
-      const limits = limitsFor(cfg, scope, kind, kind === 'smtp' ? await loadOverrides(store, scope) : {}).filter(own);
+      const limits = limitsFor(cfg, scope, kind, kind === 'smtp' ? await overrides.forScope(scope) : {}).filter(own);
       const states = await store.peek(limits.map((l) => ({ key: l.key, limit: l.limit, windowMs: l.windowMs })));
       limits.forEach((l, i) => out.push({
         scope: kind, level: l.level, id: l.id, name: l.name, limit: l.limit, windowMs: l.windowMs, hard: l.hard,
@@ -203,17 +208,16 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       const p = new Problems();
       const set = limitSet(raw ?? {}, 'limits', p) ?? {};
       p.throwIfAny();
-      await store.putDoc(OVERRIDE_NS, `${level}:${overrideId(level, id)}`, set);
+      await overrides.set(level, overrideId(level, id), set);
       return set;
     },
     async clearOverride(level, id) {
-      return store.deleteDoc(OVERRIDE_NS, `${level}:${overrideId(level, id)}`);
+      return overrides.clear(level, overrideId(level, id));
     },
-    async listOverrides() {
-      return (await store.listDocs<LimitSet>(OVERRIDE_NS)).map(({ key, value }) => {
-        const i = key.indexOf(':');
-        return { level: key.slice(0, i) as LimitLevel, id: key.slice(i + 1), limits: value };
-      });
+    listOverrides: () => overrides.list(),
+    async close() {
+      await overrides.close();
+      await history.close();
     },
   };
 }

@@ -1,55 +1,103 @@
 /**
- * Store-backed counters feeding the pure bulk and guard policies.
+ * Store-backed counters feeding the pure bulk and guard policies. All counters of one message go
+ * to the store in one batch (one Redis round trip, one LMDB transaction), under the sender's hash
+ * tag (its tenant, else its domain) like its quota counters, so Redis Cluster can serve the batch
+ * from one slot.
  */
-import type { Store } from '../store/types.js';
+import { limitKey } from '../store/keys.js';
+import type { CounterOp, Store } from '../store/types.js';
 import { detectBulk, type BulkHit, type BulkPolicy } from '../../policies/bulk.js';
 import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy } from '../../policies/guard.js';
 import { domainOf, normalizeDomain } from '../../policies/address.js';
 import type { MessageFacts } from '../../policies/types.js';
+import type { HincrBuffer } from '../store/hincr-buffer.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/**
- * Bulk signals. Split transactions of one message (same sender + Message-ID) add up, counted
- * before the decision so refused transactions count too. Without the store (local mode) only the
- * per-transaction signals are available.
- */
-export async function bulkHit(store: Store | null, f: MessageFacts, mailbox: string, group: string, p: BulkPolicy): Promise<BulkHit | null> {
-  const n = f.recipients.length;
-  if (!store) return detectBulk({ messageRecipients: n, headers: f.headers }, p);
-  const msgId = f.headers.messageId?.trim().toLowerCase();
-  const [messageRecipients, distinctRecipientsToday, fingerprintRecipients] = await Promise.all([
-    msgId ? store.incrBy(`bulk:split:${mailbox}|${msgId}`, n, p.split_window_minutes * MINUTE) : Promise.resolve(n),
-    store.addToWindowSet(`bulk:rcpt:${mailbox}`, f.recipients.map((r) => r.toLowerCase()), DAY, f.now),
-    f.bodyFingerprint
-      ? store.addToWindowSet(`bulk:fp:${group}:${f.bodyFingerprint}`, f.recipients.map((r) => r.toLowerCase()), p.fingerprint_window_minutes * MINUTE, f.now)
-      : Promise.resolve(undefined),
-  ]);
-  return detectBulk({ messageRecipients, distinctRecipientsToday, fingerprintRecipients, headers: f.headers }, p);
+/** Key of a per-sender signal counter, under the sender's hash tag ("t:<tenant>" or "d:<domain>"). */
+export function signalKey(tag: string, name: string): string {
+  return limitKey(tag, name);
 }
 
-/** Compromised-account signals; `record` is called once the message is accepted (or held). */
-export async function guardHit(store: Store, f: MessageFacts, mailbox: string, p: GuardPolicy): Promise<{ hit: GuardHit | null; record: () => Promise<void> }> {
+export interface SenderSignals {
+  bulk: BulkHit | null;
+  /** Null when the guard is off. */
+  guard: { hit: GuardHit | null; freshDomains: string[] } | null;
+}
+
+export interface SignalInput {
+  f: MessageFacts;
+  mailbox: string;
+  /** Hash tag of the sender's counters. */
+  tag: string;
+  bulk: BulkPolicy;
+  guard: GuardPolicy;
+  /** Guard volume history not yet written to the store (this node's last second). */
+  history: HincrBuffer;
+}
+
+/**
+ * Bulk and guard signals of one message. Split transactions of one message (same sender +
+ * Message-ID) add up, counted before the decision so refused transactions count too. Without the
+ * store (local mode) only the per-transaction bulk signals are available.
+ */
+export async function senderSignals(store: Store | null, s: SignalInput): Promise<SenderSignals> {
+  const { f, mailbox, tag, bulk: p, guard: g } = s;
+  const n = f.recipients.length;
+  if (!store) return { bulk: detectBulk({ messageRecipients: n, headers: f.headers }, p), guard: null };
+  const rcpts = f.recipients.map((r) => r.toLowerCase());
+  const msgId = f.headers.messageId?.trim().toLowerCase();
+  const ops: CounterOp[] = [{ kind: 'windowSet', key: signalKey(tag, `bulk:rcpt:${mailbox}`), members: rcpts, windowMs: DAY, now: f.now }];
+  if (msgId) ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: n, ttlMs: p.split_window_minutes * MINUTE });
+  if (f.bodyFingerprint) ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now });
+  const guardAt = ops.length;
+  const domains = g.enabled ? [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))] : [];
+  if (g.enabled) {
+    ops.push(
+      { kind: 'hash', key: guardVolumeKey(tag, mailbox) },
+      { kind: 'windowSet', key: signalKey(tag, `guard:domains:${mailbox}`), members: domains, windowMs: g.history_days * DAY, now: f.now },
+      // Size only: this message's new domains are added once it is decided (see recordNewDomains).
+      { kind: 'windowSet', key: newDomainsKey(tag, mailbox), members: [], windowMs: HOUR, now: f.now },
+    );
+  }
+  const out = (await store.counters(ops)) as unknown[];
+  const rcptSet = out[0] as { size: number };
+  const split = msgId ? (out[1] as number) : n;
+  const fp = f.bodyFingerprint ? (out[msgId ? 2 : 1] as { size: number }).size : undefined;
+  const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: rcptSet.size, fingerprintRecipients: fp, headers: f.headers }, p);
+  if (!g.enabled) return { bulk: bulkHit, guard: null };
+
   const hour = hourKey(f.now);
-  const histKey = `guard:vol:${mailbox}`;
-  const record = async (): Promise<void> => {
-    await store.hincr(histKey, { [hour]: 1 }, (p.history_days + 1) * DAY).catch(() => undefined);
-  };
-  // A disabled guard keeps no history: nothing would read it.
-  if (!p.enabled) return { hit: null, record: async () => undefined };
-  const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
-  const [hist, known] = await Promise.all([
-    store.hgetall(histKey),
-    store.windowSetAdd(`guard:domains:${mailbox}`, domains, p.history_days * DAY, f.now),
-  ]);
-  const newDomainsLastHour = await store.addToWindowSet(`guard:new:${mailbox}`, known.fresh, HOUR, f.now);
+  const hist = { ...(out[guardAt] as Record<string, number>) };
+  for (const [h, k] of Object.entries(s.history.pending(guardVolumeKey(tag, mailbox)))) hist[h] = (hist[h] ?? 0) + k;
+  const known = out[guardAt + 1] as { size: number; fresh: string[] };
+  const recentNew = out[guardAt + 2] as { size: number };
   const hit = judgeGuard({
     currentHour: (hist[hour] ?? 0) + 1,
     usualHourly: usualHourlyVolume(hist, hour),
-    newDomainsLastHour,
+    // The fresh domains were not in the history, so not among the last hour's new ones either.
+    newDomainsLastHour: recentNew.size + known.fresh.length,
     knownDomains: known.size - known.fresh.length,
-  }, p);
-  return { hit, record };
+  }, g);
+  return { bulk: bulkHit, guard: { hit, freshDomains: known.fresh } };
+}
+
+export function guardVolumeKey(tag: string, mailbox: string): string {
+  return signalKey(tag, `guard:vol:${mailbox}`);
+}
+
+function newDomainsKey(tag: string, mailbox: string): string {
+  return signalKey(tag, `guard:new:${mailbox}`);
+}
+
+/** A message was taken (accepted or held): count it in the mailbox's hourly volume history. */
+export function recordVolume(history: HincrBuffer, tag: string, mailbox: string, now: number, g: GuardPolicy): void {
+  history.add(guardVolumeKey(tag, mailbox), hourKey(now), 1, (g.history_days + 1) * DAY);
+}
+
+/** Remember the message's never-seen domains as new for an hour. */
+export async function recordNewDomains(store: Store, tag: string, mailbox: string, domains: string[], now: number): Promise<void> {
+  if (domains.length) await store.windowSetAdd(newDomainsKey(tag, mailbox), domains, HOUR, now);
 }

@@ -7,13 +7,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { nextNonce } from './keys.js';
 import { runSlidingLog, type LogAdapter, type LogEntry, type LogMode } from './sliding-log.js';
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
-  type WindowSetAddResult,
+  type WindowSetAddResult, type CounterOp, type CounterResult,
 } from './types.js';
 
 type Key = string | number | (string | number)[];
@@ -123,7 +123,7 @@ class LmdbStore implements Store {
     const realNow = Date.now();
     const keys = reqs.map((r) => this.k(r.key));
     const metas: (LimitMeta | undefined)[] = keys.map((k) => this.limMeta.get(k));
-    const nonce = randomBytes(6).toString('hex');
+    const nonce = nextNonce();
     const adapter: LogAdapter = {
       trim: (i, cutoff) => {
         const meta = metas[i];
@@ -198,12 +198,25 @@ class LmdbStore implements Store {
     return v && (v.exp === undefined || v.exp > Date.now()) ? v : undefined;
   }
   incrBy(key: string, by: number, ttlMs: number): Promise<number> {
-    return this.tx(() => {
-      const cur = this.live(this.k(key));
-      const sum = (cur?.t === 'n' ? Number(cur.v) : 0) + Math.round(by);
-      this.kv.putSync(this.k(key), { t: 'n', v: sum, exp: Date.now() + ttlMs });
-      return sum;
-    });
+    return this.tx(() => this.incrSync(key, by, ttlMs));
+  }
+  private incrSync(key: string, by: number, ttlMs: number): number {
+    const cur = this.live(this.k(key));
+    const sum = (cur?.t === 'n' ? Number(cur.v) : 0) + Math.round(by);
+    this.kv.putSync(this.k(key), { t: 'n', v: sum, exp: Date.now() + ttlMs });
+    return sum;
+  }
+  counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }> {
+    type Out = { -readonly [K in keyof O]: CounterResult<O[K]> };
+    // One write transaction for the batch (a pure read batch needs none).
+    const run = (): Out => ops.map((op) => {
+      switch (op.kind) {
+        case 'incr': return this.incrSync(op.key, op.by, op.ttlMs);
+        case 'windowSet': return this.windowSetSync(op.key, op.members, op.windowMs, op.now ?? Date.now());
+        case 'hash': return this.hashSync(op.key);
+      }
+    }) as unknown as Out;
+    return ops.every((op) => op.kind === 'hash') ? this.read(run) : this.tx(run);
   }
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
     return this.tx(() => {
@@ -240,10 +253,11 @@ class LmdbStore implements Store {
     });
   }
   hgetall(key: string): Promise<Record<string, number>> {
-    return this.read(() => {
-      const cur = this.live(this.k(key));
-      return cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
-    });
+    return this.read(() => this.hashSync(key));
+  }
+  private hashSync(key: string): Record<string, number> {
+    const cur = this.live(this.k(key));
+    return cur?.t === 'h' ? { ...(cur.v as Record<string, number>) } : {};
   }
   scanKeys(prefix: string): Promise<string[]> {
     return this.read(() => {
@@ -262,20 +276,21 @@ class LmdbStore implements Store {
     return this.windowSetAdd(key, members, windowMs, now).then((r) => r.size);
   }
   windowSetAdd(key: string, members: string[], windowMs: number, now = Date.now()): Promise<WindowSetAddResult> {
-    return this.tx(() => {
-      const k = this.k(key);
-      const live = new Set<string>();
-      for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
-        if (ts <= now - windowMs) this.wset.removeSync(ek); else live.add(String(ek[1]));
-      }
-      const fresh: string[] = [];
-      for (const m of members) {
-        if (!live.has(m)) { fresh.push(m); live.add(m); }
-        this.wset.putSync([k, m], now);
-      }
-      if (live.size > 0) this.wsetMeta.putSync(k, Date.now() + windowMs + 1000); else this.wsetMeta.removeSync(k);
-      return { size: live.size, fresh };
-    });
+    return this.tx(() => this.windowSetSync(key, members, windowMs, now));
+  }
+  private windowSetSync(key: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
+    const k = this.k(key);
+    const live = new Set<string>();
+    for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
+      if (ts <= now - windowMs) this.wset.removeSync(ek); else live.add(String(ek[1]));
+    }
+    const fresh: string[] = [];
+    for (const m of members) {
+      if (!live.has(m)) { fresh.push(m); live.add(m); }
+      this.wset.putSync([k, m], now);
+    }
+    if (live.size > 0) this.wsetMeta.putSync(k, Date.now() + windowMs + 1000); else this.wsetMeta.removeSync(k);
+    return { size: live.size, fresh };
   }
 
   // ---- publish / subscribe (polled events table, visible to every process on this data dir)

@@ -3,16 +3,15 @@
  * check-and-consume over mailbox + domain + tenant is atomic across nodes. Offline queueing is
  * off and commands time out, so a dead Redis yields StoreUnavailableError fast instead of a hang.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis, Cluster } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
+import { DEFAULT_LIMIT_TAG, hashTagOf, nextNonce } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { LIMITS_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
-  type WindowSetAddResult,
+  type WindowSetAddResult, type CounterOp, type CounterResult,
 } from './types.js';
 
 export interface RedisStoreOptions {
@@ -148,7 +147,7 @@ class RedisStore implements Store {
     }
     const args: (string | number)[] = [keys.length * 2];
     for (const k of keys) args.push(k, `${k}:sum`);
-    args.push(mode, now === undefined ? '' : Math.floor(now), randomBytes(6).toString('hex'));
+    args.push(mode, now === undefined ? '' : Math.floor(now), nextNonce());
     for (const r of reqs) args.push(r.limit, r.windowMs, Math.max(0, Math.floor(r.cost)));
     const out = (await this.run(() => this.scripts.relaisLimits(...args))).map(Number);
     const states = reqs.map((r, i) => ({ key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * i], resetAt: out[4 + 2 * i] }));
@@ -210,6 +209,34 @@ class RedisStore implements Store {
   async windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult> {
     const out = await this.run(() => this.scripts.relaisWindowSet(this.k(key), now === undefined ? '' : Math.floor(now), windowMs, ...members));
     return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+  }
+
+  async counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }> {
+    type Out = { -readonly [K in keyof O]: CounterResult<O[K]> };
+    // A Cluster pipeline needs one slot: keys under different hash tags go one by one.
+    if (this.client instanceof Cluster && new Set(ops.map((o) => hashTagOf(o.key) ?? o.key)).size > 1) {
+      return Promise.all(ops.map(async (o) => (await this.counters([o]))[0])) as unknown as Promise<Out>;
+    }
+    const p = this.client.pipeline() as unknown as ReturnType<Client['pipeline']> & ScriptCommands;
+    for (const o of ops) {
+      if (o.kind === 'incr') p.incrby(this.k(o.key), Math.round(o.by)).pexpire(this.k(o.key), o.ttlMs);
+      else if (o.kind === 'windowSet') p.relaisWindowSet(this.k(o.key), o.now === undefined ? '' : Math.floor(o.now), o.windowMs, ...o.members);
+      else p.hgetall(this.k(o.key));
+    }
+    const res = (await this.run(() => p.exec())) ?? [];
+    const failed = res.find(([err]) => err);
+    if (failed) throw toStoreError(failed[0]);
+    let i = 0;
+    return ops.map((o) => {
+      const v = res[i]![1];
+      i += o.kind === 'incr' ? 2 : 1;
+      if (o.kind === 'incr') return Number(v);
+      if (o.kind === 'windowSet') {
+        const out = v as unknown[];
+        return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+      }
+      return Object.fromEntries(Object.entries(v as Record<string, string>).map(([f, n]) => [f, Number(n)]));
+    }) as unknown as Out;
   }
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {

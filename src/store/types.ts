@@ -57,6 +57,18 @@ export interface WindowSetAddResult {
   fresh: string[];
 }
 
+/** One counter operation of a batch (Store.counters); each is atomic on its own. */
+export type CounterOp =
+  /** Add to a running sum that expires ttlMs after its last update → the new sum. */
+  | { kind: 'incr'; key: string; by: number; ttlMs: number }
+  /** Add members to a window set (see windowSetAdd) → size and fresh members. */
+  | { kind: 'windowSet'; key: string; members: string[]; windowMs: number; now?: number }
+  /** Read hash counters (see hgetall). */
+  | { kind: 'hash'; key: string };
+
+export type CounterResult<O extends CounterOp> =
+  O extends { kind: 'incr' } ? number : O extends { kind: 'windowSet' } ? WindowSetAddResult : Record<string, number>;
+
 export interface DocEntry<T> {
   key: string;
   value: T;
@@ -96,6 +108,11 @@ export interface Store {
   addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number>;
   /** Like addToWindowSet, but also says which members were not live before this call. */
   windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult>;
+  /**
+   * Several counter operations in one round trip: one Redis pipeline, one LMDB transaction (the
+   * per-message bulk and guard signals). On Redis Cluster all keys must share one hash tag.
+   */
+  counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }>;
   /** Set key to value if absent (with TTL); returns the existing value, or null when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null>;
   getValue(key: string): Promise<string | null>;

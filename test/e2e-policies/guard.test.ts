@@ -6,6 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hourKey } from '../../policies/guard.js';
+import { guardVolumeKey } from '../../src/policy-service/signals.js';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
 import type { RelayProcess } from '../helpers/relay-process.js';
 import { spooledBody } from '../helpers/spool-files.js';
@@ -18,7 +19,7 @@ describe('compromised-account guard', () => {
     // History: one message an hour over the last five hours.
     const r = new Redis(REDIS_URL);
     const now = Date.now();
-    for (let h = 1; h <= 5; h++) await r.hset(`${prefix}guard:vol:burst@a.example`, hourKey(now - h * 3_600_000), 1);
+    for (let h = 1; h <= 5; h++) await r.hset(prefix + guardVolumeKey('t:ruche', 'burst@a.example'), hourKey(now - h * 3_600_000), 1);
     r.disconnect();
     relay = await startPolicyRelay({
       store: 'redis',

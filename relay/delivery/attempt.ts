@@ -89,9 +89,11 @@ function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
   return rcpts.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));
 }
 
-/** DKIM-Signature lines, then the stored message, streamed from disk. */
-function messageStream(spool: Spool, env: Envelope): Readable {
+/** DKIM-Signature lines, then the stored message: from the body cache, else streamed from disk. */
+function messageStream(spool: Spool, env: Envelope): Readable | Buffer {
   const prepend = env.prependHeaders;
+  const cached = spool.cachedBody(env.id);
+  if (cached) return prepend ? Buffer.concat([Buffer.from(prepend), cached]) : cached;
   if (!prepend) return spool.openBody(env.id);
   return Readable.from(
     (async function* () {

@@ -40,7 +40,7 @@ export interface Transaction {
   from: string;
   to: string[];
   size: number;
-  body: Readable;
+  body: Readable | Buffer;
 }
 
 export class SmtpSession {
@@ -118,7 +118,7 @@ export class SmtpSession {
         await new Promise<void>((res, rej) => this.conn.reset((err) => (err ? rej(err) : res())));
         this.dirty = false;
       } catch (err) {
-        tx.body.destroy();
+        if (!Buffer.isBuffer(tx.body)) tx.body.destroy();
         return this.allFailed(tx.to, errorToFailure(err, 'mail'));
       }
     }

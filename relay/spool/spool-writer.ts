@@ -6,6 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
+import { CACHE_MESSAGE_MAX } from './body-cache.js';
 
 const CORK_LIMIT = 256 * 1024;
 
@@ -18,6 +19,8 @@ export class SpoolWriter extends Writable {
   bytes = 0;
   /** Resolves once the file's directory entry is on disk (started when the file was created). */
   entrySynced: Promise<void> = Promise.resolve();
+  /** The message bytes while it stays small enough for the body cache (else undefined). */
+  private small: Buffer[] | undefined = [];
 
   constructor(
     readonly id: string,
@@ -34,7 +37,10 @@ export class SpoolWriter extends Writable {
   override write(chunk: Buffer | string, cb?: WriteCallback): boolean;
   override write(chunk: Buffer | string, encoding: BufferEncoding, cb?: WriteCallback): boolean;
   override write(chunk: Buffer | string, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
-    this.length += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk.length;
+    if (typeof chunk === 'string') chunk = Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+    this.length += chunk.length;
+    if (this.small && this.length <= CACHE_MESSAGE_MAX) this.small.push(chunk);
+    else this.small = undefined;
     const ok = typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding ?? 'utf8', cb);
     if (this.writableCorked && this.writableLength >= CORK_LIMIT) this.uncorkAll();
     return ok;
@@ -43,6 +49,7 @@ export class SpoolWriter extends Writable {
   override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
     // Writable.end(chunk) does not go through write(): count the last chunk here.
     if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
+      this.small = undefined;
       this.length += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : (chunk as Buffer).length;
     }
     this.uncorkAll();
@@ -68,6 +75,11 @@ export class SpoolWriter extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     this._writev([{ chunk }], callback);
+  }
+
+  /** The whole message when it was small (for the body cache), else undefined. */
+  smallBody(): Buffer | undefined {
+    return this.small && Buffer.concat(this.small, this.length);
   }
 
   private uncorkAll(): void {

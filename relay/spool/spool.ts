@@ -12,10 +12,12 @@
  * directory (atomic). Recovery removes what was never committed.
  */
 import { EventEmitter } from 'node:events';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BodyCache } from './body-cache.js';
 import { DirSyncer } from './dir-sync.js';
 import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
 import { newQueueId } from './queue-id.js';
@@ -48,6 +50,8 @@ export interface SpoolEvents {
 
 export class Spool extends EventEmitter<SpoolEvents> {
   private readonly index = new Map<string, Envelope>();
+  /** Small messages' bytes for their first delivery (the file stays the reference). */
+  private readonly bodies = new BodyCache();
   private readonly syncer: DirSyncer;
   private readonly fsyncFiles: boolean;
   readonly dirs: Record<'messages' | 'tmp' | QueueState, string>;
@@ -126,6 +130,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
     }
     // Durable already: closing the descriptor need not delay the 250.
     writer.handle.close().catch((err: unknown) => this.log.warn({ queueId: env.id, err: (err as Error).message }, 'spool: close failed'));
+    const body = writer.smallBody();
+    if (body) this.bodies.set(env.id, body);
     this.index.set(env.id, env);
     this.emit('queued', env);
   }
@@ -164,6 +170,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   async remove(id: string): Promise<void> {
     const env = this.index.get(id) ?? (await this.load(id));
     if (!env) return;
+    this.bodies.delete(id);
     await unlink(this.bodyPath(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
@@ -196,7 +203,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /** The message bytes (without the envelope trailer). */
-  openBody(id: string, start = 0): ReadStream {
+  /** The whole message when it is in the body cache (small, recently committed). */
+  cachedBody(id: string): Buffer | undefined {
+    return this.bodies.get(id);
+  }
+
+  openBody(id: string, start = 0): Readable {
+    const cached = this.bodies.get(id);
+    if (cached) return Readable.from([cached.subarray(start)], { objectMode: false });
     const size = this.index.get(id)?.size;
     return createReadStream(this.bodyPath(id), { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });
   }

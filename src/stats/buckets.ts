@@ -40,10 +40,18 @@ function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
 }
 
+/** Last stamp per granularity: every record of an hour formats the same one. */
+const lastStamp: Record<Granularity, { start: number; stamp: string }> = { day: { start: NaN, stamp: '' }, hour: { start: NaN, stamp: '' } };
+
 export function bucketStamp(at: number, g: Granularity): string {
-  const d = new Date(at);
+  const start = bucketStart(at, g);
+  const last = lastStamp[g];
+  if (last.start === start) return last.stamp;
+  const d = new Date(start);
   const day = `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}`;
-  return g === 'day' ? day : `${day}${pad(d.getUTCHours())}`;
+  const stamp = g === 'day' ? day : `${day}${pad(d.getUTCHours())}`;
+  lastStamp[g] = { start, stamp };
+  return stamp;
 }
 
 export function bucketStart(at: number, g: Granularity): number {

@@ -11,9 +11,9 @@ import type { Envelope } from '../../relay/spool/envelope.js';
 
 const log = pino({ level: 'silent' });
 
-async function queueOne(spool: Spool, body: string): Promise<Envelope> {
+async function queueOne(spool: Spool, body: string | Buffer[]): Promise<Envelope> {
   const w = await spool.createWriter();
-  w.end(body);
+  if (typeof body === 'string') w.end(body); else for (const b of body) w.write(b);
   const now = Date.now();
   const env: Envelope = {
     id: w.id, rev: 0, state: 'active', from: 'a@x.example', recipients: [{ address: 'b@y.example', status: 'pending', attempts: 0 }],
@@ -39,6 +39,23 @@ describe('spool', () => {
     expect(env.size).toBe(Buffer.byteLength('Subject: x\r\n\r\nbody\r\n'));
     expect(await readAll(spool.openBody(env.id))).toBe('Subject: x\r\n\r\nbody\r\n');
     expect(readFileSync(join(d, 'messages', `${env.id}.eml`), 'utf8')).toMatch(/\n#relais-envelope \d{10}\n$/);
+  });
+
+  it('keeps a small committed message in memory for delivery, the same bytes as the file, until removed', async () => {
+    const d = dir();
+    const spool = await Spool.open({ dir: d, log });
+    const commit = (parts: Buffer[]): Promise<Envelope> => queueOne(spool, parts);
+    const small = await commit([Buffer.from('Subject: s\r\n\r\n'), Buffer.from('é body\r\n')]);
+    expect(spool.cachedBody(small.id)?.toString()).toBe('Subject: s\r\n\r\né body\r\n');
+    expect(await readAll(spool.openBody(small.id, 3))).toBe('ject: s\r\n\r\né body\r\n');
+    const onDisk = readFileSync(join(d, 'messages', `${small.id}.eml`));
+    expect(onDisk.subarray(0, small.size).equals(spool.cachedBody(small.id)!)).toBe(true);
+    // Large messages are read from the file only.
+    const big = await commit([Buffer.from('Subject: b\r\n\r\n'), Buffer.alloc(70 * 1024, 'x'), Buffer.from('\r\n')]);
+    expect(spool.cachedBody(big.id)).toBeUndefined();
+    expect((await readAll(spool.openBody(big.id))).length).toBe(big.size);
+    await spool.remove(small.id);
+    expect(spool.cachedBody(small.id)).toBeUndefined();
   });
 
   it('accepting a message writes one file; recovery reads its trailer, ignoring a torn envelope file', async () => {

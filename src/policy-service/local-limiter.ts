@@ -7,6 +7,21 @@ import type { ConsumeResult, LimitRequest, ReserveResult } from '../store/types.
 
 interface Log { entries: LogEntry[]; sum: number; expiresAt: number }
 
+/** Entries stay sorted by time; charges nearly always come last, so this is usually a push. */
+function insertByTime(entries: LogEntry[], e: LogEntry): void {
+  let lo = entries.length;
+  if (lo === 0 || entries[lo - 1]!.ts <= e.ts) {
+    entries.push(e);
+    return;
+  }
+  let l = 0;
+  while (l < lo) {
+    const mid = (l + lo) >> 1;
+    if (entries[mid]!.ts <= e.ts) l = mid + 1; else lo = mid;
+  }
+  entries.splice(l, 0, e);
+}
+
 export class LocalLimiter {
   private readonly logs = new Map<string, Log>();
   private lastSweep = 0;
@@ -24,8 +39,7 @@ export class LocalLimiter {
       newest: (i) => logs[i].entries.at(-1)?.ts,
       add: (i, e, expiresAt) => {
         const l = logs[i];
-        l.entries.push(e);
-        l.entries.sort((a, b) => a.ts - b.ts);
+        insertByTime(l.entries, e);
         l.sum += e.cost;
         l.expiresAt = Math.max(l.expiresAt, expiresAt);
         this.logs.set(reqs[i].key, l);

@@ -200,7 +200,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     const apiPort = typeof apiAddr === 'object' && apiAddr ? apiAddr.port : config.api.listen.port;
     updateLock(config.data_dir, `${config.api.listen.host}:${apiPort}`);
 
-    const firstToken = await ensureFirstAdminToken(store).catch(() => null);
+    // With api.admin_token set the operator already has a way in: no second secret on stderr.
+    const firstToken = config.api.admin_token ? null : await ensureFirstAdminToken(store).catch(() => null);
     if (firstToken) {
       // Printed once, on stderr and not in the JSON log, so log shipping never carries it.
       process.stderr.write(`\nRelais: first admin API token (shown once, keep it safe):\n  ${firstToken}\n\n`);

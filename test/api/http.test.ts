@@ -51,7 +51,7 @@ describe('authentication', () => {
     expect((await api(r.base, token, '/api/v1/whoami')).body).toMatchObject({ name: 'ci', admin: true });
     const list = await api(r.base, ADMIN_TOKEN, '/api/v1/tokens');
     expect(list.status).toBe(200);
-    expect(list.body.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['ci', 'lecture collectif-a', 'first-admin']));
+    expect(list.body.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['ci', 'lecture collectif-a']));
     const text = JSON.stringify(list.body);
     expect(text).not.toContain(token.slice(17));
     expect(text).not.toContain('hash');
@@ -61,16 +61,28 @@ describe('authentication', () => {
     expect((await api(r.base, ADMIN_TOKEN, `/api/v1/tokens/${created.body.info.id}`, { method: 'DELETE' })).status).toBe(404);
   });
 
-  it('the first start printed an admin token once, on stderr only, and it works', async () => {
-    const lines = await until(() => {
-      const l = r.relay.logs.filter((x) => /rls_[0-9a-f]{12}_/.test(x));
-      return l.length ? l : null;
-    }, 'the first admin token on stderr');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).not.toMatch(/^\{/); // not a JSON log line
-    const token = /rls_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(lines[0]!)![0];
-    expect((await api(r.base, token, '/api/v1/whoami')).body).toEqual({ name: 'first-admin', admin: true });
-    expect(r.relay.logs.some((l) => /first admin API token/.test(l))).toBe(true);
+  it('prints no first admin token when RELAIS_ADMIN_TOKEN is set', () => {
+    expect(r.relay.logs.some((l) => /first admin API token|rls_[0-9a-f]{12}_/.test(l))).toBe(false);
+  });
+
+  it('without RELAIS_ADMIN_TOKEN, the first start prints an admin token once, on stderr only, and it works', async () => {
+    const fresh = await startApiRelay({ redis: false });
+    try {
+      const lines = await until(() => {
+        const l = fresh.relay.logs.filter((x) => /rls_[0-9a-f]{12}_/.test(x));
+        return l.length ? l : null;
+      }, 'the first admin token on stderr');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).not.toMatch(/^\{/); // not a JSON log line
+      const token = /rls_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/.exec(lines[0]!)![0];
+      expect((await api(fresh.base, token, '/api/v1/whoami')).body).toEqual({ name: 'first-admin', admin: true });
+      expect(fresh.relay.logs.some((l) => /first admin API token/.test(l))).toBe(true);
+      // Not again on the next start.
+      await fresh.restart();
+      expect(fresh.relay.logs.some((l) => /rls_[0-9a-f]{12}_/.test(l))).toBe(false);
+    } finally {
+      await fresh.stop();
+    }
   });
 });
 

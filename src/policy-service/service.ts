@@ -4,11 +4,11 @@
  * are consumed last, so a message refused by an earlier check never uses quota. Every verdict is
  * counted in hourly stats buckets.
  */
-import { StoreUnavailableError, type Store } from '../store/types.js';
+import { StoreUnavailableError, type ConsumeResult, type Store } from '../store/types.js';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 import { authorizeEnvelope, authorizeSender } from '../../policies/sender.js';
 import { normalizeAddress, normalizeDomain, domainOf } from '../../policies/address.js';
-import { bulkVerdict } from '../../policies/bulk.js';
+import { bulkVerdict, type BulkHit } from '../../policies/bulk.js';
 import { holdNotice, type GuardPolicy } from '../../policies/guard.js';
 import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../../policies/answers.js';
 import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../../policies/limits.js';
@@ -18,7 +18,7 @@ import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
 import { OverrideCache } from './overrides.js';
-import { recordNewDomains, recordVolume, senderSignals } from './signals.js';
+import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type SenderSignals } from './signals.js';
 import { HincrBuffer } from '../store/hincr-buffer.js';
 import { recordVerdict } from './stats.js';
 
@@ -98,24 +98,45 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     if (f.client.newsletter) return newsletter(f, scope, isLocal);
     const { tenant, mailbox = '' } = scope;
     const mb = tenant?.mailboxes[mailbox];
-    const db = isLocal ? null : store;
     const tag = tenant ? `t:${tenant.id}` : `d:${scope.domain}`;
-
     const bulk = { ...cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk };
     const guardPolicy: GuardPolicy = { ...cfg.guard, ...tenant?.guard, notify: [...cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
-    if (mb?.guard?.enabled === false || !db) guardPolicy.enabled = false;
-    const signals = await senderSignals(db, { f, mailbox, tag, bulk, guard: guardPolicy, history });
-    if (signals.bulk) {
-      const v = bulkVerdict(signals.bulk, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
-      if (v) return { ...v, mailbox };
+    if (mb?.guard?.enabled === false || isLocal) guardPolicy.enabled = false;
+    const input = { f, mailbox, tag, bulk, guard: guardPolicy, history };
+    const bulkRefusal = (hit: BulkHit | null): Verdict | null => {
+      const v = hit && bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
+      return v ? { ...v, mailbox } : null;
+    };
+
+    const limits = limitsFor(cfg, scope, 'smtp', isLocal ? {} : await overrides.forScope(scope));
+    const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
+    let signals: SenderSignals;
+    let r: ConsumeResult | null;
+    if (isLocal) {
+      // Without the store only the per-transaction bulk signals are known.
+      const refusal = bulkRefusal(bulkBeforeCounting(input, { ops: [], rcpt: 0 }));
+      if (refusal) return refusal;
+      signals = { bulk: null, guard: null };
+      r = local.consume(reqs, f.now);
+    } else {
+      // One store call: the counters, then the quota charge unless they make the message bulk
+      // (a refused message uses no quota). Signals known beforehand skip the charge outright.
+      const plan = planSignals(input);
+      const refusing = bulk.action !== 'allow';
+      const early = refusing && bulkBeforeCounting(input, plan) !== null;
+      const out = await store.countAndConsume(plan.ops, {
+        requests: early ? [] : reqs,
+        now: cfg.clock === 'facts' ? f.now : undefined,
+        skipIf: refusing ? bulkSkipIf(plan, bulk) : [],
+      });
+      signals = readSignals(input, plan, out.counters);
+      const refusal = bulkRefusal(signals.bulk);
+      if (refusal) return refusal;
+      // Skipped although not bulk cannot happen (same thresholds); charge anyway if it does.
+      r = out.consume ?? (await store.consume(reqs, cfg.clock === 'facts' ? f.now : undefined));
     }
     const guard = signals.guard;
-
-    const limits = limitsFor(cfg, scope, 'smtp', db ? await overrides.forScope(scope) : {});
-    const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
-    const newDomains = guard?.freshDomains.length ? recordNewDomains(store, tag, mailbox, guard.freshDomains, f.now).catch(() => undefined) : undefined;
-    const r = isLocal ? local.consume(reqs, f.now) : await store.consume(reqs, cfg.clock === 'facts' ? f.now : undefined);
-    await newDomains;
+    if (guard?.freshDomains.length) await recordNewDomains(store, tag, mailbox, guard.freshDomains, f.now).catch(() => undefined);
     if (!r.allowed && r.refused) {
       const i = reqs.findIndex((q) => q.key === r.refused!.key);
       return quotaVerdict(f, scope, limits[i], reqs[i].cost, reqs[i].limit, r.refused.used, r.refused.resetAt, isLocal);

@@ -38,23 +38,27 @@ export interface SignalInput {
   history: HincrBuffer;
 }
 
-/**
- * Bulk and guard signals of one message. Split transactions of one message (same sender +
- * Message-ID) add up, counted before the decision so refused transactions count too. Without the
- * store (local mode) only the per-transaction bulk signals are available.
- */
-export async function senderSignals(store: Store | null, s: SignalInput): Promise<SenderSignals> {
+/** The counter operations of one message, and where each signal's result is in the batch. */
+export interface SignalPlan {
+  ops: CounterOp[];
+  split?: number;
+  rcpt: number;
+  fp?: number;
+  /** Index of the guard's three operations (volume history, known domains, last hour's new ones). */
+  guard?: number;
+}
+
+export function planSignals(s: SignalInput): SignalPlan {
   const { f, mailbox, tag, bulk: p, guard: g } = s;
-  const n = f.recipients.length;
-  if (!store) return { bulk: detectBulk({ messageRecipients: n, headers: f.headers }, p), guard: null };
   const rcpts = f.recipients.map((r) => r.toLowerCase());
   const msgId = f.headers.messageId?.trim().toLowerCase();
   const ops: CounterOp[] = [{ kind: 'windowSet', key: signalKey(tag, `bulk:rcpt:${mailbox}`), members: rcpts, windowMs: DAY, now: f.now }];
-  if (msgId) ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: n, ttlMs: p.split_window_minutes * MINUTE });
-  if (f.bodyFingerprint) ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now });
-  const guardAt = ops.length;
-  const domains = g.enabled ? [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))] : [];
+  const plan: SignalPlan = { ops, rcpt: 0 };
+  if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
+  if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
   if (g.enabled) {
+    const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
+    plan.guard = ops.length;
     ops.push(
       { kind: 'hash', key: guardVolumeKey(tag, mailbox) },
       { kind: 'windowSet', key: signalKey(tag, `guard:domains:${mailbox}`), members: domains, windowMs: g.history_days * DAY, now: f.now },
@@ -62,18 +66,38 @@ export async function senderSignals(store: Store | null, s: SignalInput): Promis
       { kind: 'windowSet', key: newDomainsKey(tag, mailbox), members: [], windowMs: HOUR, now: f.now },
     );
   }
-  const out = (await store.counters(ops)) as unknown[];
-  const rcptSet = out[0] as { size: number };
-  const split = msgId ? (out[1] as number) : n;
-  const fp = f.bodyFingerprint ? (out[msgId ? 2 : 1] as { size: number }).size : undefined;
-  const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: rcptSet.size, fingerprintRecipients: fp, headers: f.headers }, p);
-  if (!g.enabled) return { bulk: bulkHit, guard: null };
+  return plan;
+}
+
+/**
+ * The counter values at which detectBulk fires (what the store checks to skip the quota charge).
+ * Must mirror detectBulk's thresholds; signals known before counting are checked by bulkBeforeCounting.
+ */
+export function bulkSkipIf(plan: SignalPlan, p: BulkPolicy): { op: number; atLeast: number }[] {
+  const out = [{ op: plan.rcpt, atLeast: p.distinct_recipients_per_day }];
+  if (plan.split !== undefined) out.push({ op: plan.split, atLeast: p.recipients_per_message });
+  if (plan.fp !== undefined) out.push({ op: plan.fp, atLeast: p.fingerprint_recipients });
+  return out;
+}
+
+/** Bulk signals that need no counter: newsletter headers, and the recipients of an unsplittable message. */
+export function bulkBeforeCounting(s: SignalInput, plan: SignalPlan): BulkHit | null {
+  return detectBulk({ messageRecipients: plan.split === undefined ? s.f.recipients.length : 0, headers: s.f.headers }, s.bulk);
+}
+
+/** Bulk and guard signals from the batch's results. */
+export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unknown[]): SenderSignals {
+  const { f, guard: g } = s;
+  const size = (i: number | undefined) => (i === undefined ? undefined : (out[i] as { size: number }).size);
+  const split = plan.split === undefined ? f.recipients.length : (out[plan.split] as number);
+  const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: size(plan.rcpt), fingerprintRecipients: size(plan.fp), headers: f.headers }, s.bulk);
+  if (plan.guard === undefined) return { bulk: bulkHit, guard: null };
 
   const hour = hourKey(f.now);
-  const hist = { ...(out[guardAt] as Record<string, number>) };
-  for (const [h, k] of Object.entries(s.history.pending(guardVolumeKey(tag, mailbox)))) hist[h] = (hist[h] ?? 0) + k;
-  const known = out[guardAt + 1] as { size: number; fresh: string[] };
-  const recentNew = out[guardAt + 2] as { size: number };
+  const hist = { ...(out[plan.guard] as Record<string, number>) };
+  for (const [h, k] of Object.entries(s.history.pending(guardVolumeKey(s.tag, s.mailbox)))) hist[h] = (hist[h] ?? 0) + k;
+  const known = out[plan.guard + 1] as { size: number; fresh: string[] };
+  const recentNew = out[plan.guard + 2] as { size: number };
   const hit = judgeGuard({
     currentHour: (hist[hour] ?? 0) + 1,
     usualHourly: usualHourlyVolume(hist, hour),

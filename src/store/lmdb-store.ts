@@ -13,8 +13,9 @@ import { runSlidingLog, type LogAdapter, type LogEntry, type LogMode } from './s
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
-  type WindowSetAddResult, type CounterOp, type CounterResult,
+  type WindowSetAddResult, type CounterOp, type CounterResult, type ConditionalConsume,
 } from './types.js';
+import { consumeResult, counterValue } from './counter-ops.js';
 
 type Key = string | number | (string | number)[];
 interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, number>; exp?: number }
@@ -170,10 +171,7 @@ class LmdbStore implements Store {
   }
 
   consume(requests: LimitRequest[], now = Date.now()): Promise<ConsumeResult> {
-    return this.tx(() => {
-      const r = this.limits('consume', requests, now);
-      return r.allowed ? { allowed: true, states: r.states } : { allowed: false, refused: r.states[r.refusedIndex ?? 0], states: r.states };
-    });
+    return this.tx(() => consumeResult(this.limits('consume', requests, now)));
   }
   reserve(requests: LimitRequest[], now = Date.now()): Promise<ReserveResult> {
     return this.tx(() => {
@@ -209,14 +207,24 @@ class LmdbStore implements Store {
   counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }> {
     type Out = { -readonly [K in keyof O]: CounterResult<O[K]> };
     // One write transaction for the batch (a pure read batch needs none).
-    const run = (): Out => ops.map((op) => {
+    const run = (): Out => this.countersSync(ops) as unknown as Out;
+    return ops.every((op) => op.kind === 'hash') ? this.read(run) : this.tx(run);
+  }
+  private countersSync(ops: readonly CounterOp[]): CounterResult<CounterOp>[] {
+    return ops.map((op) => {
       switch (op.kind) {
         case 'incr': return this.incrSync(op.key, op.by, op.ttlMs);
         case 'windowSet': return this.windowSetSync(op.key, op.members, op.windowMs, op.now ?? Date.now());
         case 'hash': return this.hashSync(op.key);
       }
-    }) as unknown as Out;
-    return ops.every((op) => op.kind === 'hash') ? this.read(run) : this.tx(run);
+    });
+  }
+  countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
+    return this.tx(() => {
+      const counters = this.countersSync(ops);
+      if (!c.requests.length || c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast)) return { counters, consume: null };
+      return { counters, consume: consumeResult(this.limits('consume', c.requests, c.now ?? Date.now())) };
+    });
   }
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
     return this.tx(() => {

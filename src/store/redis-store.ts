@@ -7,11 +7,12 @@ import { Redis, Cluster } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { DEFAULT_LIMIT_TAG, hashTagOf, nextNonce } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
-import { LIMITS_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import { LIMITS_SCRIPT, MESSAGE_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import { consumeResult } from './counter-ops.js';
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
-  type WindowSetAddResult, type CounterOp, type CounterResult,
+  type WindowSetAddResult, type CounterOp, type CounterResult, type ConditionalConsume,
 } from './types.js';
 
 export interface RedisStoreOptions {
@@ -29,7 +30,8 @@ export interface RedisStoreOptions {
 
 type Client = Redis | Cluster;
 interface ScriptCommands {
-  relaisLimits(...args: (string | number)[]): Promise<string[] | number[]>;
+  relaisLimits(...args: (string | number)[]): Promise<(string | number)[]>;
+  relaisMessage(...args: (string | number)[]): Promise<unknown[]>;
   relaisWindowSet(...args: (string | number)[]): Promise<(string | number)[]>;
   relaisSetIfAbsent(key: string, value: string, ttl: number): Promise<string | null>;
 }
@@ -106,6 +108,7 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
     }
   }
   client.defineCommand('relaisLimits', { lua: LIMITS_SCRIPT });
+  client.defineCommand('relaisMessage', { lua: MESSAGE_SCRIPT });
   client.defineCommand('relaisWindowSet', { numberOfKeys: 1, lua: WINDOW_SET_SCRIPT });
   client.defineCommand('relaisSetIfAbsent', { numberOfKeys: 1, lua: SET_IF_ABSENT_SCRIPT });
   return new RedisStore(client, opts.prefix, connectTimeout);
@@ -140,24 +143,66 @@ class RedisStore implements Store {
     return hashTagOf(key) === undefined ? `${this.prefix}{${DEFAULT_LIMIT_TAG}}${key}` : this.prefix + key;
   }
 
-  private async limits(mode: string, reqs: LimitRequest[], now?: number): Promise<{ allowed: boolean; refused: number; at: number; states: LimitState[] }> {
+  /** Keys and arguments of the limit script; all keys of one call must share a hash tag. */
+  private limitArgs(mode: string, reqs: LimitRequest[], now?: number): { keys: string[]; args: (string | number)[] } {
     const keys = reqs.map((r) => this.limitKey(r.key));
     if (new Set(keys.map((k) => hashTagOf(k))).size > 1) {
       throw new Error(`limit keys of one call must share one hash tag: ${reqs.map((r) => r.key).join(', ')}`);
     }
-    const args: (string | number)[] = [keys.length * 2];
-    for (const k of keys) args.push(k, `${k}:sum`);
-    args.push(mode, now === undefined ? '' : Math.floor(now), nextNonce());
+    const args: (string | number)[] = [mode, now === undefined ? '' : Math.floor(now), nextNonce()];
     for (const r of reqs) args.push(r.limit, r.windowMs, Math.max(0, Math.floor(r.cost)));
-    const out = (await this.run(() => this.scripts.relaisLimits(...args))).map(Number);
+    return { keys: keys.flatMap((k) => [k, `${k}:sum`]), args };
+  }
+
+  private static limitOutcome(reqs: LimitRequest[], raw: (string | number)[]): { allowed: boolean; refused: number; at: number; states: LimitState[] } {
+    const out = raw.map(Number);
     const states = reqs.map((r, i) => ({ key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * i], resetAt: out[4 + 2 * i] }));
     return { allowed: out[0] === 1, refused: out[1], at: out[2], states };
+  }
+
+  private async limits(mode: string, reqs: LimitRequest[], now?: number): Promise<{ allowed: boolean; refused: number; at: number; states: LimitState[] }> {
+    const { keys, args } = this.limitArgs(mode, reqs, now);
+    const raw = await this.run(() => this.scripts.relaisLimits(keys.length, ...keys, ...args));
+    return RedisStore.limitOutcome(reqs, raw);
+  }
+
+  async countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
+    const { keys: limitKeys, args: limitArgs } = c.requests.length ? this.limitArgs('consume', c.requests, c.now) : { keys: [], args: ['none'] };
+    const counterKeys = ops.map((o) => this.k(o.key));
+    const tags = new Set([...counterKeys, ...limitKeys].map((k) => hashTagOf(k) ?? k));
+    if (this.client instanceof Cluster && tags.size > 1) throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+    const args: (string | number)[] = [ops.length];
+    for (const o of ops) {
+      if (o.kind === 'incr') args.push('i', Math.round(o.by), o.ttlMs);
+      else if (o.kind === 'windowSet') args.push('w', o.now === undefined ? '' : Math.floor(o.now), o.windowMs, o.members.length, ...o.members);
+      else args.push('h');
+    }
+    args.push(c.skipIf.length);
+    for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
+    args.push(...limitArgs);
+    const keys = [...counterKeys, ...limitKeys];
+    const [results, limit] = (await this.run(() => this.scripts.relaisMessage(keys.length, ...keys, ...args))) as [unknown[], (string | number)[] | 0];
+    const counters = ops.map((o, i) => {
+      const v = results[i];
+      if (o.kind === 'incr') return Number(v);
+      if (o.kind === 'windowSet') {
+        const out = v as unknown[];
+        return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+      }
+      const flat = v as string[];
+      const h: Record<string, number> = {};
+      for (let k = 0; k + 1 < flat.length; k += 2) h[flat[k]!] = Number(flat[k + 1]);
+      return h;
+    });
+    if (!Array.isArray(limit)) return { counters, consume: null };
+    const o = RedisStore.limitOutcome(c.requests, limit);
+    return { counters, consume: consumeResult({ ...o, refusedIndex: o.refused - 1 }) };
   }
 
   async consume(requests: LimitRequest[], now?: number): Promise<ConsumeResult> {
     if (requests.length === 0) return { allowed: true, states: [] };
     const r = await this.limits('consume', requests, now);
-    return r.allowed ? { allowed: true, states: r.states } : { allowed: false, refused: r.states[r.refused - 1], states: r.states };
+    return consumeResult({ ...r, refusedIndex: r.refused - 1 });
   }
 
   async reserve(requests: LimitRequest[], now?: number): Promise<ReserveResult> {

@@ -69,6 +69,14 @@ export type CounterOp =
 export type CounterResult<O extends CounterOp> =
   O extends { kind: 'incr' } ? number : O extends { kind: 'windowSet' } ? WindowSetAddResult : Record<string, number>;
 
+/** The quota charge of Store.countAndConsume and the counter values that cancel it. */
+export interface ConditionalConsume {
+  requests: LimitRequest[];
+  now?: number;
+  /** Skip the consume when any op's value reaches its threshold (incr: the sum; windowSet: the size). */
+  skipIf: { op: number; atLeast: number }[];
+}
+
 export interface DocEntry<T> {
   key: string;
   value: T;
@@ -113,6 +121,12 @@ export interface Store {
    * per-message bulk and guard signals). On Redis Cluster all keys must share one hash tag.
    */
   counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }>;
+  /**
+   * A message's counters, then its quota consume unless a counter crossed a threshold (a bulk
+   * message is refused and must not use quota), in one round trip and one atomic step. `consume`
+   * is null when it was skipped. On Redis Cluster all keys must share one hash tag.
+   */
+  countAndConsume(ops: readonly CounterOp[], consume: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }>;
   /** Set key to value if absent (with TTL); returns the existing value, or null when it was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null>;
   getValue(key: string): Promise<string | null>;

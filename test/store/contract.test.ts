@@ -169,6 +169,35 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(await store.counters([])).toEqual([]);
   });
 
+  it('counts then consumes in one step, skipping the consume when a counter reaches its threshold', async () => {
+    const t = 60_000_000;
+    const req = [{ key: limitKey('t:cc', 'mailbox:a@x:messages'), limit: 2, windowMs: H, cost: 1 }, { key: limitKey('t:cc', 'tenant:cc:messages'), limit: 5, windowMs: H, cost: 1 }];
+    const ops = (rcpt: string) => [
+      { kind: 'incr', key: '{t:cc}split', by: 1, ttlMs: 60_000 },
+      { kind: 'windowSet', key: '{t:cc}rcpt', members: [rcpt], windowMs: H, now: t },
+      { kind: 'hash', key: '{t:cc}vol' },
+    ] as const;
+    const skipIf = [{ op: 0, atLeast: 100 }, { op: 1, atLeast: 3 }];
+    const a = await store.countAndConsume(ops('r1'), { requests: req, now: t, skipIf });
+    expect(a.counters).toEqual([1, { size: 1, fresh: ['r1'] }, {}]);
+    expect(a.consume).toMatchObject({ allowed: true, states: [{ used: 1 }, { used: 1 }] });
+    const b = await store.countAndConsume(ops('r2'), { requests: req, now: t + 1, skipIf });
+    expect(b.consume).toMatchObject({ allowed: true, states: [{ used: 2 }, { used: 2 }] });
+    // The third distinct recipient reaches the threshold: counted, but no quota used.
+    const c = await store.countAndConsume(ops('r3'), { requests: req, now: t + 2, skipIf });
+    expect(c.counters[1]).toEqual({ size: 3, fresh: ['r3'] });
+    expect(c.consume).toBeNull();
+    expect((await store.peek(req, t + 3)).map((s) => s.used)).toEqual([2, 2]);
+    // Below the thresholds again (threshold raised): the mailbox limit refuses, nothing is charged.
+    const d = await store.countAndConsume(ops('r1'), { requests: req, now: t + 4, skipIf: [{ op: 1, atLeast: 10 }] });
+    expect(d.consume).toMatchObject({ allowed: false, refused: { key: req[0]!.key, used: 2 } });
+    expect((await store.peek(req, t + 5)).map((s) => s.used)).toEqual([2, 2]);
+    // No quota requests: counters only.
+    const e = await store.countAndConsume(ops('r4'), { requests: [], skipIf: [] });
+    expect(e.counters[0]).toBe(5);
+    expect(e.consume).toBeNull();
+  });
+
   it('sets if absent, gets, sets, deletes values; TTLs expire', async () => {
     expect(await store.setIfAbsent('idem:1', 'first', 60_000)).toBeNull();
     expect(await store.setIfAbsent('idem:1', 'second', 60_000)).toBe('first');

@@ -156,7 +156,7 @@ section('policies', async (ctx) => {
       if (errors.length) ctx.note(`${c.name}: errors ${errors.slice(0, 3).join('; ')}`);
       if (notAccepted) ctx.note(`${c.name}: verdicts other than accept: ${notAccepted} — the comparison is not like for like`);
     }
-    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (only its hourly history is recorded)`);
+    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all)`);
   } finally {
     await Promise.all(configs.map((c) => c.relay.stop()));
     await tarpit.close();

@@ -24,27 +24,31 @@ local function fmt(x) return string.format('%d', x) end
 local function trim(z, s, cutoff)
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', fmt(cutoff))
   local sum = tonumber(redis.call('GET', s) or '0')
-  if #old > 0 then
-    for _, m in ipairs(old) do sum = sum - costOf(m) end
-    redis.call('ZREMRANGEBYSCORE', z, '-inf', fmt(cutoff))
-  end
+  -- Nothing expired (the common case): the running sum is current.
+  if #old == 0 then return sum end
+  for _, m in ipairs(old) do sum = sum - costOf(m) end
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', fmt(cutoff))
   if redis.call('ZCARD', z) == 0 then
     sum = 0
     redis.call('DEL', s)
-  elseif #old > 0 then
+  else
     redis.call('SET', s, fmt(sum), 'KEEPTTL')
   end
   return sum
 end
 
-local function newest(z)
-  local r = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
-  if #r == 0 then return nil end
-  return tonumber(r[2])
+-- Newest charge per limit, read once per call (after the trim) and kept up to date by charge().
+local newestAt = {}
+local function newest(i)
+  if newestAt[i] == nil then
+    local r = redis.call('ZRANGE', LK[2 * i - 1], -1, -1, 'WITHSCORES')
+    if #r == 0 then newestAt[i] = false else newestAt[i] = tonumber(r[2]) end
+  end
+  return newestAt[i] or nil
 end
 
 local function backToZero(i)
-  local nw = newest(LK[2 * i - 1])
+  local nw = newest(i)
   if nw == nil then return now end
   return math.max(now, nw + win[i])
 end
@@ -65,7 +69,9 @@ end
 local function charge(i, at)
   if cost[i] <= 0 then return end
   local z, s = LK[2 * i - 1], LK[2 * i]
+  local nw = newest(i)
   redis.call('ZADD', z, fmt(at), fmt(at) .. ':' .. fmt(cost[i]) .. ':' .. nonce .. ':' .. i)
+  newestAt[i] = (nw == nil or at > nw) and at or nw
   redis.call('INCRBY', s, cost[i])
   used[i] = used[i] + cost[i]
   local ttl = math.max(backToZero(i) - now, 0) + 1000
@@ -102,7 +108,7 @@ if mode == 'consume' then
 elseif mode == 'reserve' then
   local t0 = now
   for i = 1, n do
-    local nw = newest(LK[2 * i - 1])
+    local nw = newest(i)
     if nw ~= nil and nw > t0 then t0 = nw end
   end
   local at = t0

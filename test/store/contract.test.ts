@@ -111,7 +111,7 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(pa.used).toBe(2);
     expect(pd.used).toBe(2);
     await store.resetLimits([d.key]);
-    expect((await store.peek([d], t))[0].used).toBe(0);
+    expect((await store.peek([d], t))[0]).toMatchObject({ used: 0, resetAt: t });
     expect((await store.consume([a, d], t)).allowed).toBe(true);
     expect((await store.peek([a], t))[0]).toMatchObject({ used: 3, resetAt: t + H });
   });

@@ -22,6 +22,11 @@ interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, numb
 /** Per limit key: running sum, newest and oldest entry (so most checks need no range scan). */
 interface LimitMeta { sum: number; newest: number; exp: number; oldest?: number }
 interface StoreEvent { c: string; m: string; at: number }
+/**
+ * Per window set: live members and the oldest timestamp among them (a lower bound), so an add
+ * needs no scan while nothing can have expired. (A bare number: the expiry only, older format.)
+ */
+interface WindowSetMeta { exp: number; size: number; oldest: number }
 
 const SWEEP_MS = 60_000;
 const POLL_MS = 100;
@@ -54,7 +59,7 @@ class LmdbStore implements Store {
   private readonly lim: Database<number, Key>;
   private readonly limMeta: Database<LimitMeta, Key>;
   private readonly wset: Database<number, Key>;
-  private readonly wsetMeta: Database<number, Key>;
+  private readonly wsetMeta: Database<WindowSetMeta | number, Key>;
   private readonly events: Database<StoreEvent, Key>;
   private readonly sweeper: NodeJS.Timeout;
   private poller?: NodeJS.Timeout;
@@ -288,17 +293,33 @@ class LmdbStore implements Store {
   }
   private windowSetSync(key: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
     const k = this.k(key);
-    const live = new Set<string>();
-    for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
-      if (ts <= now - windowMs) this.wset.removeSync(ek); else live.add(String(ek[1]));
+    const cutoff = now - windowMs;
+    const meta = this.wsetMeta.get(k);
+    let size: number;
+    let oldest: number;
+    if (meta !== undefined && typeof meta === 'object' && meta.oldest > cutoff) {
+      // Nothing can have left the window: no scan.
+      ({ size, oldest } = meta);
+    } else {
+      size = 0;
+      oldest = Infinity;
+      for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
+        if (ts <= cutoff) this.wset.removeSync(ek);
+        else { size++; oldest = Math.min(oldest, ts); }
+      }
     }
     const fresh: string[] = [];
     for (const m of members) {
-      if (!live.has(m)) { fresh.push(m); live.add(m); }
+      const ts = this.wset.get([k, m]);
+      if (ts === undefined || ts <= cutoff) {
+        fresh.push(m);
+        if (ts === undefined) size++;
+      }
       this.wset.putSync([k, m], now);
+      oldest = Math.min(oldest, now);
     }
-    if (live.size > 0) this.wsetMeta.putSync(k, Date.now() + windowMs + 1000); else this.wsetMeta.removeSync(k);
-    return { size: live.size, fresh };
+    if (size > 0) this.wsetMeta.putSync(k, { exp: Date.now() + windowMs + 1000, size, oldest }); else this.wsetMeta.removeSync(k);
+    return { size, fresh };
   }
 
   // ---- publish / subscribe (polled events table, visible to every process on this data dir)
@@ -343,7 +364,7 @@ class LmdbStore implements Store {
       for (const { key, value } of [...this.kv.getRange({})]) if (value.exp !== undefined && value.exp <= now) this.kv.removeSync(key);
       for (const { key, value } of [...this.limMeta.getRange({})]) if (value.exp <= now) this.dropLimit(String(key));
       for (const { key, value } of [...this.wsetMeta.getRange({})]) {
-        if (value > now) continue;
+        if ((typeof value === 'number' ? value : value.exp) > now) continue;
         for (const e of [...under(this.wset, String(key))]) this.wset.removeSync(e.key);
         this.wsetMeta.removeSync(key);
       }

@@ -198,6 +198,20 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(e.consume).toBeNull();
   });
 
+  it('keeps window-set sizes and fresh members exact over a long run (model check)', async () => {
+    const t0 = 70_000_000;
+    const win = 1000;
+    const model = new Map<string, number>();
+    for (let step = 0; step < 120; step++) {
+      const now = t0 + step * 37;
+      const members = [`m${(step * 7) % 23}`, `m${(step * 3) % 23}`];
+      for (const [m, ts] of model) if (ts <= now - win) model.delete(m);
+      const fresh = [...new Set(members)].filter((m) => !model.has(m));
+      for (const m of members) model.set(m, now);
+      expect(await store.windowSetAdd('model', members, win, now), `step ${step}`).toEqual({ size: model.size, fresh });
+    }
+  });
+
   it('sets if absent, gets, sets, deletes values; TTLs expire', async () => {
     expect(await store.setIfAbsent('idem:1', 'first', 60_000)).toBeNull();
     expect(await store.setIfAbsent('idem:1', 'second', 60_000)).toBe('first');

@@ -114,7 +114,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     let r: ConsumeResult | null;
     if (isLocal) {
       // Without the store only the per-transaction bulk signals are known.
-      const refusal = bulkRefusal(bulkBeforeCounting(input, { ops: [], rcpt: 0 }));
+      const refusal = bulkRefusal(bulkBeforeCounting(input, false));
       if (refusal) return refusal;
       signals = { bulk: null, guard: null };
       r = local.consume(reqs, f.now);
@@ -123,7 +123,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       // (a refused message uses no quota). Signals known beforehand skip the charge outright.
       const plan = planSignals(input);
       const refusing = bulk.action !== 'allow';
-      const early = refusing && bulkBeforeCounting(input, plan) !== null;
+      const early = refusing && bulkBeforeCounting(input, plan.split !== undefined) !== null;
       const out = await store.countAndConsume(plan.ops, {
         requests: early ? [] : reqs,
         now: cfg.clock === 'facts' ? f.now : undefined,

@@ -80,9 +80,12 @@ export function bulkSkipIf(plan: SignalPlan, p: BulkPolicy): { op: number; atLea
   return out;
 }
 
-/** Bulk signals that need no counter: newsletter headers, and the recipients of an unsplittable message. */
-export function bulkBeforeCounting(s: SignalInput, plan: SignalPlan): BulkHit | null {
-  return detectBulk({ messageRecipients: plan.split === undefined ? s.f.recipients.length : 0, headers: s.f.headers }, s.bulk);
+/**
+ * Bulk signals that need no counter: newsletter headers, and the recipients of the message when
+ * its split transactions are not summed (`splitCounted` false: no Message-ID, or no store).
+ */
+export function bulkBeforeCounting(s: SignalInput, splitCounted: boolean): BulkHit | null {
+  return detectBulk({ messageRecipients: splitCounted ? 0 : s.f.recipients.length, headers: s.f.headers }, s.bulk);
 }
 
 /** Bulk and guard signals from the batch's results. */

@@ -209,12 +209,6 @@ class LmdbStore implements Store {
     this.kv.putSync(this.k(key), { t: 'n', v: sum, exp: Date.now() + ttlMs });
     return sum;
   }
-  counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }> {
-    type Out = { -readonly [K in keyof O]: CounterResult<O[K]> };
-    // One write transaction for the batch (a pure read batch needs none).
-    const run = (): Out => this.countersSync(ops) as unknown as Out;
-    return ops.every((op) => op.kind === 'hash') ? this.read(run) : this.tx(run);
-  }
   private countersSync(ops: readonly CounterOp[]): CounterResult<CounterOp>[] {
     return ops.map((op) => {
       switch (op.kind) {

@@ -256,34 +256,6 @@ class RedisStore implements Store {
     return { size: Number(out[0]), fresh: out.slice(1).map(String) };
   }
 
-  async counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }> {
-    type Out = { -readonly [K in keyof O]: CounterResult<O[K]> };
-    // A Cluster pipeline needs one slot: keys under different hash tags go one by one.
-    if (this.client instanceof Cluster && new Set(ops.map((o) => hashTagOf(o.key) ?? o.key)).size > 1) {
-      return Promise.all(ops.map(async (o) => (await this.counters([o]))[0])) as unknown as Promise<Out>;
-    }
-    const p = this.client.pipeline() as unknown as ReturnType<Client['pipeline']> & ScriptCommands;
-    for (const o of ops) {
-      if (o.kind === 'incr') p.incrby(this.k(o.key), Math.round(o.by)).pexpire(this.k(o.key), o.ttlMs);
-      else if (o.kind === 'windowSet') p.relaisWindowSet(this.k(o.key), o.now === undefined ? '' : Math.floor(o.now), o.windowMs, ...o.members);
-      else p.hgetall(this.k(o.key));
-    }
-    const res = (await this.run(() => p.exec())) ?? [];
-    const failed = res.find(([err]) => err);
-    if (failed) throw toStoreError(failed[0]);
-    let i = 0;
-    return ops.map((o) => {
-      const v = res[i]![1];
-      i += o.kind === 'incr' ? 2 : 1;
-      if (o.kind === 'incr') return Number(v);
-      if (o.kind === 'windowSet') {
-        const out = v as unknown[];
-        return { size: Number(out[0]), fresh: out.slice(1).map(String) };
-      }
-      return Object.fromEntries(Object.entries(v as Record<string, string>).map(([f, n]) => [f, Number(n)]));
-    }) as unknown as Out;
-  }
-
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
     return (await this.run(() => this.scripts.relaisSetIfAbsent(this.k(key), value, Math.max(1, Math.round(ttlMs))))) ?? null;
   }

@@ -57,7 +57,7 @@ export interface WindowSetAddResult {
   fresh: string[];
 }
 
-/** One counter operation of a batch (Store.counters); each is atomic on its own. */
+/** One counter operation of a batch (Store.countAndConsume); each is atomic on its own. */
 export type CounterOp =
   /** Add to a running sum that expires ttlMs after its last update → the new sum. */
   | { kind: 'incr'; key: string; by: number; ttlMs: number }
@@ -117,14 +117,10 @@ export interface Store {
   /** Like addToWindowSet, but also says which members were not live before this call. */
   windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult>;
   /**
-   * Several counter operations in one round trip: one Redis pipeline, one LMDB transaction (the
-   * per-message bulk and guard signals). On Redis Cluster all keys must share one hash tag.
-   */
-  counters<const O extends readonly CounterOp[]>(ops: O): Promise<{ -readonly [K in keyof O]: CounterResult<O[K]> }>;
-  /**
    * A message's counters, then its quota consume unless a counter crossed a threshold (a bulk
    * message is refused and must not use quota), in one round trip and one atomic step. `consume`
-   * is null when it was skipped. On Redis Cluster all keys must share one hash tag.
+   * is null when it was skipped (or not asked for: no requests). On Redis Cluster all keys must
+   * share one hash tag.
    */
   countAndConsume(ops: readonly CounterOp[], consume: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }>;
   /** Set key to value if absent (with TTL); returns the existing value, or null when it was set. */

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { dropRedisPrefix } from './redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
-import { StoreUnavailableError, type Store } from '../../src/store/types.js';
+import { StoreUnavailableError, type CounterOp, type Store } from '../../src/store/types.js';
 import { limitKey } from '../../src/store/keys.js';
 import { buildStoreForFork } from './fork-build.js';
 
@@ -149,24 +149,25 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
   it('runs a batch of counter operations, each with the effect of its single call', async () => {
     const t = 50_000_000;
     await store.hincr('{b}h', { x: 2 }, 60_000);
-    const [sum, set, hash, sum2] = await store.counters([
+    const counters = async (ops: CounterOp[]) => (await store.countAndConsume(ops, { requests: [], skipIf: [] })).counters;
+    const [sum, set, hash, sum2] = await counters([
       { kind: 'incr', key: '{b}sum', by: 3, ttlMs: 60_000 },
       { kind: 'windowSet', key: '{b}set', members: ['a', 'b'], windowMs: 1000, now: t },
       { kind: 'hash', key: '{b}h' },
       { kind: 'incr', key: '{b}sum', by: 4, ttlMs: 60_000 },
-    ] as const);
+    ]);
     expect(sum).toBe(3);
     expect(sum2).toBe(7);
     expect(set).toEqual({ size: 2, fresh: ['a', 'b'] });
     expect(hash).toEqual({ x: 2 });
-    const [again, none] = await store.counters([
+    const [again, none] = await counters([
       { kind: 'windowSet', key: '{b}set', members: ['b', 'c'], windowMs: 1000, now: t + 10 },
       { kind: 'hash', key: '{b}nothing' },
-    ] as const);
+    ]);
     expect(again).toEqual({ size: 3, fresh: ['c'] });
     expect(none).toEqual({});
     expect(await store.incrBy('{b}sum', 0, 60_000)).toBe(7);
-    expect(await store.counters([])).toEqual([]);
+    expect(await counters([])).toEqual([]);
   });
 
   it('counts then consumes in one step, skipping the consume when a counter reaches its threshold', async () => {
@@ -318,7 +319,7 @@ describe('redis store when Redis is unreachable', () => {
     await new Promise<void>((r) => { proxy.close(() => r()); for (const s of sockets) s.destroy(); });
     await expect(store.consume(req)).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.getDoc('tenants', 'x')).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.counters([{ kind: 'incr', key: 'x', by: 1, ttlMs: 1000 }])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.countAndConsume([{ kind: 'incr', key: 'x', by: 1, ttlMs: 1000 }], { requests: [], skipIf: [] })).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     // Redis back on the same port: the client reconnects by itself.
     proxy = createServer(listener);

@@ -169,8 +169,9 @@ class RedisStore implements Store {
   async countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
     const { keys: limitKeys, args: limitArgs } = c.requests.length ? this.limitArgs('consume', c.requests, c.now) : { keys: [], args: ['none'] };
     const counterKeys = ops.map((o) => this.k(o.key));
-    const tags = new Set([...counterKeys, ...limitKeys].map((k) => hashTagOf(k) ?? k));
-    if (this.client instanceof Cluster && tags.size > 1) throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+    if (this.client instanceof Cluster && new Set([...counterKeys, ...limitKeys].map((k) => hashTagOf(k) ?? k)).size > 1) {
+      throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+    }
     const args: (string | number)[] = [ops.length];
     for (const o of ops) {
       if (o.kind === 'incr') args.push('i', Math.round(o.by), o.ttlMs);

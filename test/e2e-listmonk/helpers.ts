@@ -158,80 +158,78 @@ const originalHeaders = (o: { from: string; to: string; campaign?: string; subsc
     ...(o.subscriber ? [`X-Listmonk-Subscriber: ${o.subscriber}`] : []),
   ].join('\r\n');
 
-/** An RFC 3464 DSN as a remote MTA sends it (late bounce after its own queueing). */
-export function dsnMessage(o: { to: string; recipient: string; action: 'failed' | 'delayed'; status: string; diagnostic: string; original: { from: string; campaign?: string; subscriber?: string } }): string {
-  const b = `dsn-${randomBytes(6).toString('hex')}`;
+/** A multipart/report message: a human part, the machine-readable report, the original message (part). */
+function multipartReport(o: {
+  prefix: string; from: string; host: string; to: string; subject: string; reportType: string;
+  human: string; reportPart: string; report: string[]; originalPart: string; original: string[];
+}): string {
+  const b = `${o.prefix}-${randomBytes(6).toString('hex')}`;
   return [
-    'From: Mail Delivery System <MAILER-DAEMON@mx.remote.example>',
+    `From: ${o.from}`,
     `To: <${o.to}>`,
-    'Subject: Undelivered Mail Returned to Sender',
-    `Message-ID: <${b}@mx.remote.example>`,
+    `Subject: ${o.subject}`,
+    `Message-ID: <${b}@${o.host}>`,
     'MIME-Version: 1.0',
-    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`,
+    `Content-Type: multipart/report; report-type=${o.reportType}; boundary="${b}"`,
     '',
     `--${b}`,
     'Content-Type: text/plain; charset=utf-8',
     '',
-    'Your message could not be delivered.',
+    o.human,
     '',
     `--${b}`,
-    'Content-Type: message/delivery-status',
+    `Content-Type: ${o.reportPart}`,
     '',
-    'Reporting-MTA: dns; mx.remote.example',
-    '',
-    `Final-Recipient: rfc822; ${o.recipient}`,
-    `Original-Recipient: rfc822; ${o.recipient}`,
-    `Action: ${o.action}`,
-    `Status: ${o.status}`,
-    'Remote-MTA: dns; mailstore.remote.example',
-    `Diagnostic-Code: smtp; ${o.diagnostic}`,
+    ...o.report,
     '',
     `--${b}`,
-    'Content-Type: text/rfc822-headers',
+    `Content-Type: ${o.originalPart}`,
     '',
-    originalHeaders({ ...o.original, to: o.recipient }),
+    ...o.original,
     '',
     `--${b}--`,
     '',
   ].join('\r\n');
 }
 
+/** An RFC 3464 DSN as a remote MTA sends it (late bounce after its own queueing). */
+export function dsnMessage(o: { to: string; recipient: string; action: 'failed' | 'delayed'; status: string; diagnostic: string; original: { from: string; campaign?: string; subscriber?: string } }): string {
+  return multipartReport({
+    prefix: 'dsn', from: 'Mail Delivery System <MAILER-DAEMON@mx.remote.example>', host: 'mx.remote.example', to: o.to,
+    subject: 'Undelivered Mail Returned to Sender', reportType: 'delivery-status', human: 'Your message could not be delivered.',
+    reportPart: 'message/delivery-status',
+    report: [
+      'Reporting-MTA: dns; mx.remote.example',
+      '',
+      `Final-Recipient: rfc822; ${o.recipient}`,
+      `Original-Recipient: rfc822; ${o.recipient}`,
+      `Action: ${o.action}`,
+      `Status: ${o.status}`,
+      'Remote-MTA: dns; mailstore.remote.example',
+      `Diagnostic-Code: smtp; ${o.diagnostic}`,
+    ],
+    originalPart: 'text/rfc822-headers',
+    original: [originalHeaders({ ...o.original, to: o.recipient })],
+  });
+}
+
 /** An RFC 5965 abuse report (feedback loop). */
 export function arfMessage(o: { to: string; recipient: string; original: { from: string; campaign?: string; subscriber?: string } }): string {
-  const b = `arf-${randomBytes(6).toString('hex')}`;
-  return [
-    'From: Feedback Loop <fbl@isp.remote.example>',
-    `To: <${o.to}>`,
-    'Subject: Abuse report',
-    `Message-ID: <${b}@isp.remote.example>`,
-    'MIME-Version: 1.0',
-    `Content-Type: multipart/report; report-type=feedback-report; boundary="${b}"`,
-    '',
-    `--${b}`,
-    'Content-Type: text/plain; charset=utf-8',
-    '',
-    'This is an email abuse report.',
-    '',
-    `--${b}`,
-    'Content-Type: message/feedback-report',
-    '',
-    'Feedback-Type: abuse',
-    'User-Agent: RemoteFBL/1.0',
-    'Version: 1',
-    `Original-Rcpt-To: <${o.recipient}>`,
-    'Source-IP: 192.0.2.25',
-    'Reporting-MTA: dns; isp.remote.example',
-    '',
-    `--${b}`,
-    'Content-Type: message/rfc822',
-    '',
-    originalHeaders({ ...o.original, to: o.recipient }),
-    '',
-    'Bonjour, voici les nouvelles du mois.',
-    '',
-    `--${b}--`,
-    '',
-  ].join('\r\n');
+  return multipartReport({
+    prefix: 'arf', from: 'Feedback Loop <fbl@isp.remote.example>', host: 'isp.remote.example', to: o.to,
+    subject: 'Abuse report', reportType: 'feedback-report', human: 'This is an email abuse report.',
+    reportPart: 'message/feedback-report',
+    report: [
+      'Feedback-Type: abuse',
+      'User-Agent: RemoteFBL/1.0',
+      'Version: 1',
+      `Original-Rcpt-To: <${o.recipient}>`,
+      'Source-IP: 192.0.2.25',
+      'Reporting-MTA: dns; isp.remote.example',
+    ],
+    originalPart: 'message/rfc822',
+    original: [originalHeaders({ ...o.original, to: o.recipient }), '', 'Bonjour, voici les nouvelles du mois.'],
+  });
 }
 
 /** A TCP proxy to Redis, so a test can take the store away from the relay and give it back. */

@@ -121,7 +121,7 @@ function newDomainsKey(tag: string, mailbox: string): string {
 
 /** A message was taken (accepted or held): count it in the mailbox's hourly volume history. */
 export function recordVolume(history: HincrBuffer, tag: string, mailbox: string, now: number, g: GuardPolicy): void {
-  history.add(guardVolumeKey(tag, mailbox), hourKey(now), 1, (g.history_days + 1) * DAY);
+  history.add(guardVolumeKey(tag, mailbox), { [hourKey(now)]: 1 }, (g.history_days + 1) * DAY);
 }
 
 /** Remember the message's never-seen domains as new for an hour. */

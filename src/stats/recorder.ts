@@ -5,6 +5,7 @@
  * plus at most `samplesPerHour` sample replies per provider+reason+hour. Counters add up across
  * nodes, so several nodes may share one Redis.
  */
+import { HincrBuffer } from '../store/hincr-buffer.js';
 import type { Store } from '../store/types.js';
 import {
   ALL_SCOPE, DAY_MS, HOUR_MS, M, NO_TENANT, bucketKey, cleanPart, field, sampleBase, scopeOf,
@@ -101,24 +102,20 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
     hour: (opts.hourlyRetentionDays ?? Math.min(31, retentionDays)) * DAY_MS,
   };
   const samplesPerHour = opts.samplesPerHour ?? 3;
-  const maxPendingFields = opts.maxPendingFields ?? 100_000;
 
-  let pending = new Map<string, { g: Granularity; fields: Record<string, number> }>();
-  let pendingFieldCount = 0;
+  // Counters wait in memory until the next flush (kept and retried when the store is down).
+  const counters = new HincrBuffer(store, {
+    flushIntervalMs: 0,
+    maxFields: opts.maxPendingFields ?? 100_000,
+    onDrop: (fields) => log?.warn({ fields }, 'stats: store unreachable too long, dropping pending counters'),
+  });
   let pendingSamples = new Map<string, SampleReply[]>();
   /** Sample slots known to be full on this node (other nodes may have filled them). */
   const fullSamples = new Map<string, number>();
   let failing = false;
   let flushing: Promise<void> | null = null;
 
-  const add = (g: Granularity, key: string, fields: Record<string, number>): void => {
-    let b = pending.get(key);
-    if (!b) pending.set(key, (b = { g, fields: {} }));
-    for (const [f, n] of Object.entries(fields)) {
-      if (b.fields[f] === undefined) pendingFieldCount++;
-      b.fields[f] = (b.fields[f] ?? 0) + n;
-    }
-  };
+  const add = (g: Granularity, key: string, fields: Record<string, number>): void => counters.add(key, fields, ttl[g]);
 
   /** Add metric values for one id under every scope and both granularities. */
   const addAll = (at: number, tenant: string | undefined, ids: Partial<Record<Dimension, string>>, metrics: Record<string, number>): void => {
@@ -197,25 +194,12 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   };
 
   const doFlush = async (): Promise<void> => {
-    const batch = pending;
     const samples = pendingSamples;
-    pending = new Map();
-    pendingFieldCount = 0;
     pendingSamples = new Map();
-    if (batch.size === 0 && samples.size === 0) return;
-    const results = await Promise.allSettled([
-      store.hincrMany([...batch].map(([key, b]) => ({ key, fields: b.fields, ttlMs: ttl[b.g] }))).then(() => batch.clear()),
-      ...[...samples].map(([base, list]) => writeSamples(base, list)),
-    ]);
+    const results = await Promise.allSettled([counters.flush(), ...[...samples].map(([base, list]) => writeSamples(base, list))]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
-      // Keep unwritten counters for the next flush (bounded); samples are best effort.
-      for (const [key, b] of batch) add(b.g, key, b.fields);
-      if (pendingFieldCount > maxPendingFields) {
-        log?.warn({ fields: pendingFieldCount }, 'stats: store unreachable too long, dropping pending counters');
-        pending = new Map();
-        pendingFieldCount = 0;
-      }
+      // Unwritten counters stay in the buffer for the next flush; samples are best effort.
       if (!failing) log?.warn({ err: String(failed.reason) }, 'stats: flush failed, will retry');
       failing = true;
     } else if (failing) {

@@ -1,80 +1,93 @@
 /**
- * Hash counter increments batched in memory and written with one hincrMany per interval, for
- * counters that may lag a second (history, not limits): no store write on the per-message path.
- * What a failed flush could not write is kept (bounded) and retried with the next one.
+ * Hash counter increments batched in memory and written with one hincrMany per flush, for
+ * counters that may lag a second (stats buckets, the guard's history; never limits): no store
+ * write on the per-message path. What a failed flush could not write is kept and retried with
+ * the next one, up to `maxFields` pending fields; past that the whole backlog is dropped.
  */
 import type { Store } from './types.js';
 
 export interface HincrBufferOptions {
-  /** 0 disables the timer (call flush() yourself). Default 1000 ms. */
+  /** 0: no timer (the owner calls flush()). Default 1000 ms. */
   flushIntervalMs?: number;
-  /** Keys kept while the store is unreachable; beyond, the oldest batch is dropped. Default 10000. */
-  maxKeys?: number;
-  onError?: (err: unknown) => void;
+  /** Pending fields kept while the store is unreachable. Default 100 000. */
+  maxFields?: number;
+  /** Called when the backlog is dropped (store unreachable too long). */
+  onDrop?: (fields: number) => void;
 }
 
 interface Entry { fields: Record<string, number>; ttlMs: number }
 
 export class HincrBuffer {
   private pendingMap = new Map<string, Entry>();
+  private fieldCount = 0;
   /** The batch being written (still counted by pending() until the store has it). */
   private inflight = new Map<string, Entry>();
-  private flushing?: Promise<void>;
+  private flushing: Promise<void> | null = null;
   private readonly timer?: NodeJS.Timeout;
 
   constructor(private readonly store: Store, private readonly opts: HincrBufferOptions = {}) {
     const every = opts.flushIntervalMs ?? 1000;
-    if (every > 0) this.timer = setInterval(() => void this.flush(), every).unref();
+    if (every > 0) this.timer = setInterval(() => void this.flush().catch(() => undefined), every).unref();
   }
 
-  add(key: string, field: string, by: number, ttlMs: number): void {
+  add(key: string, fields: Record<string, number>, ttlMs: number): void {
     let e = this.pendingMap.get(key);
-    if (!e) {
-      if (this.pendingMap.size >= (this.opts.maxKeys ?? 10_000)) return;
-      this.pendingMap.set(key, (e = { fields: {}, ttlMs }));
+    if (!e) this.pendingMap.set(key, (e = { fields: {}, ttlMs }));
+    for (const f in fields) {
+      if (e.fields[f] === undefined) this.fieldCount++;
+      e.fields[f] = (e.fields[f] ?? 0) + fields[f]!;
     }
-    e.fields[field] = (e.fields[field] ?? 0) + by;
     e.ttlMs = Math.max(e.ttlMs, ttlMs);
   }
 
   /** Increments of `key` not yet written (to add to what the store returns). */
   pending(key: string): Record<string, number> {
-    const a = this.pendingMap.get(key)?.fields;
-    const b = this.inflight.get(key)?.fields;
-    if (!a || !b) return { ...(a ?? b) };
-    const sum = { ...a };
-    for (const [f, n] of Object.entries(b)) sum[f] = (sum[f] ?? 0) + n;
+    const sum: Record<string, number> = {};
+    for (const e of [this.inflight.get(key), this.pendingMap.get(key)]) {
+      if (e) for (const f in e.fields) sum[f] = (sum[f] ?? 0) + e.fields[f]!;
+    }
     return sum;
   }
 
+  /**
+   * Writes what is pending; rejects when the store refused it (the batch is kept for the next
+   * flush). One flush at a time: a flush asked for meanwhile runs after it, so it includes
+   * everything added before the call.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
-    return this.flushing;
+    const run = (this.flushing ?? Promise.resolve()).catch(() => undefined).then(() => this.write());
+    const mine = run.finally(() => {
+      if (this.flushing === mine) this.flushing = null;
+    });
+    this.flushing = mine;
+    return mine;
   }
 
   private async write(): Promise<void> {
     if (this.pendingMap.size === 0) return;
     const batch = this.pendingMap;
     this.pendingMap = new Map();
+    this.fieldCount = 0;
     this.inflight = batch;
     try {
       await this.store.hincrMany([...batch].map(([key, e]) => ({ key, fields: e.fields, ttlMs: e.ttlMs })));
-      this.inflight = new Map();
     } catch (err) {
-      this.inflight = new Map();
-      // Put the batch back in front of what arrived meanwhile.
-      for (const [key, e] of this.pendingMap) {
-        const old = batch.get(key);
-        if (!old) batch.set(key, e);
-        else for (const [f, n] of Object.entries(e.fields)) old.fields[f] = (old.fields[f] ?? 0) + n;
+      // Put the batch back together with what arrived meanwhile.
+      for (const [key, e] of batch) this.add(key, e.fields, e.ttlMs);
+      const max = this.opts.maxFields ?? 100_000;
+      if (this.fieldCount > max) {
+        this.opts.onDrop?.(this.fieldCount);
+        this.pendingMap = new Map();
+        this.fieldCount = 0;
       }
-      this.pendingMap = batch;
-      this.opts.onError?.(err);
+      throw err;
+    } finally {
+      this.inflight = new Map();
     }
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.flush();
+    await this.flush().catch(() => undefined);
   }
 }

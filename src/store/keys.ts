@@ -3,8 +3,6 @@
  * hashes to one slot, so all counters charged together (mailbox + domain + tenant of one message)
  * carry the same hash tag `{...}`; the policy service tags them with the tenant (or the domain).
  */
-import { randomBytes } from 'node:crypto';
-
 /** The Redis hash tag of a key: the text between the first `{` and the next `}`, if non-empty. */
 export function hashTagOf(key: string): string | undefined {
   const open = key.indexOf('{');
@@ -21,14 +19,3 @@ export function limitKey(tag: string, rest: string): string {
 
 /** Tag used for limit keys that carry none, so one consume call still maps to one slot. */
 export const DEFAULT_LIMIT_TAG = 'q';
-
-/**
- * A unique suffix for log entries (sliding-window members): a random per-process part and a
- * counter. Unique across nodes without paying for random bytes on every charge.
- */
-const NONCE_BASE = randomBytes(6).toString('hex');
-let nonceSeq = 0;
-export function nextNonce(): string {
-  nonceSeq = (nonceSeq + 1) % Number.MAX_SAFE_INTEGER;
-  return `${NONCE_BASE}.${nonceSeq.toString(36)}`;
-}

@@ -1,15 +1,18 @@
 /**
  * Embedded store (single node, no Redis): LMDB under <dataDir>/store, persistent across restarts.
- * Every write runs in an LMDB write transaction (transactionSync), and LMDB serialises those across
- * processes with a file lock, so several processes on one data dir keep limits exact.
- * TTLs are stored with the values; expired entries are ignored on read and purged by a sweeper.
- * Publish/subscribe goes through an events table polled by subscribers (works across processes).
+ * Documents, values and hashes are written in LMDB write transactions; quota logs, running sums
+ * and window sets are kept in the owning process's memory and written behind every 100 ms
+ * (embedded-counters.ts, counter-owner.ts). Other processes may share the data dir for documents
+ * (the CLI does). TTLs are stored with the values; expired entries are ignored on read and purged
+ * by a sweeper. Publish/subscribe goes through an events table polled by subscribers (works
+ * across processes).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { nextNonce } from './keys.js';
-import { runSlidingLog, type LogAdapter, type LogEntry, type LogMode } from './sliding-log.js';
+import type { LogEntry } from './sliding-log.js';
+import { EmbeddedCounters, type CounterSource, type WriteBatch } from './embedded-counters.js';
+import { CounterOwner } from './counter-owner.js';
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
@@ -19,8 +22,8 @@ import { consumeResult, counterValue } from './counter-ops.js';
 
 type Key = string | number | (string | number)[];
 interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, number>; exp?: number }
-/** Per limit key: running sum, newest and oldest entry (so most checks need no range scan). */
-interface LimitMeta { sum: number; newest: number; exp: number; oldest?: number }
+/** Per limit key: when it may be swept (older versions kept the sum and bounds too). */
+interface LimitMeta { exp: number }
 interface StoreEvent { c: string; m: string; at: number }
 /**
  * Per window set: live members and the oldest timestamp among them (a lower bound), so an add
@@ -29,6 +32,8 @@ interface StoreEvent { c: string; m: string; at: number }
 interface WindowSetMeta { exp: number; size: number; oldest: number }
 
 const SWEEP_MS = 60_000;
+/** Counters are written behind at this pace (what a crash may lose). */
+const WRITE_BEHIND_MS = 100;
 const POLL_MS = 100;
 const EVENT_KEEP_MS = 60_000;
 
@@ -41,7 +46,7 @@ export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   const path = join(opts.dataDir, 'store');
   mkdirSync(path, { recursive: true });
   const root = open({ path, maxDbs: 16 });
-  return new LmdbStore(root, opts.prefix);
+  return new LmdbStore(root, opts.prefix, new CounterOwner(join(path, 'counters.owner')));
 }
 
 /** Entries [k, ...] of a composite-key table, in key order (k alone is never stored). */
@@ -66,8 +71,11 @@ class LmdbStore implements Store {
   private lastEvent = 0;
   private handlers = new Map<string, Set<(m: string) => void>>();
   private closed = false;
+  private readonly counters: EmbeddedCounters;
+  private readonly writeBehind: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly root: RootDatabase, private readonly prefix: string) {
+  constructor(private readonly root: RootDatabase, private readonly prefix: string, private readonly owner: CounterOwner) {
     this.docs = root.openDB('docs', { encoding: 'string' });
     this.kv = root.openDB('kv', {});
     this.lim = root.openDB('lim', {});
@@ -75,8 +83,10 @@ class LmdbStore implements Store {
     this.wset = root.openDB('wset', {});
     this.wsetMeta = root.openDB('wsetmeta', {});
     this.events = root.openDB('events', {});
+    this.counters = new EmbeddedCounters(this.counterSource(), prefix);
     this.sweep();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+    this.writeBehind = setInterval(() => void this.flushCounters(), WRITE_BEHIND_MS).unref();
   }
 
   private k(key: string): string {
@@ -124,125 +134,164 @@ class LmdbStore implements Store {
     return this.read(() => [...under(this.docs, this.k(ns))].map(({ key, value }) => ({ key: String(key[1]), value: JSON.parse(value) as T })));
   }
 
-  // ---- limits
-  private limits(mode: LogMode, reqs: LimitRequest[], now: number): ReturnType<typeof runSlidingLog> {
-    const realNow = Date.now();
-    const keys = reqs.map((r) => this.k(r.key));
-    const metas: (LimitMeta | undefined)[] = keys.map((k) => this.limMeta.get(k));
-    const nonce = nextNonce();
-    const adapter: LogAdapter = {
-      trim: (i, cutoff) => {
-        const meta = metas[i];
-        if (!meta) return 0;
-        if (meta.oldest !== undefined && meta.oldest > cutoff) return meta.sum;
-        const old: (string | number)[][] = [];
-        let remaining = false;
-        for (const { key, value } of under(this.lim, keys[i])) {
-          if (Number(key[1]) > cutoff) {
-            remaining = true;
-            meta.oldest = Number(key[1]);
-            break;
-          }
-          old.push(key);
-          meta.sum -= value;
-        }
-        for (const key of old) this.lim.removeSync(key);
-        if (!remaining) metas[i] = undefined;
-        return remaining ? meta.sum : 0;
-      },
-      entriesAfter: (i, after) => ({
-        [Symbol.iterator]: function* (this: LmdbStore): Generator<LogEntry> {
-          for (const { key, value } of under(this.lim, keys[i], [after])) {
-            if (Number(key[1]) > after) yield { ts: Number(key[1]), cost: value };
-          }
-        }.bind(this),
-      }),
-      newest: (i) => metas[i]?.newest,
-      add: (i, e, expiresAt) => {
-        this.lim.putSync([keys[i], e.ts, `${nonce}:${i}`], e.cost);
-        const exp = realNow + (expiresAt - now) + 1000;
-        const m = metas[i];
-        metas[i] = m
-          ? { sum: m.sum + e.cost, newest: Math.max(m.newest, e.ts), exp: Math.max(m.exp, exp), oldest: m.oldest === undefined ? undefined : Math.min(m.oldest, e.ts) }
-          : { sum: e.cost, newest: e.ts, exp, oldest: e.ts };
-      },
-    };
-    const out = runSlidingLog(mode, reqs, now, adapter);
-    keys.forEach((k, i) => {
-      const m = metas[i];
-      if (m) this.limMeta.putSync(k, m); else this.limMeta.removeSync(k);
-    });
-    return out;
+  // ---- counters (in memory, written behind: embedded-counters.ts)
+  /** Run a counter operation: the store must be open and this process must own the counters. */
+  private counted<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError('store closed'));
+    try {
+      this.owner.acquire();
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   consume(requests: LimitRequest[], now = Date.now()): Promise<ConsumeResult> {
-    return this.tx(() => consumeResult(this.limits('consume', requests, now)));
+    return this.counted(() => consumeResult(this.counters.limits('consume', requests, now)));
   }
   reserve(requests: LimitRequest[], now = Date.now()): Promise<ReserveResult> {
-    return this.tx(() => {
-      const r = this.limits('reserve', requests, now);
+    return this.counted(() => {
+      const r = this.counters.limits('reserve', requests, now);
       return { at: r.at, states: r.states };
     });
   }
   peek(requests: Omit<LimitRequest, 'cost'>[], now = Date.now()): Promise<LimitState[]> {
-    return this.tx(() => this.limits('peek', requests.map((r) => ({ ...r, cost: 0 })), now).states);
+    return this.counted(() => this.counters.limits('peek', requests.map((r) => ({ ...r, cost: 0 })), now).states);
   }
   resetLimits(keys: string[]): Promise<void> {
-    return this.tx(() => { for (const k of keys) this.dropLimit(this.k(k)); });
+    return this.counted(() => this.counters.resetLimits(keys));
   }
+
+  incrBy(key: string, by: number, ttlMs: number): Promise<number> {
+    return this.counted(() => this.counters.incr(key, by, ttlMs));
+  }
+  addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number> {
+    return this.windowSetAdd(key, members, windowMs, now).then((r) => r.size);
+  }
+  windowSetAdd(key: string, members: string[], windowMs: number, now = Date.now()): Promise<WindowSetAddResult> {
+    return this.counted(() => this.counters.windowSetAdd(key, members, windowMs, now));
+  }
+  countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
+    return this.counted(() => {
+      const counters = ops.map((op): CounterResult<CounterOp> => {
+        switch (op.kind) {
+          case 'incr': return this.counters.incr(op.key, op.by, op.ttlMs);
+          case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
+          case 'hash': return this.hashSync(op.key);
+        }
+      });
+      if (!c.requests.length || c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast)) return { counters, consume: null };
+      return { counters, consume: consumeResult(this.counters.limits('consume', c.requests, c.now ?? Date.now())) };
+    });
+  }
+
+  /** Where the counters come from when they are not in memory yet (after a restart). */
+  private counterSource(): CounterSource {
+    return {
+      log: (k) => {
+        const meta = this.limMeta.get(k);
+        const entries = new Map<number, number>();
+        const legacy: Key[] = [];
+        for (const { key, value } of under(this.lim, k)) {
+          entries.set(Number(key[1]), (entries.get(Number(key[1])) ?? 0) + value);
+          if (key.length > 2) legacy.push(key);
+        }
+        // Older versions kept one entry per charge ([key, ts, nonce]): merge them once.
+        if (legacy.length) {
+          this.root.transactionSync(() => {
+            for (const key of legacy) this.lim.removeSync(key);
+            for (const [ts, cost] of entries) this.lim.putSync([k, ts], cost);
+          });
+        }
+        const list: LogEntry[] = [...entries].map(([ts, cost]) => ({ ts, cost }));
+        return meta || list.length ? { entries: list, sweepAt: meta?.exp ?? Date.now() } : undefined;
+      },
+      value: (k) => {
+        const v = this.kv.get(k);
+        return v?.t === 'n' ? { v: Number(v.v), exp: v.exp ?? Infinity } : undefined;
+      },
+      windowSet: (k) => {
+        const meta = this.wsetMeta.get(k);
+        if (meta === undefined) return undefined;
+        const members = new Map<string, number>();
+        for (const { key, value } of under(this.wset, k)) members.set(String(key[1]), value);
+        return { members, exp: typeof meta === 'number' ? meta : meta.exp };
+      },
+    };
+  }
+
+  /** Commit what the counters changed since the last flush (one write transaction). */
+  private flushCounters(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      const b = this.counters.takeBatch();
+      if (!b) return;
+      // A failed write (disk full...) goes back under the newer changes and is retried.
+      await this.root.transaction(() => this.writeBatch(b)).catch(() => this.counters.restore(b));
+    });
+    return this.flushing;
+  }
+
+  private writeBatch(b: WriteBatch): void {
+    for (const [k, { reset, entries, sweepAt }] of b.logs) {
+      if (reset) this.dropLimit(k);
+      for (const [ts, cost] of entries) {
+        if (cost > 0) this.lim.putSync([k, ts], cost);
+        else this.lim.removeSync([k, ts]);
+      }
+      if (sweepAt === null) this.limMeta.removeSync(k);
+      else this.limMeta.putSync(k, { exp: sweepAt });
+    }
+    for (const [k, v] of b.values) {
+      if (v) this.kv.putSync(k, { t: 'n', v: v.v, exp: v.exp });
+      else this.kv.removeSync(k);
+    }
+    for (const [k, { members, meta }] of b.sets) {
+      if (!meta) {
+        for (const e of [...under(this.wset, k)]) this.wset.removeSync(e.key);
+        this.wsetMeta.removeSync(k);
+        continue;
+      }
+      for (const [m, ts] of members) {
+        if (ts > 0) this.wset.putSync([k, m], ts);
+        else this.wset.removeSync([k, m]);
+      }
+      this.wsetMeta.putSync(k, meta);
+    }
+  }
+
   private dropLimit(k: string): void {
     for (const { key } of [...under(this.lim, k)]) this.lim.removeSync(key);
     this.limMeta.removeSync(k);
   }
 
-  // ---- values with TTL
+  // ---- values with TTL (a key holding a counter is served from memory)
   private live(key: string): KvValue | undefined {
     const v = this.kv.get(key);
     return v && (v.exp === undefined || v.exp > Date.now()) ? v : undefined;
-  }
-  incrBy(key: string, by: number, ttlMs: number): Promise<number> {
-    return this.tx(() => this.incrSync(key, by, ttlMs));
-  }
-  private incrSync(key: string, by: number, ttlMs: number): number {
-    const cur = this.live(this.k(key));
-    const sum = (cur?.t === 'n' ? Number(cur.v) : 0) + Math.round(by);
-    this.kv.putSync(this.k(key), { t: 'n', v: sum, exp: Date.now() + ttlMs });
-    return sum;
-  }
-  private countersSync(ops: readonly CounterOp[]): CounterResult<CounterOp>[] {
-    return ops.map((op) => {
-      switch (op.kind) {
-        case 'incr': return this.incrSync(op.key, op.by, op.ttlMs);
-        case 'windowSet': return this.windowSetSync(op.key, op.members, op.windowMs, op.now ?? Date.now());
-        case 'hash': return this.hashSync(op.key);
-      }
-    });
-  }
-  countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
-    return this.tx(() => {
-      const counters = this.countersSync(ops);
-      if (!c.requests.length || c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast)) return { counters, consume: null };
-      return { counters, consume: consumeResult(this.limits('consume', c.requests, c.now ?? Date.now())) };
-    });
   }
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<string | null> {
     return this.tx(() => {
       const cur = this.live(this.k(key));
       if (cur) return String(cur.v);
+      this.counters.dropValue(key);
       this.kv.putSync(this.k(key), { t: 's', v: value, exp: Date.now() + ttlMs });
       return null;
     });
   }
   getValue(key: string): Promise<string | null> {
     return this.read(() => {
+      const counter = this.counters.value(key);
+      if (counter !== undefined) return String(counter);
       const cur = this.live(this.k(key));
       return cur && cur.t !== 'h' ? String(cur.v) : null;
     });
   }
   setValue(key: string, value: string, ttlMs?: number): Promise<void> {
+    this.counters.dropValue(key);
     return this.tx(() => { this.kv.putSync(this.k(key), { t: 's', v: value, exp: ttlMs ? Date.now() + ttlMs : undefined }); });
   }
   deleteValue(key: string): Promise<void> {
+    this.counters.dropValue(key);
     return this.tx(() => { this.kv.removeSync(this.k(key)); });
   }
   hincr(key: string, fields: Record<string, number>, ttlMs: number): Promise<void> {
@@ -276,44 +325,6 @@ class LmdbStore implements Store {
       }
       return out;
     });
-  }
-
-  // ---- windowed sets
-  addToWindowSet(key: string, members: string[], windowMs: number, now?: number): Promise<number> {
-    return this.windowSetAdd(key, members, windowMs, now).then((r) => r.size);
-  }
-  windowSetAdd(key: string, members: string[], windowMs: number, now = Date.now()): Promise<WindowSetAddResult> {
-    return this.tx(() => this.windowSetSync(key, members, windowMs, now));
-  }
-  private windowSetSync(key: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
-    const k = this.k(key);
-    const cutoff = now - windowMs;
-    const meta = this.wsetMeta.get(k);
-    let size: number;
-    let oldest: number;
-    if (meta !== undefined && typeof meta === 'object' && meta.oldest > cutoff) {
-      // Nothing can have left the window: no scan.
-      ({ size, oldest } = meta);
-    } else {
-      size = 0;
-      oldest = Infinity;
-      for (const { key: ek, value: ts } of [...under(this.wset, k)]) {
-        if (ts <= cutoff) this.wset.removeSync(ek);
-        else { size++; oldest = Math.min(oldest, ts); }
-      }
-    }
-    const fresh: string[] = [];
-    for (const m of members) {
-      const ts = this.wset.get([k, m]);
-      if (ts === undefined || ts <= cutoff) {
-        fresh.push(m);
-        if (ts === undefined) size++;
-      }
-      this.wset.putSync([k, m], now);
-      oldest = Math.min(oldest, now);
-    }
-    if (size > 0) this.wsetMeta.putSync(k, { exp: Date.now() + windowMs + 1000, size, oldest }); else this.wsetMeta.removeSync(k);
-    return { size, fresh };
   }
 
   // ---- publish / subscribe (polled events table, visible to every process on this data dir)
@@ -354,6 +365,7 @@ class LmdbStore implements Store {
   private sweep(): void {
     if (this.closed) return;
     const now = Date.now();
+    this.counters.sweep(now);
     this.root.transactionSync(() => {
       for (const { key, value } of [...this.kv.getRange({})]) if (value.exp !== undefined && value.exp <= now) this.kv.removeSync(key);
       for (const { key, value } of [...this.limMeta.getRange({})]) if (value.exp <= now) this.dropLimit(String(key));
@@ -377,7 +389,10 @@ class LmdbStore implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    clearInterval(this.writeBehind);
     if (this.poller) clearInterval(this.poller);
+    await this.flushCounters();
+    this.owner.release();
     await this.root.close();
   }
 }

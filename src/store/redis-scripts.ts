@@ -1,11 +1,16 @@
 /**
  * Lua scripts of the Redis store. Each runs atomically on the Redis server, which is what makes
- * limits exact across nodes. The limit script mirrors sliding-log.ts: per limit a sorted set of
- * charges (score = ts, member = "ts:cost:nonce:i") plus a running sum key.
+ * limits exact across nodes. The limit script mirrors sliding-log.ts.
  */
 
-/** KEYS: z1, s1, z2, s2...; ARGV: mode, now ('' = Redis clock), nonce, then limit, window, cost per limit. */
-/** The limit logic as a Lua function of (keys, args), shared by the limit and message scripts. */
+/**
+ * The limit logic as a Lua function of (keys, args), shared by the limit and message scripts.
+ * KEYS: one hash per limit; ARGV: mode, now ('' = Redis clock), then limit, window, cost per limit.
+ * A limit's hash maps entry times to costs (charges of one granule share an entry, see
+ * chargeTime in sliding-log.ts), plus 's' (running sum), 'o' (oldest entry) and 'n' (newest).
+ * A charge is three calls (HMGET, two HINCRBY); the whole hash is read only when an entry
+ * expires (once per granule) or to compute when room comes back (refusals, pacing).
+ */
 const LIMITS_FN = `
 local function runLimits(LK, LA)
 local mode = LA[1]
@@ -14,41 +19,67 @@ if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local nonce = LA[3]
-local n = #LK / 2
-local lim, win, cost, used = {}, {}, {}, {}
+local n = #LK
+local lim, win, cost, used, newestAt, oldestAt, listed = {}, {}, {}, {}, {}, {}, {}
 
-local function costOf(m) return tonumber(string.match(m, '^[^:]*:([^:]*):')) end
 local function fmt(x) return string.format('%d', x) end
+local function chargeTime(t, w)
+  local g = math.max(1, math.floor(w / 1000))
+  return math.floor(t / g) * g + g - 1
+end
+local function isEntry(f) return f ~= 's' and f ~= 'o' and f ~= 'n' end
 
-local function trim(z, s, cutoff)
-  local old = redis.call('ZRANGEBYSCORE', z, '-inf', fmt(cutoff))
-  local sum = tonumber(redis.call('GET', s) or '0')
+local function trim(i, cutoff)
+  local z = LK[i]
+  local h = redis.call('HMGET', z, 's', 'o', 'n')
+  local sum, o = tonumber(h[1]) or 0, tonumber(h[2])
+  newestAt[i] = tonumber(h[3])
+  if o == nil then newestAt[i] = nil return 0 end
+  oldestAt[i] = o
   -- Nothing expired (the common case): the running sum is current.
-  if #old == 0 then return sum end
-  for _, m in ipairs(old) do sum = sum - costOf(m) end
-  redis.call('ZREMRANGEBYSCORE', z, '-inf', fmt(cutoff))
-  if redis.call('ZCARD', z) == 0 then
-    sum = 0
-    redis.call('DEL', s)
-  else
-    redis.call('SET', s, fmt(sum), 'KEEPTTL')
+  if o > cutoff then return sum end
+  local all = redis.call('HGETALL', z)
+  local old, nextOldest = {}, nil
+  for j = 1, #all, 2 do
+    local f = all[j]
+    if isEntry(f) then
+      local ts = tonumber(f)
+      if ts <= cutoff then
+        old[#old + 1] = f
+        sum = sum - tonumber(all[j + 1])
+      elseif nextOldest == nil or ts < nextOldest then
+        nextOldest = ts
+      end
+    end
   end
+  if nextOldest == nil then
+    redis.call('DEL', z)
+    newestAt[i] = nil
+    oldestAt[i] = nil
+    return 0
+  end
+  for j = 1, #old, 500 do redis.call('HDEL', z, unpack(old, j, math.min(j + 499, #old))) end
+  redis.call('HSET', z, 's', fmt(sum), 'o', fmt(nextOldest))
+  oldestAt[i] = nextOldest
   return sum
 end
 
--- Newest charge per limit, read once per call (after the trim) and kept up to date by charge().
-local newestAt = {}
-local function newest(i)
-  if newestAt[i] == nil then
-    local r = redis.call('ZRANGE', LK[2 * i - 1], -1, -1, 'WITHSCORES')
-    if #r == 0 then newestAt[i] = false else newestAt[i] = tonumber(r[2]) end
+-- Live entries oldest first, as {ts, cost} (read once per call, before any charge).
+local function entries(i)
+  if listed[i] == nil then
+    local all = redis.call('HGETALL', LK[i])
+    local es = {}
+    for j = 1, #all, 2 do
+      if isEntry(all[j]) then es[#es + 1] = { tonumber(all[j]), tonumber(all[j + 1]) } end
+    end
+    table.sort(es, function(a, b) return a[1] < b[1] end)
+    listed[i] = es
   end
-  return newestAt[i] or nil
+  return listed[i]
 end
 
 local function backToZero(i)
-  local nw = newest(i)
+  local nw = newestAt[i]
   if nw == nil then return now end
   return math.max(now, nw + win[i])
 end
@@ -56,33 +87,42 @@ end
 local function freeAt(i, u, from)
   if u + cost[i] <= lim[i] then return from end
   local need = u + cost[i] - lim[i]
-  local es = redis.call('ZRANGEBYSCORE', LK[2 * i - 1], '(' .. fmt(from - win[i]), '+inf', 'WITHSCORES')
   local freed, last = 0, from - win[i]
-  for j = 1, #es, 2 do
-    freed = freed + costOf(es[j])
-    last = tonumber(es[j + 1])
-    if freed >= need then return last + win[i] end
+  for _, e in ipairs(entries(i)) do
+    if e[1] > from - win[i] then
+      freed = freed + e[2]
+      last = e[1]
+      if freed >= need then return last + win[i] end
+    end
   end
   return last + win[i]
 end
 
 local function charge(i, at)
   if cost[i] <= 0 then return end
-  local z, s = LK[2 * i - 1], LK[2 * i]
-  local nw = newest(i)
-  redis.call('ZADD', z, fmt(at), fmt(at) .. ':' .. fmt(cost[i]) .. ':' .. nonce .. ':' .. i)
-  newestAt[i] = (nw == nil or at > nw) and at or nw
-  redis.call('INCRBY', s, cost[i])
+  local z = LK[i]
+  local ts = chargeTime(at, win[i])
+  local f = fmt(ts)
+  local entry = redis.call('HINCRBY', z, f, cost[i])
+  redis.call('HINCRBY', z, 's', cost[i])
   used[i] = used[i] + cost[i]
-  local ttl = math.max(backToZero(i) - now, 0) + 1000
-  redis.call('PEXPIRE', z, ttl)
-  redis.call('PEXPIRE', s, ttl)
+  if entry ~= cost[i] then return end
+  -- A new entry: newest, oldest and the hash's TTL move.
+  if newestAt[i] == nil or ts > newestAt[i] then
+    newestAt[i] = ts
+    redis.call('HSET', z, 'n', f)
+  end
+  if oldestAt[i] == nil or ts < oldestAt[i] then
+    oldestAt[i] = ts
+    redis.call('HSET', z, 'o', f)
+  end
+  redis.call('PEXPIRE', z, math.max(newestAt[i] + win[i] - now, 0) + 1000)
 end
 
 for i = 1, n do
-  local b = 3 + (i - 1) * 3
+  local b = 2 + (i - 1) * 3
   lim[i] = tonumber(LA[b + 1]); win[i] = tonumber(LA[b + 2]); cost[i] = tonumber(LA[b + 3])
-  used[i] = trim(LK[2 * i - 1], LK[2 * i], now - win[i])
+  used[i] = trim(i, now - win[i])
 end
 
 local out = {}
@@ -108,15 +148,19 @@ if mode == 'consume' then
 elseif mode == 'reserve' then
   local t0 = now
   for i = 1, n do
-    local nw = newest(i)
-    if nw ~= nil and nw > t0 then t0 = nw end
+    local nw = newestAt[i]
+    if nw ~= nil then
+      local start = nw - math.max(1, math.floor(win[i] / 1000)) + 1
+      if start > t0 then t0 = start end
+    end
   end
   local at = t0
   for i = 1, n do
     local u = used[i]
     if t0 > now then
-      local es = redis.call('ZRANGEBYSCORE', LK[2 * i - 1], '(' .. fmt(now - win[i]), fmt(t0 - win[i]))
-      for _, m in ipairs(es) do u = u - costOf(m) end
+      for _, e in ipairs(entries(i)) do
+        if e[1] > now - win[i] and e[1] <= t0 - win[i] then u = u - e[2] end
+      end
     end
     at = math.max(at, freeAt(i, u, t0))
   end
@@ -170,7 +214,7 @@ return false
 
 /**
  * One message's counters and its quota consume in one call (see Store.countAndConsume).
- * KEYS: the c counter keys, then the limit keys (z1, s1, ...).
+ * KEYS: the c counter keys, then the limit keys (one hash per limit).
  * ARGV: c, then per op: 'i' by ttl | 'w' now win m member1..m | 'h'; then the number of skip
  * conditions and (op index, at least) pairs; then 'consume' or 'none' followed by the limit
  * script's arguments (mode first).

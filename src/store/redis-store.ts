@@ -5,7 +5,7 @@
  */
 import { Redis, Cluster } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { DEFAULT_LIMIT_TAG, hashTagOf, nextNonce } from './keys.js';
+import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { LIMITS_SCRIPT, MESSAGE_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
 import { consumeResult } from './counter-ops.js';
@@ -145,13 +145,14 @@ class RedisStore implements Store {
 
   /** Keys and arguments of the limit script; all keys of one call must share a hash tag. */
   private limitArgs(mode: string, reqs: LimitRequest[], now?: number): { keys: string[]; args: (string | number)[] } {
-    const keys = reqs.map((r) => this.limitKey(r.key));
+    // ":b": the bucketed hash (older versions kept a sorted set under the bare key).
+    const keys = reqs.map((r) => `${this.limitKey(r.key)}:b`);
     if (new Set(keys.map((k) => hashTagOf(k))).size > 1) {
       throw new Error(`limit keys of one call must share one hash tag: ${reqs.map((r) => r.key).join(', ')}`);
     }
-    const args: (string | number)[] = [mode, now === undefined ? '' : Math.floor(now), nextNonce()];
+    const args: (string | number)[] = [mode, now === undefined ? '' : Math.floor(now)];
     for (const r of reqs) args.push(r.limit, r.windowMs, Math.max(0, Math.floor(r.cost)));
-    return { keys: keys.flatMap((k) => [k, `${k}:sum`]), args };
+    return { keys, args };
   }
 
   private static limitOutcome(reqs: LimitRequest[], raw: (string | number)[]): { allowed: boolean; refused: number; at: number; states: LimitState[] } {
@@ -219,8 +220,9 @@ class RedisStore implements Store {
 
   async resetLimits(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    // One DEL per key: keys of different tenants may live on different cluster slots.
-    await this.run(() => Promise.all(keys.flatMap((k) => [this.client.del(this.limitKey(k)), this.client.del(`${this.limitKey(k)}:sum`)])));
+    // One DEL per limit (its keys share a slot; other limits' may not), with the older versions'
+    // sorted set and sum, if any.
+    await this.run(() => Promise.all(keys.map((k) => this.limitKey(k)).map((k) => this.client.del(`${k}:b`, k, `${k}:sum`))));
   }
 
   async getDoc<T>(ns: string, key: string): Promise<T | null> {

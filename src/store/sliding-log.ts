@@ -1,7 +1,13 @@
 /**
- * Exact sliding-log limits (the embedded store and the per-node fallback limiter run this; the
- * Redis store runs the same algorithm in Lua). A charge is an entry (ts, cost); it counts while
+ * Sliding-log limits (the embedded store and the per-node fallback limiter run this; the Redis
+ * store runs the same algorithm in Lua). A charge is an entry (ts, cost); it counts while
  * ts > now - windowMs. No fixed windows, so no burst at window edges.
+ *
+ * Charges are logged at the last millisecond of their granule (1/1000 of the window: 60 ms for a
+ * minute, 3.6 s for an hour, 86.4 s for a day), and charges of one granule share one entry. So a
+ * log holds at most ~1000 entries whatever the volume, and a charge is counted at least as long as
+ * an exact log would count it, at most one granule longer: no window of windowMs ever holds more
+ * than the limit; room comes back at most one granule late (exact for windows up to 1 s).
  */
 import type { LimitRequest, LimitState } from './types.js';
 
@@ -17,7 +23,19 @@ export interface LogAdapter {
   /** Remaining entries with ts > after, oldest first. */
   entriesAfter(i: number, after: number): Iterable<LogEntry>;
   newest(i: number): number | undefined;
+  /** Add a charge; a charge at the time of an existing entry adds to that entry. */
   add(i: number, entry: LogEntry, expiresAt: number): void;
+}
+
+/** Granule of a window: charges within one granule share a log entry. */
+export function granuleMs(windowMs: number): number {
+  return Math.max(1, Math.floor(windowMs / 1000));
+}
+
+/** Time a charge at t is logged at: the last millisecond of its granule. */
+export function chargeTime(t: number, windowMs: number): number {
+  const g = granuleMs(windowMs);
+  return Math.floor(t / g) * g + g - 1;
 }
 
 export type LogMode = 'consume' | 'reserve' | 'peek';
@@ -66,15 +84,16 @@ export function runSlidingLog(mode: LogMode, reqs: LimitRequest[], now: number, 
     }
     reqs.forEach((r, i) => {
       if (r.cost <= 0) return;
-      a.add(i, { ts: now, cost: r.cost }, backToZero(a, i, r, now) + r.windowMs);
+      const ts = chargeTime(now, r.windowMs);
+      a.add(i, { ts, cost: r.cost }, Math.max(ts, a.newest(i) ?? ts) + r.windowMs);
       used[i] += r.cost;
     });
     return { allowed: true, at: now, states: reqs.map((r, i) => state(i, backToZero(a, i, r, now))) };
   }
 
-  // reserve: book at or after the newest booking so that later windows stay within limits.
+  // reserve: book in or after the granule of the newest booking, so bookings stay in order.
   let t0 = now;
-  reqs.forEach((_, i) => { t0 = Math.max(t0, a.newest(i) ?? now); });
+  reqs.forEach((r, i) => { t0 = Math.max(t0, (a.newest(i) ?? now) - granuleMs(r.windowMs) + 1); });
   let at = t0;
   reqs.forEach((r, i) => {
     let usedAtT0 = used[i];
@@ -86,7 +105,8 @@ export function runSlidingLog(mode: LogMode, reqs: LimitRequest[], now: number, 
   });
   reqs.forEach((r, i) => {
     if (r.cost <= 0) return;
-    a.add(i, { ts: at, cost: r.cost }, at + r.windowMs);
+    const ts = chargeTime(at, r.windowMs);
+    a.add(i, { ts, cost: r.cost }, Math.max(ts, a.newest(i) ?? ts) + r.windowMs);
     used[i] += r.cost;
   });
   return { allowed: true, at, states: reqs.map((r, i) => state(i, backToZero(a, i, r, now))) };

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
+import { chargeTime } from '../../src/store/sliding-log.js';
 import { TenantDirectory } from '../../src/tenants/index.js';
 import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyService } from '../../src/policy-service/index.js';
 import type { ClientIdentity, MessageFacts } from '../../policies/types.js';
@@ -70,13 +71,18 @@ async function setup(redis: boolean, policies: unknown = {}): Promise<{ store: S
 describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])('policy service on $name', ({ redis }) => {
   it('accepts up to the limit exactly, then answers 451 4.7.1 with the retry time; stats per verdict', async () => {
     const { svc, store, close } = await setup(redis);
-    for (let i = 0; i < 3; i++) expect(await svc.decide(msg('alice@laruche.example', 1, T0 + i * 60_000))).toMatchObject({ action: 'accept', tenant: 'la-ruche', mailbox: 'alice@laruche.example' });
+    const first = T0 - 10_000;
+    for (let i = 0; i < 3; i++) expect(await svc.decide(msg('alice@laruche.example', 1, first + i * 60_000))).toMatchObject({ action: 'accept', tenant: 'la-ruche', mailbox: 'alice@laruche.example' });
     const v = await svc.decide(msg('alice@laruche.example', 1, T0 + 10 * 60_000));
     expect(v).toMatchObject({ action: 'defer', reason: 'quota', detail: 'mailbox.messages_per_hour', smtp: { code: 451, enhanced: '4.7.1' } });
     expect(v.smtp!.text).toBe('Quota dépassé : 3 messages/heure pour alice@laruche.example (3 déjà utilisés), réessai possible à 14:00 / Quota exceeded: 3 messages/hour for alice@laruche.example (3 already used), retry after 14:00');
-    // Sliding window: room again exactly when the first message is an hour old.
-    expect((await svc.decide(msg('alice@laruche.example', 1, T0 + H - 1))).action).toBe('defer');
-    expect((await svc.decide(msg('alice@laruche.example', 1, T0 + H))).action).toBe('accept');
+    // Sliding window: room again when the first message is an hour old, rounded up to the end of
+    // its granule (1/1000 of the window: 3.6 s).
+    const room = chargeTime(first, H) + H;
+    expect(room - (first + H)).toBeGreaterThanOrEqual(0);
+    expect(room - (first + H)).toBeLessThan(3600);
+    expect((await svc.decide(msg('alice@laruche.example', 1, room - 1))).action).toBe('defer');
+    expect((await svc.decide(msg('alice@laruche.example', 1, room))).action).toBe('accept');
     const stats = await store.hgetall(verdictStatsKey(T0));
     expect(stats).toMatchObject({ 'la-ruche|alice@laruche.example|accept|ok': 3, 'la-ruche|alice@laruche.example|defer|quota': 2 });
     await close();
@@ -139,9 +145,11 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     expect(await svc.decide(nl(T0))).toMatchObject({ action: 'accept', reason: 'ok' });
     expect((await svc.decide(nl(T0))).notBefore).toBeUndefined();
     const third = await svc.decide(nl(T0 + 1000));
-    expect(third).toMatchObject({ action: 'accept', reason: 'paced', notBefore: T0 + H });
-    expect((await svc.decide(nl(T0 + 2000))).notBefore).toBe(T0 + H);
-    expect((await svc.decide(nl(T0 + 3000))).notBefore).toBe(T0 + 2 * H);
+    // Booked when the first two leave the window (their granule's end + an hour), two per hour.
+    const slot = chargeTime(T0, H) + H;
+    expect(third).toMatchObject({ action: 'accept', reason: 'paced', notBefore: slot });
+    expect((await svc.decide(nl(T0 + 2000))).notBefore).toBe(slot);
+    expect((await svc.decide(nl(T0 + 3000))).notBefore).toBe(slot + H);
     await close();
   });
 

@@ -2,7 +2,7 @@
  * One contract, two stores: real Redis (unique key prefix per run) and LMDB in a temp dir.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { dropRedisPrefix } from './redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import { StoreUnavailableError, type CounterOp, type Store } from '../../src/store/types.js';
 import { limitKey } from '../../src/store/keys.js';
+import { chargeTime } from '../../src/store/sliding-log.js';
 import { buildStoreForFork } from './fork-build.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
@@ -68,7 +69,11 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     for (let i = 0; i < 3; i++) expect((await store.consume([req], t0 + i)).allowed).toBe(true);
     const r = await store.consume([req], t0 + 10);
     expect(r.allowed).toBe(false);
-    expect(r.refused).toMatchObject({ key: req.key, limit: 3, used: 3, resetAt: t0 + H });
+    // Room when the oldest charge leaves: its time rounded up to the end of its granule (H/1000).
+    expect(r.refused).toMatchObject({ key: req.key, limit: 3, used: 3, resetAt: chargeTime(t0, H) + H });
+    expect(r.refused!.resetAt - (t0 + H)).toBeLessThan(H / 1000);
+    expect((await store.consume([req], chargeTime(t0, H) + H - 1)).allowed).toBe(false);
+    expect((await store.consume([req], chargeTime(t0, H) + H)).allowed).toBe(true);
   });
 
   it('slides: no burst at a window edge, room exactly when the oldest charge leaves', async () => {
@@ -113,7 +118,7 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     await store.resetLimits([d.key]);
     expect((await store.peek([d], t))[0]).toMatchObject({ used: 0, resetAt: t });
     expect((await store.consume([a, d], t)).allowed).toBe(true);
-    expect((await store.peek([a], t))[0]).toMatchObject({ used: 3, resetAt: t + H });
+    expect((await store.peek([a], t))[0]).toMatchObject({ used: 3, resetAt: chargeTime(t, H) + H });
   });
 
   it('reserves future slots in order for pacing (never refuses)', async () => {
@@ -268,23 +273,90 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(await again.getDoc('settings', 'k')).toEqual({ kept: true });
     await again.close();
   });
+});
 
+interface WorkerReport { allowed: number; failed: number; error?: string }
+type Worker = { child: ChildProcess; report: Promise<WorkerReport> };
+
+/** Forks a store worker (race-worker.mjs) and waits until it has opened the store. */
+async function forkWorker(openJs: string, storeOptions: OpenStoreOptions, request: unknown, attempts: number, mode: 'race' | 'hold' = 'race'): Promise<Worker> {
+  const child = fork(resolve(import.meta.dirname, 'race-worker.mjs'), [JSON.stringify({ openJs, storeOptions, request, attempts, mode })]);
+  await new Promise((ok) => child.once('message', ok));
+  const report = new Promise<WorkerReport>((ok, ko) => {
+    child.once('message', (m: WorkerReport) => ok(m));
+    child.once('exit', (code) => code !== 0 && ko(new Error(`worker exited ${code}`)));
+  });
+  return { child, report };
+}
+
+describe('redis store shared by processes', () => {
   it('stays exact when several processes race on one limit', async () => {
     const build = buildStoreForFork();
+    const opts = impls[0]!.options();
+    const store = await openStore(opts);
     try {
       const request = [{ key: limitKey('t:race', 'mailbox:race@x'), limit: 50, windowMs: H, cost: 1 }];
-      const workers = Array.from({ length: 4 }, () =>
-        fork(resolve(import.meta.dirname, 'race-worker.mjs'), [JSON.stringify({ openJs: build.openJs, storeOptions: opts, request, attempts: 30 })]),
-      );
-      await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
-      const results = workers.map((w) => new Promise<number>((ok, ko) => {
-        w.once('message', (m: { allowed: number }) => ok(m.allowed));
-        w.once('exit', (code) => code !== 0 && ko(new Error(`worker exited ${code}`)));
-      }));
-      for (const w of workers) w.send('go');
-      const allowed = await Promise.all(results);
-      expect(allowed.reduce((a, b) => a + b, 0)).toBe(50);
+      const workers = await Promise.all(Array.from({ length: 4 }, () => forkWorker(build.openJs, opts, request, 30)));
+      for (const w of workers) w.child.send('go');
+      const reports = await Promise.all(workers.map((w) => w.report));
+      expect(reports.reduce((a, r) => a + r.allowed, 0)).toBe(50);
+      expect(reports.every((r) => r.failed === 0)).toBe(true);
       expect((await store.peek(request))[0].used).toBe(50);
+    } finally {
+      await store.close();
+      build.cleanup();
+    }
+  });
+});
+
+describe('embedded store: counters live in one process', () => {
+  const request = [{ key: limitKey('t:own', 'mailbox:own@x'), limit: 50, windowMs: H, cost: 1 }];
+
+  it('stays exact with many concurrent callers', async () => {
+    const store = await openStore(impls[1]!.options());
+    const results = await Promise.all(Array.from({ length: 200 }, () => store.consume(request)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(50);
+    expect((await store.peek(request))[0].used).toBe(50);
+    await store.close();
+  });
+
+  it('tempfails a second process while the first owns the counters, then hands them over with their usage', async () => {
+    const build = buildStoreForFork();
+    const opts = impls[1]!.options();
+    const store = await openStore(opts);
+    try {
+      for (let i = 0; i < 20; i++) expect((await store.consume(request)).allowed).toBe(true);
+      // Documents stay shared; counters are refused with StoreUnavailableError (a 4xx for mail).
+      const second = await forkWorker(build.openJs, opts, request, 5);
+      second.child.send('go');
+      const refused = await second.report;
+      expect(refused).toMatchObject({ allowed: 0, failed: 5 });
+      expect(refused.error).toMatch(/StoreUnavailableError: .*in use by process/);
+      // Once the owner closes, the next process takes over and sees the 20 charges.
+      await store.close();
+      const third = await forkWorker(build.openJs, opts, request, 40);
+      third.child.send('go');
+      expect(await third.report).toMatchObject({ allowed: 30, failed: 0 });
+    } finally {
+      build.cleanup();
+    }
+  });
+
+  it('keeps the charges of a process killed with -9 (written behind within 100 ms) and takes its counters over', async () => {
+    const build = buildStoreForFork();
+    const opts = impls[1]!.options();
+    try {
+      const w = await forkWorker(build.openJs, opts, request, 12, 'hold');
+      w.child.send('go');
+      expect(await w.report).toMatchObject({ allowed: 12, failed: 0 });
+      await sleep(300);
+      const exited = new Promise((ok) => w.child.once('exit', ok));
+      w.child.kill('SIGKILL');
+      await exited;
+      const store = await openStore(opts);
+      expect((await store.peek(request))[0].used).toBe(12);
+      expect((await store.consume(request)).allowed).toBe(true);
+      await store.close();
     } finally {
       build.cleanup();
     }

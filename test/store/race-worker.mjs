@@ -1,14 +1,26 @@
-// Forked by contract.test.ts: hammers consume() on one limit and reports how many were allowed.
-const { openJs, storeOptions, request, attempts } = JSON.parse(process.argv[2]);
+// Forked by contract.test.ts. "race": hammers consume() on one limit, reports how many were
+// allowed and how many calls failed (and why). "hold": charges `attempts` times, reports, then
+// waits to be killed (the parent checks what survives a kill -9).
+const { openJs, storeOptions, request, attempts, mode = 'race' } = JSON.parse(process.argv[2]);
 const { openStore } = await import(openJs);
 const store = await openStore(storeOptions);
 process.send({ ready: true });
 process.on('message', async () => {
   let allowed = 0;
+  let failed = 0;
+  let error;
   for (let i = 0; i < attempts; i++) {
-    const r = await store.consume(request);
-    if (r.allowed) allowed++;
+    try {
+      if ((await store.consume(request)).allowed) allowed++;
+    } catch (err) {
+      failed++;
+      error = `${err.name}: ${err.message}`;
+    }
+  }
+  if (mode === 'hold') {
+    process.send({ allowed, failed, error });
+    return;
   }
   await store.close();
-  process.send({ allowed }, () => process.exit(0));
+  process.send({ allowed, failed, error }, () => process.exit(0));
 });

@@ -12,6 +12,16 @@ import { levelIds, type SenderScope } from './quota.js';
 export const OVERRIDE_NS = 'limit-overrides';
 const CHANNEL = 'limit-overrides';
 
+export function overridesFor(all: ReadonlyMap<string, LimitSet>, s: SenderScope): LevelLimits {
+  const ids = levelIds(s);
+  const out: LevelLimits = {};
+  for (const level of ['mailbox', 'domain', 'tenant'] as const) {
+    const v = ids[level] === undefined ? undefined : all.get(`${level}:${ids[level]}`);
+    if (v) out[level] = v;
+  }
+  return out;
+}
+
 export class OverrideCache {
   private all?: Map<string, LimitSet>;
   private dirty = true;
@@ -26,14 +36,12 @@ export class OverrideCache {
 
   /** Overrides that apply to a sender, by level. */
   async forScope(s: SenderScope): Promise<LevelLimits> {
-    const all = await this.load();
-    const ids = levelIds(s);
-    const out: LevelLimits = {};
-    for (const level of ['mailbox', 'domain', 'tenant'] as const) {
-      const v = ids[level] === undefined ? undefined : all.get(`${level}:${ids[level]}`);
-      if (v) out[level] = v;
-    }
-    return out;
+    return overridesFor(await this.load(), s);
+  }
+
+  /** All overrides ("<level>:<id>" → limits); a new map whenever they were reloaded. */
+  current(): Promise<ReadonlyMap<string, LimitSet>> {
+    return this.load();
   }
 
   async list(): Promise<{ level: LimitLevel; id: string; limits: LimitSet }[]> {

@@ -9,7 +9,7 @@ import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types
 import { authorizeEnvelope, authorizeSender } from '../../policies/sender.js';
 import { normalizeAddress, normalizeDomain, domainOf } from '../../policies/address.js';
 import { bulkVerdict, type BulkHit } from '../../policies/bulk.js';
-import { holdNotice, type GuardPolicy } from '../../policies/guard.js';
+import { holdNotice } from '../../policies/guard.js';
 import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../../policies/answers.js';
 import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../../policies/limits.js';
 import type { DirectorySnapshot, TenantDirectory } from '../tenants/directory.js';
@@ -20,6 +20,7 @@ import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderSc
 import { OverrideCache } from './overrides.js';
 import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type SenderSignals } from './signals.js';
 import { HincrBuffer } from '../store/hincr-buffer.js';
+import { SenderContexts } from './sender-context.js';
 import { recordVerdict } from './stats.js';
 
 export type QuotaTarget = string | { level: LimitLevel; id: string };
@@ -54,6 +55,8 @@ export interface PolicyServiceOptions {
 }
 
 const PACING_SLACK_MS = 1000;
+/** The per-node fallback ignores run-time overrides (they live in the unreachable store). */
+const NO_OVERRIDES: ReadonlyMap<string, LimitSet> = new Map<string, LimitSet>();
 
 export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const { store, tenants } = opts;
@@ -61,6 +64,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const local = new LocalLimiter();
   const overrides = new OverrideCache(store);
   const history = new HincrBuffer(store);
+  const contexts = new SenderContexts(cfg);
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {
     if (opts.recordVerdicts !== false) await recordVerdict(store, v, now, cfg.stats_ttl_days);
@@ -97,18 +101,15 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   async function evaluate(f: MessageFacts, scope: SenderScope, isLocal: boolean): Promise<Verdict> {
     if (f.client.newsletter) return newsletter(f, scope, isLocal);
     const { tenant, mailbox = '' } = scope;
-    const mb = tenant?.mailboxes[mailbox];
-    const tag = tenant ? `t:${tenant.id}` : `d:${scope.domain}`;
-    const bulk = { ...cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk };
-    const guardPolicy: GuardPolicy = { ...cfg.guard, ...tenant?.guard, notify: [...cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
-    if (mb?.guard?.enabled === false || isLocal) guardPolicy.enabled = false;
-    const input = { f, mailbox, tag, bulk, guard: guardPolicy, history };
+    const ctx = contexts.get(scope, isLocal ? NO_OVERRIDES : await overrides.current());
+    const { limits, bulk, keys } = ctx;
+    const guardPolicy = isLocal && ctx.guard.enabled ? { ...ctx.guard, enabled: false } : ctx.guard;
+    const input = { f, mailbox, keys, bulk, guard: guardPolicy, history };
     const bulkRefusal = (hit: BulkHit | null): Verdict | null => {
       const v = hit && bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
       return v ? { ...v, mailbox } : null;
     };
 
-    const limits = limitsFor(cfg, scope, 'smtp', isLocal ? {} : await overrides.forScope(scope));
     const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
     let signals: SenderSignals;
     let r: ConsumeResult | null;
@@ -136,12 +137,12 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       r = out.consume ?? (await store.consume(reqs, cfg.clock === 'facts' ? f.now : undefined));
     }
     const guard = signals.guard;
-    if (guard?.freshDomains.length) await recordNewDomains(store, tag, mailbox, guard.freshDomains, f.now).catch(() => undefined);
+    if (guard?.freshDomains.length) await recordNewDomains(store, keys, guard.freshDomains, f.now).catch(() => undefined);
     if (!r.allowed && r.refused) {
       const i = reqs.findIndex((q) => q.key === r.refused!.key);
       return quotaVerdict(f, scope, limits[i], reqs[i].cost, reqs[i].limit, r.refused.used, r.refused.resetAt, isLocal);
     }
-    if (guard) recordVolume(history, tag, mailbox, f.now, guardPolicy);
+    if (guard) recordVolume(history, keys, f.now, guardPolicy);
     const base: Verdict = { action: 'accept', reason: 'ok', tenant: tenant?.id, mailbox };
     if (!guard?.hit) return base;
     const first = (await store.setIfAbsent(`guard:notified:${mailbox}`, String(f.now), 3_600_000).catch(() => 'unknown')) === null;

@@ -27,11 +27,30 @@ export interface SenderSignals {
   guard: { hit: GuardHit | null; freshDomains: string[] } | null;
 }
 
+/** The sender's own counter keys (computed once per sender, see sender-context.ts). */
+export interface SenderKeys {
+  /** Hash tag of the sender's counters ("t:<tenant>" or "d:<domain>"). */
+  tag: string;
+  rcpt: string;
+  guardVolume: string;
+  guardDomains: string;
+  guardNew: string;
+}
+
+export function senderKeys(tag: string, mailbox: string): SenderKeys {
+  return {
+    tag,
+    rcpt: signalKey(tag, `bulk:rcpt:${mailbox}`),
+    guardVolume: guardVolumeKey(tag, mailbox),
+    guardDomains: signalKey(tag, `guard:domains:${mailbox}`),
+    guardNew: signalKey(tag, `guard:new:${mailbox}`),
+  };
+}
+
 export interface SignalInput {
   f: MessageFacts;
   mailbox: string;
-  /** Hash tag of the sender's counters. */
-  tag: string;
+  keys: SenderKeys;
   bulk: BulkPolicy;
   guard: GuardPolicy;
   /** Guard volume history not yet written to the store (this node's last second). */
@@ -49,10 +68,11 @@ export interface SignalPlan {
 }
 
 export function planSignals(s: SignalInput): SignalPlan {
-  const { f, mailbox, tag, bulk: p, guard: g } = s;
+  const { f, mailbox, keys, bulk: p, guard: g } = s;
+  const { tag } = keys;
   const rcpts = f.recipients.map((r) => r.toLowerCase());
   const msgId = f.headers.messageId?.trim().toLowerCase();
-  const ops: CounterOp[] = [{ kind: 'windowSet', key: signalKey(tag, `bulk:rcpt:${mailbox}`), members: rcpts, windowMs: DAY, now: f.now }];
+  const ops: CounterOp[] = [{ kind: 'windowSet', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
   const plan: SignalPlan = { ops, rcpt: 0 };
   if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
   if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
@@ -60,10 +80,10 @@ export function planSignals(s: SignalInput): SignalPlan {
     const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
     plan.guard = ops.length;
     ops.push(
-      { kind: 'hash', key: guardVolumeKey(tag, mailbox) },
-      { kind: 'windowSet', key: signalKey(tag, `guard:domains:${mailbox}`), members: domains, windowMs: g.history_days * DAY, now: f.now },
+      { kind: 'hash', key: keys.guardVolume },
+      { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now },
       // Size only: this message's new domains are added once it is decided (see recordNewDomains).
-      { kind: 'windowSet', key: newDomainsKey(tag, mailbox), members: [], windowMs: HOUR, now: f.now },
+      { kind: 'windowSet', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now },
     );
   }
   return plan;
@@ -98,7 +118,7 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
 
   const hour = hourKey(f.now);
   const hist = { ...(out[plan.guard] as Record<string, number>) };
-  for (const [h, k] of Object.entries(s.history.pending(guardVolumeKey(s.tag, s.mailbox)))) hist[h] = (hist[h] ?? 0) + k;
+  for (const [h, k] of Object.entries(s.history.pending(s.keys.guardVolume))) hist[h] = (hist[h] ?? 0) + k;
   const known = out[plan.guard + 1] as { size: number; fresh: string[] };
   const recentNew = out[plan.guard + 2] as { size: number };
   const hit = judgeGuard({
@@ -115,16 +135,12 @@ export function guardVolumeKey(tag: string, mailbox: string): string {
   return signalKey(tag, `guard:vol:${mailbox}`);
 }
 
-function newDomainsKey(tag: string, mailbox: string): string {
-  return signalKey(tag, `guard:new:${mailbox}`);
-}
-
 /** A message was taken (accepted or held): count it in the mailbox's hourly volume history. */
-export function recordVolume(history: HincrBuffer, tag: string, mailbox: string, now: number, g: GuardPolicy): void {
-  history.add(guardVolumeKey(tag, mailbox), { [hourKey(now)]: 1 }, (g.history_days + 1) * DAY);
+export function recordVolume(history: HincrBuffer, keys: SenderKeys, now: number, g: GuardPolicy): void {
+  history.add(keys.guardVolume, { [hourKey(now)]: 1 }, (g.history_days + 1) * DAY);
 }
 
 /** Remember the message's never-seen domains as new for an hour. */
-export async function recordNewDomains(store: Store, tag: string, mailbox: string, domains: string[], now: number): Promise<void> {
-  if (domains.length) await store.windowSetAdd(newDomainsKey(tag, mailbox), domains, HOUR, now);
+export async function recordNewDomains(store: Store, keys: SenderKeys, domains: string[], now: number): Promise<void> {
+  if (domains.length) await store.windowSetAdd(keys.guardNew, domains, HOUR, now);
 }

@@ -1,0 +1,56 @@
+/**
+ * What the policies need to know about a sender that does not change from one message to the
+ * next: its effective limits and their keys, its bulk and guard policies, its counter keys.
+ * Working it out costs more than the quota check itself, so it is cached per mailbox and rebuilt
+ * when the tenant directory or the limit overrides change (both are replaced, never mutated).
+ */
+import type { BulkPolicy } from '../../policies/bulk.js';
+import type { GuardPolicy } from '../../policies/guard.js';
+import type { LimitSet } from '../../policies/limits.js';
+import type { TenantView } from '../tenants/types.js';
+import type { PolicyConfig } from './config.js';
+import { overridesFor } from './overrides.js';
+import { limitsFor, type KeyedLimit, type SenderScope } from './quota.js';
+import { senderKeys, type SenderKeys } from './signals.js';
+
+export interface SenderContext {
+  limits: KeyedLimit[];
+  bulk: BulkPolicy;
+  guard: GuardPolicy;
+  keys: SenderKeys;
+}
+
+interface Entry extends SenderContext {
+  tenant?: TenantView;
+  domain: string;
+  overrides: ReadonlyMap<string, LimitSet>;
+}
+
+const MAX_ENTRIES = 10_000;
+
+export class SenderContexts {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly cfg: PolicyConfig) {}
+
+  /** The context of a (non-newsletter) sender; `overrides` is the current override map. */
+  get(scope: SenderScope, overrides: ReadonlyMap<string, LimitSet>): SenderContext {
+    const mailbox = scope.mailbox ?? '';
+    const hit = this.entries.get(mailbox);
+    if (hit && hit.tenant === scope.tenant && hit.domain === scope.domain && hit.overrides === overrides) return hit;
+    const { tenant } = scope;
+    const mb = tenant?.mailboxes[mailbox];
+    const guard: GuardPolicy = { ...this.cfg.guard, ...tenant?.guard, notify: [...this.cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
+    if (mb?.guard?.enabled === false) guard.enabled = false;
+    const entry: Entry = {
+      tenant, domain: scope.domain, overrides,
+      limits: limitsFor(this.cfg, scope, 'smtp', overridesFor(overrides, scope)),
+      bulk: { ...this.cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk },
+      guard,
+      keys: senderKeys(tenant ? `t:${tenant.id}` : `d:${scope.domain}`, mailbox),
+    };
+    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+    this.entries.set(mailbox, entry);
+    return entry;
+  }
+}

@@ -8,8 +8,8 @@
  * KEYS: one hash per limit; ARGV: mode, now ('' = Redis clock), then limit, window, cost per limit.
  * A limit's hash maps entry times to costs (charges of one granule share an entry, see
  * chargeTime in sliding-log.ts), plus 's' (running sum), 'o' (oldest entry) and 'n' (newest).
- * A charge is three calls (HMGET, two HINCRBY); the whole hash is read only when an entry
- * expires (once per granule) or to compute when room comes back (refusals, pacing).
+ * A charge is two calls (HMGET of the sum and the entry, one HSET); the whole hash is read only
+ * when an entry expires (once per granule) or to compute when room comes back (refusals, pacing).
  */
 const LIMITS_FN = `
 local function runLimits(LK, LA)
@@ -21,6 +21,8 @@ if now == nil then
 end
 local n = #LK
 local lim, win, cost, used, newestAt, oldestAt, listed = {}, {}, {}, {}, {}, {}, {}
+-- consume: the entry a charge goes to, read with the sum so the charge is one HSET.
+local entryTs, entryCost = {}, {}
 
 local function fmt(x) return string.format('%d', x) end
 local function chargeTime(t, w)
@@ -31,7 +33,14 @@ local function isEntry(f) return f ~= 's' and f ~= 'o' and f ~= 'n' end
 
 local function trim(i, cutoff)
   local z = LK[i]
-  local h = redis.call('HMGET', z, 's', 'o', 'n')
+  local h
+  if mode == 'consume' then
+    entryTs[i] = chargeTime(now, win[i])
+    h = redis.call('HMGET', z, 's', 'o', 'n', fmt(entryTs[i]))
+    entryCost[i] = tonumber(h[4]) or 0
+  else
+    h = redis.call('HMGET', z, 's', 'o', 'n')
+  end
   local sum, o = tonumber(h[1]) or 0, tonumber(h[2])
   newestAt[i] = tonumber(h[3])
   if o == nil then newestAt[i] = nil return 0 end
@@ -103,19 +112,26 @@ local function charge(i, at)
   local z = LK[i]
   local ts = chargeTime(at, win[i])
   local f = fmt(ts)
-  local entry = redis.call('HINCRBY', z, f, cost[i])
-  redis.call('HINCRBY', z, 's', cost[i])
+  local fresh
   used[i] = used[i] + cost[i]
-  if entry ~= cost[i] then return end
+  if entryTs[i] == ts then
+    -- The entry and the sum were read by trim: one write.
+    local set = { f, fmt(entryCost[i] + cost[i]), 's', fmt(used[i]) }
+    fresh = entryCost[i] == 0
+    entryCost[i] = entryCost[i] + cost[i]
+    if fresh and (newestAt[i] == nil or ts > newestAt[i]) then set[#set + 1] = 'n'; set[#set + 1] = f end
+    if fresh and (oldestAt[i] == nil or ts < oldestAt[i]) then set[#set + 1] = 'o'; set[#set + 1] = f end
+    redis.call('HSET', z, unpack(set))
+  else
+    fresh = redis.call('HINCRBY', z, f, cost[i]) == cost[i]
+    redis.call('HINCRBY', z, 's', cost[i])
+    if fresh and (newestAt[i] == nil or ts > newestAt[i]) then redis.call('HSET', z, 'n', f) end
+    if fresh and (oldestAt[i] == nil or ts < oldestAt[i]) then redis.call('HSET', z, 'o', f) end
+  end
+  if not fresh then return end
   -- A new entry: newest, oldest and the hash's TTL move.
-  if newestAt[i] == nil or ts > newestAt[i] then
-    newestAt[i] = ts
-    redis.call('HSET', z, 'n', f)
-  end
-  if oldestAt[i] == nil or ts < oldestAt[i] then
-    oldestAt[i] = ts
-    redis.call('HSET', z, 'o', f)
-  end
+  if newestAt[i] == nil or ts > newestAt[i] then newestAt[i] = ts end
+  if oldestAt[i] == nil or ts < oldestAt[i] then oldestAt[i] = ts end
   redis.call('PEXPIRE', z, math.max(newestAt[i] + win[i] - now, 0) + 1000)
 end
 
@@ -213,14 +229,14 @@ return false
 `;
 
 /**
- * One message's counters and its quota consume in one call (see Store.countAndConsume).
- * KEYS: the c counter keys, then the limit keys (one hash per limit).
- * ARGV: c, then per op: 'i' by ttl | 'w' now win m member1..m | 'h'; then the number of skip
+ * One message's counters and its quota consume (see Store.countAndConsume), as a Lua function of
+ * (keys, args). Keys: the c counter keys, then the limit keys (one hash per limit).
+ * Args: c, then per op: 'i' by ttl | 'w' now win m member1..m | 'h'; then the number of skip
  * conditions and (op index, at least) pairs; then 'consume' or 'none' followed by the limit
- * script's arguments (mode first).
- * Returns { counter results, limit result or 0 }.
+ * script's arguments (mode first). Returns { counter results, limit result or 0 }.
  */
-export const MESSAGE_SCRIPT = `${LIMITS_FN}${WINDOW_SET_FN}
+const MESSAGE_FN = `
+local function runMessage(KEYS, ARGV)
 local c = tonumber(ARGV[1])
 local a = 2
 local results, values = {}, {}
@@ -251,4 +267,28 @@ local LK, LA = {}, {}
 for k = c + 1, #KEYS do LK[#LK + 1] = KEYS[k] end
 for k = a, #ARGV do LA[#LA + 1] = ARGV[k] end
 return { results, runLimits(LK, LA) }
+end
+`;
+
+/**
+ * Several messages in one call (the messages decided in one event-loop turn: one round trip and
+ * one script run instead of one each), run one after the other as runMessage.
+ * ARGV: n, then per message: its key count, its argument count, its arguments; KEYS: every
+ * message's keys in turn. Returns one runMessage result per message.
+ */
+export const MESSAGES_SCRIPT = `${LIMITS_FN}${WINDOW_SET_FN}${MESSAGE_FN}
+local n = tonumber(ARGV[1])
+local out = {}
+local k, a = 1, 2
+for m = 1, n do
+  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local K, A = {}, {}
+  for j = 1, nk do K[j] = KEYS[k + j - 1] end
+  for j = 1, na do A[j] = ARGV[a + j - 1] end
+  k = k + nk
+  a = a + na
+  out[m] = runMessage(K, A)
+end
+return out
 `;

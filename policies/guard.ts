@@ -31,9 +31,14 @@ export const DEFAULT_GUARD: GuardPolicy = {
   notify: [],
 };
 
-/** Hour bucket key in UTC: "YYYYMMDDHH". */
+const HOUR_MS = 3_600_000;
+let lastHour = { start: NaN, key: '' };
+
+/** Hour bucket key in UTC: "YYYYMMDDHH" (the last one is kept: most calls fall in it). */
 export function hourKey(t: number): string {
-  return new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '');
+  const start = Math.floor(t / HOUR_MS) * HOUR_MS;
+  if (start !== lastHour.start) lastHour = { start, key: new Date(t).toISOString().slice(0, 13).replace(/[-T]/g, '') };
+  return lastHour.key;
 }
 
 /**

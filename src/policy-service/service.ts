@@ -18,7 +18,7 @@ import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
 import { OverrideCache } from './overrides.js';
-import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type SenderSignals } from './signals.js';
+import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type HistoryCache, type SenderSignals } from './signals.js';
 import { HincrBuffer } from '../store/hincr-buffer.js';
 import { SenderContexts } from './sender-context.js';
 import { recordVerdict } from './stats.js';
@@ -65,6 +65,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const overrides = new OverrideCache(store);
   const history = new HincrBuffer(store);
   const contexts = new SenderContexts(cfg);
+  const histories: HistoryCache = new Map();
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {
     if (opts.recordVerdicts !== false) await recordVerdict(store, v, now, cfg.stats_ttl_days);
@@ -104,7 +105,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const ctx = contexts.get(scope, isLocal ? NO_OVERRIDES : await overrides.current());
     const { limits, bulk, keys } = ctx;
     const guardPolicy = isLocal && ctx.guard.enabled ? { ...ctx.guard, enabled: false } : ctx.guard;
-    const input = { f, mailbox, keys, bulk, guard: guardPolicy, history };
+    const input = { f, mailbox, keys, bulk, guard: guardPolicy, history, histories };
     const bulkRefusal = (hit: BulkHit | null): Verdict | null => {
       const v = hit && bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
       return v ? { ...v, mailbox } : null;

@@ -55,7 +55,14 @@ export interface SignalInput {
   guard: GuardPolicy;
   /** Guard volume history not yet written to the store (this node's last second). */
   history: HincrBuffer;
+  /** Volume histories read in the last second (they lag that much anyway: see HincrBuffer). */
+  histories: HistoryCache;
 }
+
+/** Guard volume histories as read from the store, by key, with the (real) time they were read. */
+export type HistoryCache = Map<string, { at: number; hist: Readonly<Record<string, number>> }>;
+const HISTORY_FRESH_MS = 1000;
+const HISTORY_CACHE_MAX = 10_000;
 
 /** The counter operations of one message, and where each signal's result is in the batch. */
 export interface SignalPlan {
@@ -63,8 +70,10 @@ export interface SignalPlan {
   split?: number;
   rcpt: number;
   fp?: number;
-  /** Index of the guard's three operations (volume history, known domains, last hour's new ones). */
+  /** Index of the guard's two window sets (known domains, last hour's new ones). */
   guard?: number;
+  /** The volume history: the index of its read, or the history itself when read recently. */
+  history?: number | Readonly<Record<string, number>>;
 }
 
 export function planSignals(s: SignalInput): SignalPlan {
@@ -78,9 +87,10 @@ export function planSignals(s: SignalInput): SignalPlan {
   if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
   if (g.enabled) {
     const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
+    const cached = s.histories.get(keys.guardVolume);
+    plan.history = cached && Date.now() - cached.at < HISTORY_FRESH_MS ? cached.hist : ops.push({ kind: 'hash', key: keys.guardVolume }) - 1;
     plan.guard = ops.length;
     ops.push(
-      { kind: 'hash', key: keys.guardVolume },
       { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now },
       // Size only: this message's new domains are added once it is decided (see recordNewDomains).
       { kind: 'windowSet', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now },
@@ -117,10 +127,16 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   if (plan.guard === undefined) return { bulk: bulkHit, guard: null };
 
   const hour = hourKey(f.now);
-  const hist = { ...(out[plan.guard] as Record<string, number>) };
+  let stored = plan.history;
+  if (typeof stored === 'number') {
+    stored = out[stored] as Record<string, number>;
+    if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
+    s.histories.set(s.keys.guardVolume, { at: Date.now(), hist: stored });
+  }
+  const hist: Record<string, number> = { ...stored };
   for (const [h, k] of Object.entries(s.history.pending(s.keys.guardVolume))) hist[h] = (hist[h] ?? 0) + k;
-  const known = out[plan.guard + 1] as { size: number; fresh: string[] };
-  const recentNew = out[plan.guard + 2] as { size: number };
+  const known = out[plan.guard] as { size: number; fresh: string[] };
+  const recentNew = out[plan.guard + 1] as { size: number };
   const hit = judgeGuard({
     currentHour: (hist[hour] ?? 0) + 1,
     usualHourly: usualHourlyVolume(hist, hour),

@@ -270,25 +270,6 @@ return { results, runLimits(LK, LA) }
 end
 `;
 
-/**
- * Several messages in one call (the messages decided in one event-loop turn: one round trip and
- * one script run instead of one each), run one after the other as runMessage.
- * ARGV: n, then per message: its key count, its argument count, its arguments; KEYS: every
- * message's keys in turn. Returns one runMessage result per message.
- */
-export const MESSAGES_SCRIPT = `${LIMITS_FN}${WINDOW_SET_FN}${MESSAGE_FN}
-local n = tonumber(ARGV[1])
-local out = {}
-local k, a = 1, 2
-for m = 1, n do
-  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  a = a + 2
-  local K, A = {}, {}
-  for j = 1, nk do K[j] = KEYS[k + j - 1] end
-  for j = 1, na do A[j] = ARGV[a + j - 1] end
-  k = k + nk
-  a = a + na
-  out[m] = runMessage(K, A)
-end
-return out
+export const MESSAGE_SCRIPT = `${LIMITS_FN}${WINDOW_SET_FN}${MESSAGE_FN}
+return runMessage(KEYS, ARGV)
 `;

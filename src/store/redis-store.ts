@@ -7,8 +7,7 @@ import { Redis, Cluster } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
-import { LIMITS_SCRIPT, MESSAGES_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
-import { TurnBatcher } from './turn-batcher.js';
+import { LIMITS_SCRIPT, MESSAGE_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
 import { consumeResult } from './counter-ops.js';
 import {
   StoreUnavailableError,
@@ -32,7 +31,7 @@ export interface RedisStoreOptions {
 type Client = Redis | Cluster;
 interface ScriptCommands {
   relaisLimits(...args: (string | number)[]): Promise<(string | number)[]>;
-  relaisMessages(...args: (string | number)[]): Promise<unknown[]>;
+  relaisMessage(...args: (string | number)[]): Promise<unknown[]>;
   relaisWindowSet(...args: (string | number)[]): Promise<(string | number)[]>;
   relaisSetIfAbsent(key: string, value: string, ttl: number): Promise<string | null>;
 }
@@ -109,7 +108,7 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
     }
   }
   client.defineCommand('relaisLimits', { lua: LIMITS_SCRIPT });
-  client.defineCommand('relaisMessages', { lua: MESSAGES_SCRIPT });
+  client.defineCommand('relaisMessage', { lua: MESSAGE_SCRIPT });
   client.defineCommand('relaisWindowSet', { numberOfKeys: 1, lua: WINDOW_SET_SCRIPT });
   client.defineCommand('relaisSetIfAbsent', { numberOfKeys: 1, lua: SET_IF_ABSENT_SCRIPT });
   return new RedisStore(client, opts.prefix, connectTimeout);
@@ -119,20 +118,6 @@ class RedisStore implements Store {
   readonly kind = 'redis' as const;
   private sub?: Promise<Client>;
   private handlers = new Map<string, Set<(m: string) => void>>();
-
-  /** Messages decided in one event-loop turn share one script call (per Cluster slot). */
-  private readonly messages = new TurnBatcher<{ keys: string[]; args: (string | number)[] }, unknown>(
-    (batch) => this.run(() => {
-      const keys: string[] = [];
-      const args: (string | number)[] = [batch.length];
-      for (const m of batch) {
-        keys.push(...m.keys);
-        args.push(m.keys.length, m.args.length, ...m.args);
-      }
-      return this.scripts.relaisMessages(keys.length, ...keys, ...args);
-    }),
-    (m) => (this.client instanceof Cluster ? (hashTagOf(m.keys[0] ?? '') ?? '') : ''),
-  );
 
   constructor(private readonly client: Client, private readonly prefix: string, private readonly connectTimeout: number) {}
 
@@ -198,7 +183,7 @@ class RedisStore implements Store {
     for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
     args.push(...limitArgs);
     const keys = [...counterKeys, ...limitKeys];
-    const [results, limit] = (await this.messages.add({ keys, args })) as [unknown[], (string | number)[] | 0];
+    const [results, limit] = (await this.run(() => this.scripts.relaisMessage(keys.length, ...keys, ...args))) as [unknown[], (string | number)[] | 0];
     const counters = ops.map((o, i) => {
       const v = results[i];
       if (o.kind === 'incr') return Number(v);

@@ -59,8 +59,12 @@ export interface SignalInput {
   histories: HistoryCache;
 }
 
-/** Guard volume histories as read from the store, by key, with the (real) time they were read. */
-export type HistoryCache = Map<string, { at: number; hist: Readonly<Record<string, number>> }>;
+/**
+ * Guard volume histories as read from the store, by key: the (real) time they were read, the
+ * history, and its usual hourly volume as seen from `hour`.
+ */
+export type HistoryCache = Map<string, CachedHistory>;
+interface CachedHistory { at: number; hist: Readonly<Record<string, number>>; hour: string; usual: number }
 const HISTORY_FRESH_MS = 1000;
 const HISTORY_CACHE_MAX = 10_000;
 
@@ -73,7 +77,7 @@ export interface SignalPlan {
   /** Index of the guard's two window sets (known domains, last hour's new ones). */
   guard?: number;
   /** The volume history: the index of its read, or the history itself when read recently. */
-  history?: number | Readonly<Record<string, number>>;
+  history?: number | CachedHistory;
 }
 
 export function planSignals(s: SignalInput): SignalPlan {
@@ -88,7 +92,7 @@ export function planSignals(s: SignalInput): SignalPlan {
   if (g.enabled) {
     const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
     const cached = s.histories.get(keys.guardVolume);
-    plan.history = cached && Date.now() - cached.at < HISTORY_FRESH_MS ? cached.hist : ops.push({ kind: 'hash', key: keys.guardVolume }) - 1;
+    plan.history = cached && Date.now() - cached.at < HISTORY_FRESH_MS ? cached : ops.push({ kind: 'hash', key: keys.guardVolume }) - 1;
     plan.guard = ops.length;
     ops.push(
       { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now },
@@ -127,19 +131,19 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   if (plan.guard === undefined) return { bulk: bulkHit, guard: null };
 
   const hour = hourKey(f.now);
-  let stored = plan.history;
-  if (typeof stored === 'number') {
-    stored = out[stored] as Record<string, number>;
+  let h = plan.history;
+  if (h === undefined || typeof h === 'number' || h.hour !== hour) {
+    // Read now (or the hour changed): the usual volume is worked out once per read.
+    const hist = h === undefined ? {} : typeof h === 'number' ? (out[h] as Record<string, number>) : h.hist;
+    h = { at: typeof plan.history === 'object' ? plan.history.at : Date.now(), hist, hour, usual: usualHourlyVolume(withPending(s, hist), hour) };
     if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
-    s.histories.set(s.keys.guardVolume, { at: Date.now(), hist: stored });
+    s.histories.set(s.keys.guardVolume, h);
   }
-  const hist: Record<string, number> = { ...stored };
-  for (const [h, k] of Object.entries(s.history.pending(s.keys.guardVolume))) hist[h] = (hist[h] ?? 0) + k;
   const known = out[plan.guard] as { size: number; fresh: string[] };
   const recentNew = out[plan.guard + 1] as { size: number };
   const hit = judgeGuard({
-    currentHour: (hist[hour] ?? 0) + 1,
-    usualHourly: usualHourlyVolume(hist, hour),
+    currentHour: (h.hist[hour] ?? 0) + s.history.pendingOne(s.keys.guardVolume, hour) + 1,
+    usualHourly: h.usual,
     // The fresh domains were not in the history, so not among the last hour's new ones either.
     newDomainsLastHour: recentNew.size + known.fresh.length,
     knownDomains: known.size - known.fresh.length,
@@ -151,9 +155,16 @@ export function guardVolumeKey(tag: string, mailbox: string): string {
   return signalKey(tag, `guard:vol:${mailbox}`);
 }
 
+/** A history with this node's increments not yet written. */
+function withPending(s: SignalInput, hist: Readonly<Record<string, number>>): Record<string, number> {
+  const all: Record<string, number> = { ...hist };
+  for (const [h, k] of Object.entries(s.history.pending(s.keys.guardVolume))) all[h] = (all[h] ?? 0) + k;
+  return all;
+}
+
 /** A message was taken (accepted or held): count it in the mailbox's hourly volume history. */
 export function recordVolume(history: HincrBuffer, keys: SenderKeys, now: number, g: GuardPolicy): void {
-  history.add(keys.guardVolume, { [hourKey(now)]: 1 }, (g.history_days + 1) * DAY);
+  history.addOne(keys.guardVolume, hourKey(now), 1, (g.history_days + 1) * DAY);
 }
 
 /** Remember the message's never-seen domains as new for an hour. */

@@ -27,6 +27,11 @@ export class CounterOwner {
 
   constructor(private readonly file: string) {}
 
+  /** Whether this store holds the counters (then memory is their truth). */
+  get owns(): boolean {
+    return this.held;
+  }
+
   /** Throws StoreUnavailableError when another live process (or open store) owns the counters. */
   acquire(): void {
     if (this.held) return;

@@ -14,7 +14,8 @@ import type { LimitRequest, WindowSetAddResult } from './types.js';
 export interface CounterSource {
   /** Entries of a limit, any order (older files may hold several per time), and its sweep time. */
   log(key: string): { entries: LogEntry[]; sweepAt: number } | undefined;
-  value(key: string): { v: number; exp: number } | undefined;
+  /** Every running sum on disk (read once: a new key then costs no disk read). */
+  values(): Iterable<[string, { v: number; exp: number }]>;
   windowSet(key: string): { members: Map<string, number>; exp: number } | undefined;
 }
 
@@ -54,6 +55,7 @@ export class EmbeddedCounters {
   private readonly values = new Map<string, { v: number; exp: number }>();
   private readonly sets = new Map<string, WindowSet>();
   private batch = emptyBatch();
+  private valuesLoaded = false;
 
   /** Keys in and out are the callers'; memory, source and batches use prefix + key. */
   constructor(private readonly source: CounterSource, private readonly prefix = '') {}
@@ -107,11 +109,11 @@ export class EmbeddedCounters {
 
   // ---- running sums
   private liveValue(key: string, realNow: number): { v: number; exp: number } | undefined {
-    let cur = this.values.get(key);
-    if (!cur) {
-      cur = this.source.value(key);
-      if (cur) this.values.set(key, cur);
+    if (!this.valuesLoaded) {
+      for (const [k, v] of this.source.values()) if (v.exp > realNow && !this.values.has(k)) this.values.set(k, v);
+      this.valuesLoaded = true;
     }
+    const cur = this.values.get(key);
     return cur && cur.exp > realNow ? cur : undefined;
   }
 

@@ -40,6 +40,21 @@ export class HincrBuffer {
     e.ttlMs = Math.max(e.ttlMs, ttlMs);
   }
 
+  /** Adds to one field (what a per-message caller needs, without building a fields object). */
+  addOne(key: string, field: string, by: number, ttlMs: number): void {
+    let e = this.pendingMap.get(key);
+    if (!e) this.pendingMap.set(key, (e = { fields: {}, ttlMs }));
+    const cur = e.fields[field];
+    if (cur === undefined) this.fieldCount++;
+    e.fields[field] = (cur ?? 0) + by;
+    if (ttlMs > e.ttlMs) e.ttlMs = ttlMs;
+  }
+
+  /** Increments of one field of `key` not yet written. */
+  pendingOne(key: string, field: string): number {
+    return (this.inflight.get(key)?.fields[field] ?? 0) + (this.pendingMap.get(key)?.fields[field] ?? 0);
+  }
+
   /** Increments of `key` not yet written (to add to what the store returns). */
   pending(key: string): Record<string, number> {
     const sum: Record<string, number> = {};

@@ -206,10 +206,13 @@ class LmdbStore implements Store {
         const list: LogEntry[] = [...entries].map(([ts, cost]) => ({ ts, cost }));
         return meta || list.length ? { entries: list, sweepAt: meta?.exp ?? Date.now() } : undefined;
       },
-      value: (k) => {
-        const v = this.kv.get(k);
-        return v?.t === 'n' ? { v: Number(v.v), exp: v.exp ?? Infinity } : undefined;
-      },
+      values: function* (this: LmdbStore) {
+        const all = this.k('');
+        for (const { key, value } of this.kv.getRange({ start: all })) {
+          if (typeof key !== 'string' || !key.startsWith(all)) break;
+          if (value.t === 'n') yield [key, { v: Number(value.v), exp: value.exp ?? Infinity }] as [string, { v: number; exp: number }];
+        }
+      }.bind(this),
       windowSet: (k) => {
         const meta = this.wsetMeta.get(k);
         if (meta === undefined) return undefined;
@@ -280,7 +283,7 @@ class LmdbStore implements Store {
   }
   getValue(key: string): Promise<string | null> {
     return this.read(() => {
-      const counter = this.counters.value(key);
+      const counter = this.owner.owns ? this.counters.value(key) : undefined;
       if (counter !== undefined) return String(counter);
       const cur = this.live(this.k(key));
       return cur && cur.t !== 'h' ? String(cur.v) : null;

@@ -79,6 +79,7 @@ export interface StatsRecorder {
 }
 
 const GRANULARITIES: Granularity[] = ['hour', 'day'];
+const ONLY_ALL = [ALL_SCOPE];
 
 function toMs(at: number | Date | undefined): number {
   return at === undefined ? Date.now() : typeof at === 'number' ? at : at.getTime();
@@ -115,18 +116,17 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   let failing = false;
   let flushing: Promise<void> | null = null;
 
-  const add = (g: Granularity, key: string, fields: Record<string, number>): void => counters.add(key, fields, ttl[g]);
-
-  /** Add metric values for one id under every scope and both granularities. */
+  /** Add metric values for one id under every scope and both granularities (every message: lean). */
   const addAll = (at: number, tenant: string | undefined, ids: Partial<Record<Dimension, string>>, metrics: Record<string, number>): void => {
-    const scopes = tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, scopeOf(tenant)];
+    const scopes = tenant === undefined ? ONLY_ALL : [ALL_SCOPE, scopeOf(tenant)];
+    const idList = Object.entries(ids) as [Dimension, string][];
+    const metricList = Object.entries(metrics);
     for (const g of GRANULARITIES) {
       for (const scope of scopes) {
-        for (const [dim, id] of Object.entries(ids) as [Dimension, string][]) {
+        for (const [dim, id] of idList) {
           if (dim === 't' && scope !== ALL_SCOPE) continue;
-          const fields: Record<string, number> = {};
-          for (const [m, n] of Object.entries(metrics)) fields[field(id, m)] = n;
-          add(g, bucketKey(g, at, scope, dim), fields);
+          const key = bucketKey(g, at, scope, dim);
+          for (const [m, n] of metricList) counters.addOne(key, field(id, m), n, ttl[g]);
         }
       }
     }

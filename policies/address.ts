@@ -5,8 +5,21 @@
  */
 import { domainToASCII } from 'node:url';
 
+/** Domains seen lately (every message names a few; domainToASCII is not cheap). Same answers. */
+const seen = new Map<string, string | null>();
+const SEEN_MAX = 10_000;
+
 /** Lower-case ASCII form of a domain, or null when it isn't a valid domain name. */
 export function normalizeDomain(domain: string): string | null {
+  let n = seen.get(domain);
+  if (n === undefined) {
+    if (seen.size >= SEEN_MAX) seen.clear();
+    seen.set(domain, (n = toAsciiDomain(domain)));
+  }
+  return n;
+}
+
+function toAsciiDomain(domain: string): string | null {
   const d = domain.trim().replace(/\.$/, '');
   if (!d || d.startsWith('[')) return null; // address literals never belong to a tenant
   const ascii = domainToASCII(d.toLowerCase());

@@ -14,7 +14,8 @@ export interface RunningRelay {
 
 const LOCK = 'relais.lock';
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (EPERM: it does, under another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -26,7 +27,7 @@ function alive(pid: number): boolean {
 export function runningRelay(dataDir: string): RunningRelay | null {
   try {
     const info = JSON.parse(readFileSync(join(dataDir, LOCK), 'utf8')) as RunningRelay;
-    return alive(info.pid) && info.pid !== process.pid ? info : null;
+    return processAlive(info.pid) && info.pid !== process.pid ? info : null;
   } catch {
     return null;
   }

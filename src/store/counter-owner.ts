@@ -8,18 +8,10 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { StoreUnavailableError } from './types.js';
+import { processAlive } from '../data-dir.js';
 
 /** Owners open in this process (a same-pid file from a closed instance is stale). */
 const openHere = new Set<string>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class CounterOwner {
   private readonly id = `${process.pid} ${randomBytes(6).toString('hex')}`;
@@ -41,7 +33,7 @@ export class CounterOwner {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreUnavailableError(`counter owner file: ${(err as Error).message}`, { cause: err });
       const owner = this.readOwner();
       const pid = Number(owner.split(' ')[0]);
-      const stale = !alive(pid) || (pid === process.pid && !openHere.has(owner));
+      const stale = !processAlive(pid) || (pid === process.pid && !openHere.has(owner));
       if (!stale) {
         throw new StoreUnavailableError(`the embedded store's counters are in use by process ${pid} (one process per data directory; nodes that share quotas need Redis)`);
       }

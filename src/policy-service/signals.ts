@@ -131,11 +131,12 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   if (plan.guard === undefined) return { bulk: bulkHit, guard: null };
 
   const hour = hourKey(f.now);
-  let h = plan.history;
-  if (h === undefined || typeof h === 'number' || h.hour !== hour) {
+  const cached = typeof plan.history === 'object' ? plan.history : undefined;
+  let h = cached;
+  if (!h || h.hour !== hour) {
     // Read now (or the hour changed): the usual volume is worked out once per read.
-    const hist = h === undefined ? {} : typeof h === 'number' ? (out[h] as Record<string, number>) : h.hist;
-    h = { at: typeof plan.history === 'object' ? plan.history.at : Date.now(), hist, hour, usual: usualHourlyVolume(withPending(s, hist), hour) };
+    const hist = h ? h.hist : (out[plan.history as number] as Record<string, number>);
+    h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(withPending(s, hist), hour) };
     if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
     s.histories.set(s.keys.guardVolume, h);
   }

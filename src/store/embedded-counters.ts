@@ -27,8 +27,8 @@ export interface WriteBatch {
    */
   logs: Map<string, LogBatch>;
   values: Map<string, { v: number; exp: number } | null>;
-  /** Per window set: members written (ts 0 = removed), and the meta (null = drop it all). */
-  sets: Map<string, { members: Map<string, number>; meta: { exp: number; size: number; oldest: number } | null }>;
+  /** Per window set: members written (ts 0 = removed), and its expiry (null = drop it all). */
+  sets: Map<string, { members: Map<string, number>; exp: number | null }>;
 }
 
 export interface LogBatch {
@@ -159,7 +159,7 @@ export class EmbeddedCounters {
     const mark = (m: string, ts: number): void => {
       if (!changed) {
         let b = this.batch.sets.get(key);
-        if (!b) this.batch.sets.set(key, (b = { members: new Map(), meta: null }));
+        if (!b) this.batch.sets.set(key, (b = { members: new Map(), exp: null }));
         changed = b.members;
       }
       changed.set(m, ts);
@@ -180,10 +180,9 @@ export class EmbeddedCounters {
       s.oldest = Math.min(s.oldest, now);
       mark(m, now);
     }
-    if (changed || members.length) {
+    if (changed) {
       s.exp = Date.now() + windowMs + 1000;
-      const b = this.batch.sets.get(key);
-      if (b) b.meta = s.members.size ? { exp: s.exp, size: s.members.size, oldest: s.oldest } : null;
+      this.batch.sets.get(key)!.exp = s.members.size ? s.exp : null;
     }
     return { size: s.members.size, fresh };
   }
@@ -205,7 +204,7 @@ export class EmbeddedCounters {
     for (const [k, s] of this.sets) {
       if (s.exp <= realNow) {
         this.sets.delete(k);
-        this.batch.sets.set(k, { members: new Map(), meta: null });
+        this.batch.sets.set(k, { members: new Map(), exp: null });
       }
     }
   }
@@ -225,7 +224,7 @@ export class EmbeddedCounters {
     for (const [k, o] of old.sets) {
       const c = cur.sets.get(k);
       if (!c) cur.sets.set(k, o);
-      else if (c.meta && o.meta) for (const [m, ts] of o.members) if (!c.members.has(m)) c.members.set(m, ts);
+      else if (c.exp !== null && o.exp !== null) for (const [m, ts] of o.members) if (!c.members.has(m)) c.members.set(m, ts);
     }
   }
 

@@ -31,13 +31,7 @@ export class HincrBuffer {
   }
 
   add(key: string, fields: Record<string, number>, ttlMs: number): void {
-    let e = this.pendingMap.get(key);
-    if (!e) this.pendingMap.set(key, (e = { fields: {}, ttlMs }));
-    for (const f in fields) {
-      if (e.fields[f] === undefined) this.fieldCount++;
-      e.fields[f] = (e.fields[f] ?? 0) + fields[f]!;
-    }
-    e.ttlMs = Math.max(e.ttlMs, ttlMs);
+    for (const f in fields) this.addOne(key, f, fields[f]!, ttlMs);
   }
 
   /** Adds to one field (what a per-message caller needs, without building a fields object). */

@@ -25,11 +25,9 @@ interface KvValue { t: 's' | 'n' | 'h'; v: string | number | Record<string, numb
 /** Per limit key: when it may be swept (older versions kept the sum and bounds too). */
 interface LimitMeta { exp: number }
 interface StoreEvent { c: string; m: string; at: number }
-/**
- * Per window set: live members and the oldest timestamp among them (a lower bound), so an add
- * needs no scan while nothing can have expired. (A bare number: the expiry only, older format.)
- */
-interface WindowSetMeta { exp: number; size: number; oldest: number }
+/** Per window set: when it may be swept (older versions also kept its size and oldest member, or
+ * a bare number). The members themselves live in memory (embedded-counters.ts). */
+interface WindowSetMeta { exp: number }
 
 const SWEEP_MS = 60_000;
 /** Counters are written behind at this pace (what a crash may lose). */
@@ -248,8 +246,8 @@ class LmdbStore implements Store {
       if (v) this.kv.putSync(k, { t: 'n', v: v.v, exp: v.exp });
       else this.kv.removeSync(k);
     }
-    for (const [k, { members, meta }] of b.sets) {
-      if (!meta) {
+    for (const [k, { members, exp }] of b.sets) {
+      if (exp === null) {
         for (const e of [...under(this.wset, k)]) this.wset.removeSync(e.key);
         this.wsetMeta.removeSync(k);
         continue;
@@ -258,7 +256,7 @@ class LmdbStore implements Store {
         if (ts > 0) this.wset.putSync([k, m], ts);
         else this.wset.removeSync([k, m]);
       }
-      this.wsetMeta.putSync(k, meta);
+      this.wsetMeta.putSync(k, { exp });
     }
   }
 

@@ -43,10 +43,6 @@ export class MemoryLog {
     for (let j = this.head; j < this.ts.length; j++) if (this.ts[j]! > after) yield { ts: this.ts[j]!, cost: this.costs[j]! };
   }
 
-  *entries(): Generator<LogEntry> {
-    yield* this.entriesAfter(-Infinity);
-  }
-
   newest(): number | undefined {
     return this.ts.length > this.head ? this.ts[this.ts.length - 1] : undefined;
   }

@@ -3,6 +3,18 @@
  * limits exact across nodes. The limit script mirrors sliding-log.ts.
  */
 
+/** The Redis clock in ms, read once per script call (a batch of messages shares it). */
+const CLOCK_FN = `
+local clock
+local function redisNow()
+  if clock == nil then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
+`;
+
 /**
  * The limit logic as a Lua function of (keys, args), shared by the limit and message scripts.
  * KEYS: one hash per limit; ARGV: mode, now ('' = Redis clock), then limit, window, cost per limit.
@@ -14,11 +26,7 @@
 const LIMITS_FN = `
 local function runLimits(LK, LA)
 local mode = LA[1]
-local now = tonumber(LA[2])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+local now = tonumber(LA[2]) or redisNow()
 local n = #LK
 local lim, win, cost, used, newestAt, oldestAt, listed = {}, {}, {}, {}, {}, {}, {}
 -- consume: the entry a charge goes to, read with the sum so the charge is one HSET.
@@ -143,8 +151,9 @@ end
 
 local out = {}
 local function finish(allowed, refused, at, resets)
-  out[1] = allowed; out[2] = refused; out[3] = fmt(at)
-  for i = 1, n do out[3 + 2 * i - 1] = fmt(used[i]); out[3 + 2 * i] = fmt(resets[i]) end
+  -- Numbers become integer replies (exact up to 2^53): no formatting needed.
+  out[1] = allowed; out[2] = refused; out[3] = at
+  for i = 1, n do out[3 + 2 * i - 1] = used[i]; out[3 + 2 * i] = resets[i] end
   return out
 end
 local resets = {}
@@ -189,35 +198,40 @@ return finish(1, 0, now, resets)
 end
 `;
 
-export const LIMITS_SCRIPT = `${LIMITS_FN}
+export const LIMITS_SCRIPT = `${CLOCK_FN}${LIMITS_FN}
 return runLimits(KEYS, ARGV)
 `;
 
-/** KEYS: set; ARGV: now ('' = Redis clock), window, members... → { size, fresh members... } */
+/**
+ * A window set as a Lua function: members scored by the time they were last added; those older
+ * than the window are dropped first. now, cutoff (now − window) and ttl (window + 1 s) come as
+ * strings from the node, so the common call formats and parses no number; cutoff = '' derives
+ * them here (now = '' takes the Redis clock). Returns { size, fresh members... }.
+ */
 const WINDOW_SET_FN = `
-local function windowSet(key, nowArg, winArg, members)
-  local now = tonumber(nowArg)
-  if now == nil then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function windowSet(key, now, winArg, cutoff, ttl, members)
+  if cutoff == '' then
+    -- The standalone script, or the Redis clock: derive the times here.
+    local t, win = tonumber(now) or redisNow(), tonumber(winArg)
+    now, cutoff, ttl = string.format('%d', t), string.format('%d', t - win), string.format('%d', win + 1000)
   end
-  local win = tonumber(winArg)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%d', now - win))
-  local fresh = {}
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  local fresh = { 0 }
   for _, m in ipairs(members) do
     if redis.call('ZADD', key, now, m) == 1 then fresh[#fresh + 1] = m end
   end
   local size = redis.call('ZCARD', key)
-  if size > 0 then redis.call('PEXPIRE', key, win + 1000) end
-  table.insert(fresh, 1, size)
+  if size > 0 then redis.call('PEXPIRE', key, ttl) end
+  fresh[1] = size
   return fresh
 end
 `;
 
-export const WINDOW_SET_SCRIPT = `${WINDOW_SET_FN}
+/** KEYS: set; ARGV: now ('' = Redis clock), window, members... → { size, fresh members... } */
+export const WINDOW_SET_SCRIPT = `${CLOCK_FN}${WINDOW_SET_FN}
 local members = {}
 for i = 3, #ARGV do members[#members + 1] = ARGV[i] end
-return windowSet(KEYS[1], ARGV[1], ARGV[2], members)
+return windowSet(KEYS[1], ARGV[1], ARGV[2], '', '', members)
 `;
 
 /** KEYS: key; ARGV: value, ttlMs → existing value or false. */
@@ -229,31 +243,85 @@ return false
 `;
 
 /**
- * One message's counters and its quota consume (see Store.countAndConsume), as a Lua function of
- * (keys, args). Keys: the c counter keys, then the limit keys (one hash per limit).
- * Args: c, then per op: 'i' by ttl | 'w' now win m member1..m | 'h'; then the number of skip
- * conditions and (op index, at least) pairs; then 'consume' or 'none' followed by the limit
- * script's arguments (mode first). Returns { counter results, limit result or 0 }.
+ * The common consume in few calls (one HMGET and two HINCRBY per limit): every limit has room and
+ * its oldest entry is still inside the window. It reads every limit before writing anything and
+ * returns nil, having written nothing, when runLimits must decide instead: a refusal (with the
+ * times room comes back), an entry to expire, or a limit without entries. Same result as runLimits.
+ * KEYS[k0 + i] is limit i's hash; ARGV[a0] = 'consume', ARGV[a0 + 1] = now ('' = Redis clock),
+ * then limit, window, cost per limit.
+ */
+const FAST_CONSUME_FN = `
+local function fastConsume(KEYS, k0, n, ARGV, a0)
+  if ARGV[a0] ~= 'consume' then return nil end
+  local now = tonumber(ARGV[a0 + 1]) or redisNow()
+  local lim, win, cost, sum, oldest, newest = {}, {}, {}, {}, {}, {}
+  for i = 1, n do
+    local b = a0 + 2 + (i - 1) * 3
+    lim[i], win[i], cost[i] = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
+    local h = redis.call('HMGET', KEYS[k0 + i], 's', 'o', 'n')
+    local o = tonumber(h[2])
+    if o == nil or o <= now - win[i] then return nil end
+    local s = tonumber(h[1]) or 0
+    if s + cost[i] > lim[i] then return nil end
+    sum[i], oldest[i], newest[i] = s, o, tonumber(h[3])
+  end
+  local out = { 1, 0, now }
+  for i = 1, n do
+    local z, w, used, nw = KEYS[k0 + i], win[i], sum[i], newest[i]
+    if cost[i] > 0 then
+      local g = math.max(1, math.floor(w / 1000))
+      local e = math.floor(now / g) * g + g - 1
+      local f = string.format('%d', e)
+      local c = ARGV[a0 + 4 + (i - 1) * 3]
+      if redis.call('HINCRBY', z, f, c) == cost[i] then
+        -- A new entry (once per granule): the newest mark, the oldest one when everything else
+        -- is booked ahead (pacing), and the hash's TTL move.
+        local set = {}
+        if nw == nil or e > nw then set[#set + 1] = 'n'; set[#set + 1] = f; nw = e end
+        if e < oldest[i] then set[#set + 1] = 'o'; set[#set + 1] = f end
+        if #set > 0 then redis.call('HSET', z, unpack(set)) end
+        redis.call('PEXPIRE', z, math.max(nw + w - now, 0) + 1000)
+      end
+      used = redis.call('HINCRBY', z, 's', c)
+    end
+    out[2 + 2 * i] = used
+    out[3 + 2 * i] = (nw == nil) and now or math.max(now, nw + w)
+  end
+  return out
+end
+`;
+
+/**
+ * One message's counters and its quota consume (see Store.countAndConsume), as a Lua function.
+ * Its keys are KEYS[k0 + 1 .. k0 + nk]: the c counter keys, then the limit keys (one hash per
+ * limit). Its arguments are ARGV[a0 .. last]: c, then per op: 'i' by ttl | 'w' now win cutoff ttl m
+ * member1..m | 'h'; then the number of skip conditions and (op index, at least) pairs; then
+ * 'consume' or 'none' followed by the limit script's arguments (mode first).
+ * Returns { counter results, limit result or 0 }.
  */
 const MESSAGE_FN = `
-local function runMessage(KEYS, ARGV)
-local c = tonumber(ARGV[1])
-local a = 2
+local function runMessage(KEYS, k0, nk, ARGV, a0, last)
+local c = tonumber(ARGV[a0])
+local a = a0 + 1
 local results, values = {}, {}
 for k = 1, c do
-  local kind = ARGV[a]
+  local key, kind = KEYS[k0 + k], ARGV[a]
   if kind == 'i' then
-    local v = redis.call('INCRBY', KEYS[k], ARGV[a + 1])
-    redis.call('PEXPIRE', KEYS[k], ARGV[a + 2])
+    -- A new counter (the usual case: one per Message-ID) is a single SET.
+    local v = tonumber(ARGV[a + 1])
+    if not redis.call('SET', key, ARGV[a + 1], 'PX', ARGV[a + 2], 'NX') then
+      v = redis.call('INCRBY', key, ARGV[a + 1])
+      redis.call('PEXPIRE', key, ARGV[a + 2])
+    end
     results[k] = v; values[k] = v; a = a + 3
   elseif kind == 'w' then
-    local m = tonumber(ARGV[a + 3])
+    local m = tonumber(ARGV[a + 5])
     local members = {}
-    for x = 1, m do members[x] = ARGV[a + 3 + x] end
-    local r = windowSet(KEYS[k], ARGV[a + 1], ARGV[a + 2], members)
-    results[k] = r; values[k] = r[1]; a = a + 4 + m
+    for x = 1, m do members[x] = ARGV[a + 5 + x] end
+    local r = windowSet(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], members)
+    results[k] = r; values[k] = r[1]; a = a + 6 + m
   else
-    results[k] = redis.call('HGETALL', KEYS[k]); values[k] = 0; a = a + 1
+    results[k] = redis.call('HGETALL', key); values[k] = 0; a = a + 1
   end
 end
 local skips = tonumber(ARGV[a]); a = a + 1
@@ -263,13 +331,28 @@ for x = 1, skips do
   a = a + 2
 end
 if ARGV[a] ~= 'consume' or skip then return { results, 0 } end
+local limited = fastConsume(KEYS, k0 + c, nk - c, ARGV, a)
+if limited then return { results, limited } end
 local LK, LA = {}, {}
-for k = c + 1, #KEYS do LK[#LK + 1] = KEYS[k] end
-for k = a, #ARGV do LA[#LA + 1] = ARGV[k] end
+for k = k0 + c + 1, k0 + nk do LK[#LK + 1] = KEYS[k] end
+for k = a, last do LA[#LA + 1] = ARGV[k] end
 return { results, runLimits(LK, LA) }
 end
 `;
 
-export const MESSAGE_SCRIPT = `${LIMITS_FN}${WINDOW_SET_FN}${MESSAGE_FN}
-return runMessage(KEYS, ARGV)
+/**
+ * Several messages in one call (the node batches the messages that wait while a call is in
+ * flight), each run as if alone and in order, so limits stay exact. ARGV[1] = number of
+ * messages; then per message: its key count, its argument count, its arguments (MESSAGE_FN).
+ * KEYS: the messages' keys one after the other. Returns one result per message.
+ */
+export const MESSAGE_SCRIPT = `${CLOCK_FN}${LIMITS_FN}${WINDOW_SET_FN}${FAST_CONSUME_FN}${MESSAGE_FN}
+local out, k0, a0 = {}, 0, 2
+for i = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[a0]), tonumber(ARGV[a0 + 1])
+  out[i] = runMessage(KEYS, k0, nk, ARGV, a0 + 2, a0 + 1 + na)
+  k0 = k0 + nk
+  a0 = a0 + 2 + na
+end
+return out
 `;

@@ -8,6 +8,7 @@ import type { RedisOptions } from 'ioredis';
 import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { LIMITS_SCRIPT, MESSAGE_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import { CallBatcher } from './call-batcher.js';
 import { consumeResult } from './counter-ops.js';
 import {
   StoreUnavailableError,
@@ -114,12 +115,29 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
   return new RedisStore(client, opts.prefix, connectTimeout);
 }
 
+interface MessageCall {
+  keys: string[];
+  args: (string | number)[];
+}
+
 class RedisStore implements Store {
   readonly kind = 'redis' as const;
   private sub?: Promise<Client>;
   private handlers = new Map<string, Set<(m: string) => void>>();
+  /** Message scripts of concurrent callers share a round trip (see CallBatcher). */
+  private readonly messages = new CallBatcher<MessageCall, unknown>((calls) => this.runMessages(calls));
 
   constructor(private readonly client: Client, private readonly prefix: string, private readonly connectTimeout: number) {}
+
+  private runMessages(calls: MessageCall[]): Promise<unknown[]> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [calls.length];
+    for (const c of calls) {
+      keys.push(...c.keys);
+      args.push(c.keys.length, c.args.length, ...c.args);
+    }
+    return this.scripts.relaisMessage(keys.length, ...keys, ...args);
+  }
 
   private get scripts(): ScriptCommands {
     return this.client as unknown as ScriptCommands;
@@ -170,20 +188,26 @@ class RedisStore implements Store {
   async countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
     const { keys: limitKeys, args: limitArgs } = c.requests.length ? this.limitArgs('consume', c.requests, c.now) : { keys: [], args: ['none'] };
     const counterKeys = ops.map((o) => this.k(o.key));
-    if (this.client instanceof Cluster && new Set([...counterKeys, ...limitKeys].map((k) => hashTagOf(k) ?? k)).size > 1) {
+    const keys = [...counterKeys, ...limitKeys];
+    const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
+    if (this.client instanceof Cluster && tags.size > 1) {
       throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
     }
     const args: (string | number)[] = [ops.length];
     for (const o of ops) {
       if (o.kind === 'incr') args.push('i', Math.round(o.by), o.ttlMs);
-      else if (o.kind === 'windowSet') args.push('w', o.now === undefined ? '' : Math.floor(o.now), o.windowMs, o.members.length, ...o.members);
-      else args.push('h');
+      else if (o.kind === 'windowSet') {
+        // The node's clock: the times go as strings, so the script parses and formats none.
+        const now = o.now === undefined ? undefined : Math.floor(o.now);
+        args.push('w', now ?? '', o.windowMs, now === undefined ? '' : now - o.windowMs, o.windowMs + 1000, o.members.length, ...o.members);
+      } else args.push('h');
     }
     args.push(c.skipIf.length);
     for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
     args.push(...limitArgs);
-    const keys = [...counterKeys, ...limitKeys];
-    const [results, limit] = (await this.run(() => this.scripts.relaisMessage(keys.length, ...keys, ...args))) as [unknown[], (string | number)[] | 0];
+    // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
+    const lane = this.client instanceof Cluster ? [...tags][0]! : '';
+    const [results, limit] = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
     const counters = ops.map((o, i) => {
       const v = results[i];
       if (o.kind === 'incr') return Number(v);

@@ -204,6 +204,48 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     expect(e.consume).toBeNull();
   });
 
+  it('charges through countAndConsume exactly as through consume (model check over granules, expiry, refusals, bookings)', async () => {
+    // Two copies of the same limits: one charged by the message call, one by consume. Steps in one
+    // granule, across granules and past the window, with costs that hit the limits, and pacing
+    // bookings ahead of time between them: both must answer and count alike at every step.
+    const set = (side: string) => [
+      { key: limitKey('t:mc', `${side}:mailbox`), limit: 12, windowMs: 10_000, cost: 1 },
+      { key: limitKey('t:mc', `${side}:tenant`), limit: 40, windowMs: 60_000, cost: 1 },
+    ];
+    const [viaMessage, viaConsume] = [set('m'), set('c')];
+    const withCost = (reqs: ReturnType<typeof set>, cost: number) => reqs.map((r, i) => ({ ...r, cost: i === 0 ? cost : cost + 1 }));
+    let now = 90_000_000;
+    const seen = { allowed: 0, refused: 0 };
+    for (let step = 0; step < 160; step++) {
+      now += [0, 3, 9, 40, 700, 2_500, 11_000][(step * 5) % 7]!;
+      const cost = 1 + (step % 3);
+      if (step % 23 === 11) {
+        const [a, b] = [await store.reserve(withCost(viaMessage, 1), now), await store.reserve(withCost(viaConsume, 1), now)];
+        expect(a, `reserve at step ${step}`).toEqual({ ...b, states: b.states.map((s, i) => ({ ...s, key: viaMessage[i]!.key })) });
+        continue;
+      }
+      const a = (await store.countAndConsume([{ kind: 'incr', key: `{t:mc}split:${step}`, by: cost, ttlMs: 60_000 }], { requests: withCost(viaMessage, cost), now, skipIf: [] })).consume!;
+      const b = await store.consume(withCost(viaConsume, cost), now);
+      const strip = (r: typeof a) => ({ allowed: r.allowed, refused: r.refused && { ...r.refused, key: '' }, states: r.states.map((s) => ({ ...s, key: '' })) });
+      expect(strip(a), `step ${step} at +${now - 90_000_000} ms`).toEqual(strip(b));
+      seen[a.allowed ? 'allowed' : 'refused']++;
+    }
+    expect(seen.allowed).toBeGreaterThan(40);
+    expect(seen.refused).toBeGreaterThan(40);
+    expect((await store.peek(viaMessage, now)).map((s) => s.used)).toEqual((await store.peek(viaConsume, now)).map((s) => s.used));
+  });
+
+  it('stays exact with many concurrent message calls (batched on one round trip)', async () => {
+    const request = [{ key: limitKey('t:conc', 'mailbox:conc@x'), limit: 50, windowMs: H, cost: 1 }, { key: limitKey('t:conc', 'tenant:conc'), limit: 1000, windowMs: H, cost: 2 }];
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      store.countAndConsume([{ kind: 'incr', key: `{t:conc}split:${i}`, by: 1, ttlMs: 60_000 }, { kind: 'windowSet', key: '{t:conc}rcpt', members: [`r${i % 7}`], windowMs: H, now: 95_000_000 + i }], { requests: request, now: 95_000_000 + i, skipIf: [] })));
+    expect(results.filter((r) => r.consume?.allowed)).toHaveLength(50);
+    // Each call saw its own counters, in order.
+    expect(results.map((r) => r.counters[0])).toEqual(results.map(() => 1));
+    expect(Math.max(...results.map((r) => (r.counters[1] as { size: number }).size))).toBe(7);
+    expect((await store.peek(request, 95_000_200)).map((s) => s.used)).toEqual([50, 100]);
+  });
+
   it('keeps window-set sizes and fresh members exact over a long run (model check)', async () => {
     const t0 = 70_000_000;
     const win = 1000;

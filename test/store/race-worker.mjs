@@ -1,4 +1,4 @@
-// Forked by contract.test.ts. "race": hammers consume() on one limit, reports how many were
+// Forked by contract.test.ts. "race": hammers consume() and countAndConsume() on one limit, reports how many were
 // allowed and how many calls failed (and why). "hold": charges `attempts` times, reports, then
 // waits to be killed (the parent checks what survives a kill -9).
 const { openJs, storeOptions, request, attempts, mode = 'race' } = JSON.parse(process.argv[2]);
@@ -9,13 +9,21 @@ process.on('message', async () => {
   let allowed = 0;
   let failed = 0;
   let error;
-  for (let i = 0; i < attempts; i++) {
+  // Ten calls at a time, half of them message calls (which the Redis store batches per round
+  // trip), half plain consumes: every path must stay exact against the other processes.
+  const one = async (i) => {
     try {
-      if ((await store.consume(request)).allowed) allowed++;
+      const r = i % 2
+        ? (await store.countAndConsume([{ kind: 'incr', key: `{t:race}split:${process.pid}:${i}`, by: 1, ttlMs: 60_000 }], { requests: request, skipIf: [] })).consume
+        : await store.consume(request);
+      if (r.allowed) allowed++;
     } catch (err) {
       failed++;
       error = `${err.name}: ${err.message}`;
     }
+  };
+  for (let i = 0; i < attempts; i += 10) {
+    await Promise.all(Array.from({ length: Math.min(10, attempts - i) }, (_, k) => one(i + k)));
   }
   if (mode === 'hold') {
     process.send({ allowed, failed, error });

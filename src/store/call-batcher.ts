@@ -1,9 +1,9 @@
 /**
- * Coalesces calls that arrive while one is in flight (Nagle for a store): the first call of a
- * lane goes at once; the calls made before it returns go together as the next batch. Alone, a
- * call waits for nothing; under load, one round trip serves many callers, which saves the fixed
- * cost of a request on both sides. Lanes keep apart calls that must not share a batch (on Redis
- * Cluster, keys of different slots).
+ * Coalesces calls that arrive while others are in flight (Nagle for a store): a call goes at
+ * once while fewer than `maxInFlight` calls of its lane are out; the calls made meanwhile go
+ * together as one batch when one returns. Alone, a call waits for nothing; under load, one round
+ * trip serves many callers, which saves the fixed cost of a request on both sides. Lanes keep
+ * apart calls that must not share a batch (on Redis Cluster, keys of different slots).
  */
 export type SendBatch<I, R> = (items: I[]) => Promise<R[]>;
 
@@ -13,25 +13,35 @@ interface Pending<I, R> {
   reject: (err: unknown) => void;
 }
 
-export class CallBatcher<I, R> {
-  private readonly lanes = new Map<string, Pending<I, R>[]>();
+interface Lane<I, R> {
+  inFlight: number;
+  queue: Pending<I, R>[];
+}
 
-  constructor(private readonly send: SendBatch<I, R>, private readonly maxBatch = 64) {}
+export class CallBatcher<I, R> {
+  private readonly lanes = new Map<string, Lane<I, R>>();
+
+  constructor(private readonly send: SendBatch<I, R>, private readonly maxInFlight = 1, private readonly maxBatch = 64) {}
 
   submit(lane: string, item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const queue = this.lanes.get(lane);
-      if (queue) {
-        queue.push({ item, resolve, reject });
-        return;
+      let l = this.lanes.get(lane);
+      if (!l) {
+        l = { inFlight: 0, queue: [] };
+        this.lanes.set(lane, l);
       }
-      // No call in flight on this lane: this one goes now; followers queue up behind it.
-      this.lanes.set(lane, []);
-      this.flush(lane, [{ item, resolve, reject }]);
+      l.queue.push({ item, resolve, reject });
+      if (l.inFlight < this.maxInFlight) this.flush(lane, l);
     });
   }
 
-  private flush(lane: string, batch: Pending<I, R>[]): void {
+  private flush(lane: string, l: Lane<I, R>): void {
+    if (l.queue.length === 0) {
+      if (l.inFlight === 0) this.lanes.delete(lane);
+      return;
+    }
+    const batch = l.queue.splice(0, this.maxBatch);
+    l.inFlight++;
     let sent: Promise<R[]>;
     try {
       sent = this.send(batch.map((p) => p.item));
@@ -42,12 +52,8 @@ export class CallBatcher<I, R> {
       (results) => batch.forEach((p, i) => p.resolve(results[i]!)),
       (err: unknown) => batch.forEach((p) => p.reject(err)),
     ).finally(() => {
-      const queue = this.lanes.get(lane)!;
-      if (queue.length === 0) {
-        this.lanes.delete(lane);
-        return;
-      }
-      this.flush(lane, queue.splice(0, this.maxBatch));
+      l.inFlight--;
+      this.flush(lane, l);
     });
   }
 }

@@ -143,7 +143,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       const i = reqs.findIndex((q) => q.key === r.refused!.key);
       return quotaVerdict(f, scope, limits[i], reqs[i].cost, reqs[i].limit, r.refused.used, r.refused.resetAt, isLocal);
     }
-    if (guard) recordVolume(history, keys, f.now, guardPolicy);
+    if (guard) recordVolume(history, histories, keys, f.now, guardPolicy);
     const base: Verdict = { action: 'accept', reason: 'ok', tenant: tenant?.id, mailbox };
     if (!guard?.hit) return base;
     const first = (await store.setIfAbsent(`guard:notified:${mailbox}`, String(f.now), 3_600_000).catch(() => 'unknown')) === null;

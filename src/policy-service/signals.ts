@@ -61,10 +61,11 @@ export interface SignalInput {
 
 /**
  * Guard volume histories as read from the store, by key: the (real) time they were read, the
- * history, and its usual hourly volume as seen from `hour`.
+ * history with this node's messages since counted in (recordVolume), and its usual hourly volume
+ * as seen from `hour`.
  */
 export type HistoryCache = Map<string, CachedHistory>;
-interface CachedHistory { at: number; hist: Readonly<Record<string, number>>; hour: string; usual: number }
+interface CachedHistory { at: number; hist: Record<string, number>; hour: string; usual: number }
 const HISTORY_FRESH_MS = 1000;
 const HISTORY_CACHE_MAX = 10_000;
 
@@ -134,16 +135,17 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   const cached = typeof plan.history === 'object' ? plan.history : undefined;
   let h = cached;
   if (!h || h.hour !== hour) {
-    // Read now (or the hour changed): the usual volume is worked out once per read.
-    const hist = h ? h.hist : (out[plan.history as number] as Record<string, number>);
-    h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(withPending(s, hist), hour) };
+    // Read now (or the hour changed): the usual volume is worked out once per read. A fresh read
+    // lacks this node's increments not yet written; later ones are counted in by recordVolume.
+    const hist = h ? h.hist : withPending(s, out[plan.history as number] as Record<string, number>);
+    h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(hist, hour) };
     if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
     s.histories.set(s.keys.guardVolume, h);
   }
   const known = out[plan.guard] as { size: number; fresh: string[] };
   const recentNew = out[plan.guard + 1] as { size: number };
   const hit = judgeGuard({
-    currentHour: (h.hist[hour] ?? 0) + s.history.pendingOne(s.keys.guardVolume, hour) + 1,
+    currentHour: (h.hist[hour] ?? 0) + 1,
     usualHourly: h.usual,
     // The fresh domains were not in the history, so not among the last hour's new ones either.
     newDomainsLastHour: recentNew.size + known.fresh.length,
@@ -163,9 +165,15 @@ function withPending(s: SignalInput, hist: Readonly<Record<string, number>>): Re
   return all;
 }
 
-/** A message was taken (accepted or held): count it in the mailbox's hourly volume history. */
-export function recordVolume(history: HincrBuffer, keys: SenderKeys, now: number, g: GuardPolicy): void {
-  history.addOne(keys.guardVolume, hourKey(now), 1, (g.history_days + 1) * DAY);
+/**
+ * A message was taken (accepted or held): count it in the mailbox's hourly volume history, and
+ * in the copy read recently (the write may land before the next read: it must not be lost then).
+ */
+export function recordVolume(history: HincrBuffer, histories: HistoryCache, keys: SenderKeys, now: number, g: GuardPolicy): void {
+  const hour = hourKey(now);
+  history.addOne(keys.guardVolume, hour, 1, (g.history_days + 1) * DAY);
+  const cached = histories.get(keys.guardVolume);
+  if (cached) cached.hist[hour] = (cached.hist[hour] ?? 0) + 1;
 }
 
 /** Remember the message's never-seen domains as new for an hour. */

@@ -44,11 +44,6 @@ export class HincrBuffer {
     if (ttlMs > e.ttlMs) e.ttlMs = ttlMs;
   }
 
-  /** Increments of one field of `key` not yet written. */
-  pendingOne(key: string, field: string): number {
-    return (this.inflight.get(key)?.fields[field] ?? 0) + (this.pendingMap.get(key)?.fields[field] ?? 0);
-  }
-
   /** Increments of `key` not yet written (to add to what the store returns). */
   pending(key: string): Record<string, number> {
     const sum: Record<string, number> = {};

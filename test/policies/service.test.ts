@@ -167,6 +167,21 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     await close();
   });
 
+  it('keeps counting the hour while its volume history is written behind (no message lost between reads)', async () => {
+    const { svc, store, close } = await setup(redis, { guard: { min_hourly: 4, volume_factor: 2 } });
+    await svc.setOverride('mailbox', 'yan@laruche.example', { messages_per_hour: 100 });
+    await store.hincr('guard:vol:yan@laruche.example', { '2026112510': 2, '2026112511': 2 }, H);
+    // Spread over more than the 1 s write-behind period: some counts reach the store between two
+    // reads of the history, and the 4th message of the hour must still be the first held.
+    const verdicts = [];
+    for (let i = 0; i < 5; i++) {
+      verdicts.push((await svc.decide(msg('yan@laruche.example', 1, T0 + i))).action);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(verdicts).toEqual(['accept', 'accept', 'accept', 'hold', 'hold']);
+    await close();
+  });
+
   it('checks the envelope at MAIL FROM', async () => {
     const { svc, close } = await setup(redis);
     expect(await svc.checkSender(mailcow, 'a@laruche.example')).toBeNull();

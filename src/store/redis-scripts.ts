@@ -244,17 +244,19 @@ return false
 
 /**
  * The common consume in few calls (one HMGET and two HINCRBY per limit): every limit has room and
- * its oldest entry is still inside the window. It reads every limit before writing anything and
+ * its oldest entry is still inside the window. It may also charge credit (quota-credits.ts). It reads every limit before writing anything and
  * returns nil, having written nothing, when runLimits must decide instead: a refusal (with the
  * times room comes back), an entry to expire, or a limit without entries. Same result as runLimits.
  * KEYS[k0 + i] is limit i's hash; ARGV[a0] = 'consume', ARGV[a0 + 1] = now ('' = Redis clock),
- * then limit, window, cost per limit.
+ * then limit, window, cost per limit, then the credit asked for per limit. Returns runLimits's
+ * result followed by (credit granted, entry charged) per limit.
  */
 const FAST_CONSUME_FN = `
 local function fastConsume(KEYS, k0, n, ARGV, a0)
   if ARGV[a0] ~= 'consume' then return nil end
   local now = tonumber(ARGV[a0 + 1]) or redisNow()
-  local lim, win, cost, sum, oldest, newest = {}, {}, {}, {}, {}, {}
+  local x0 = a0 + 1 + 3 * n
+  local lim, win, cost, extra, sum, oldest, newest = {}, {}, {}, {}, {}, {}, {}
   for i = 1, n do
     local b = a0 + 2 + (i - 1) * 3
     lim[i], win[i], cost[i] = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
@@ -263,17 +265,22 @@ local function fastConsume(KEYS, k0, n, ARGV, a0)
     if o == nil or o <= now - win[i] then return nil end
     local s = tonumber(h[1]) or 0
     if s + cost[i] > lim[i] then return nil end
-    sum[i], oldest[i], newest[i] = s, o, tonumber(h[3])
+    -- Credit asked for (quota-credits.ts): granted only when it fits as well.
+    local x = tonumber(ARGV[x0 + i]) or 0
+    if x > 0 and s + cost[i] + x > lim[i] then x = 0 end
+    sum[i], oldest[i], newest[i], extra[i] = s, o, tonumber(h[3]), x
   end
   local out = { 1, 0, now }
   for i = 1, n do
     local z, w, used, nw = KEYS[k0 + i], win[i], sum[i], newest[i]
-    if cost[i] > 0 then
+    local e = now
+    local units = cost[i] + extra[i]
+    if units > 0 then
       local g = math.max(1, math.floor(w / 1000))
-      local e = math.floor(now / g) * g + g - 1
+      e = math.floor(now / g) * g + g - 1
       local f = string.format('%d', e)
-      local c = ARGV[a0 + 4 + (i - 1) * 3]
-      if redis.call('HINCRBY', z, f, c) == cost[i] then
+      local c = extra[i] > 0 and units or ARGV[a0 + 4 + (i - 1) * 3]
+      if redis.call('HINCRBY', z, f, c) == units then
         -- A new entry (once per granule): the newest mark, the oldest one when everything else
         -- is booked ahead (pacing), and the hash's TTL move.
         local set = {}
@@ -286,9 +293,23 @@ local function fastConsume(KEYS, k0, n, ARGV, a0)
     end
     out[2 + 2 * i] = used
     out[3 + 2 * i] = (nw == nil) and now or math.max(now, nw + w)
+    -- Credit granted, and the entry it was charged to.
+    out[2 + 2 * n + 2 * i] = extra[i]
+    out[3 + 2 * n + 2 * i] = e
   end
   return out
 end
+`;
+
+/** KEYS: a limit's hash; ARGV: entry, units → units given back (credit left unspent). */
+export const RETURN_CREDIT_SCRIPT = `
+local v = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))
+if v == nil then return 0 end
+local give = math.min(v, tonumber(ARGV[2]))
+if give <= 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], ARGV[1], -give)
+redis.call('HINCRBY', KEYS[1], 's', -give)
+return give
 `;
 
 /**
@@ -296,7 +317,8 @@ end
  * Its keys are KEYS[k0 + 1 .. k0 + nk]: the c counter keys, then the limit keys (one hash per
  * limit). Its arguments are ARGV[a0 .. last]: c, then per op: 'i' by ttl | 'w' now win cutoff ttl m
  * member1..m | 'h'; then the number of skip conditions and (op index, at least) pairs; then
- * 'consume' or 'none' followed by the limit script's arguments (mode first).
+ * 'consume' or 'none' followed by the limit script's arguments (mode first) and the credit asked
+ * for per limit (quota-credits.ts).
  * Returns { counter results, limit result or 0 }.
  */
 const MESSAGE_FN = `
@@ -335,7 +357,7 @@ local limited = fastConsume(KEYS, k0 + c, nk - c, ARGV, a)
 if limited then return { results, limited } end
 local LK, LA = {}, {}
 for k = k0 + c + 1, k0 + nk do LK[#LK + 1] = KEYS[k] end
-for k = a, last do LA[#LA + 1] = ARGV[k] end
+for k = a, last - (nk - c) do LA[#LA + 1] = ARGV[k] end
 return { results, runLimits(LK, LA) }
 end
 `;

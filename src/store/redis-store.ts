@@ -7,9 +7,10 @@ import { Redis, Cluster } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
-import { LIMITS_SCRIPT, MESSAGE_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import { LIMITS_SCRIPT, MESSAGE_SCRIPT, RETURN_CREDIT_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
+import { CreditBook, type ExpiredCredit } from './quota-credits.js';
 import { CallBatcher } from './call-batcher.js';
-import { consumeResult } from './counter-ops.js';
+import { consumeResult, counterValue } from './counter-ops.js';
 import {
   StoreUnavailableError,
   type ConsumeResult, type DocEntry, type LimitRequest, type LimitState, type ReserveResult, type Store,
@@ -30,11 +31,13 @@ export interface RedisStoreOptions {
 }
 
 type Client = Redis | Cluster;
+const CREDIT_SWEEP_MS = 250;
 interface ScriptCommands {
   relaisLimits(...args: (string | number)[]): Promise<(string | number)[]>;
   relaisMessage(...args: (string | number)[]): Promise<unknown[]>;
   relaisWindowSet(...args: (string | number)[]): Promise<(string | number)[]>;
   relaisSetIfAbsent(key: string, value: string, ttl: number): Promise<string | null>;
+  relaisReturnCredit(key: string, entry: string, units: number): Promise<number>;
 }
 
 /** Server-side states that mean "try later", not a bug in our commands. */
@@ -112,6 +115,7 @@ export async function openRedisStore(opts: RedisStoreOptions): Promise<Store> {
   client.defineCommand('relaisMessage', { lua: MESSAGE_SCRIPT });
   client.defineCommand('relaisWindowSet', { numberOfKeys: 1, lua: WINDOW_SET_SCRIPT });
   client.defineCommand('relaisSetIfAbsent', { numberOfKeys: 1, lua: SET_IF_ABSENT_SCRIPT });
+  client.defineCommand('relaisReturnCredit', { numberOfKeys: 1, lua: RETURN_CREDIT_SCRIPT });
   return new RedisStore(client, opts.prefix, connectTimeout);
 }
 
@@ -126,8 +130,16 @@ class RedisStore implements Store {
   private handlers = new Map<string, Set<(m: string) => void>>();
   /** Message scripts of concurrent callers share a round trip (see CallBatcher). */
   private readonly messages = new CallBatcher<MessageCall, unknown>((calls) => this.runMessages(calls));
+  private readonly credits = new CreditBook();
+  /** Gives back the credit that granules leave unspent. */
+  private readonly creditTimer = setInterval(() => void this.returnCredits(this.credits.expired()), CREDIT_SWEEP_MS).unref();
 
   constructor(private readonly client: Client, private readonly prefix: string, private readonly connectTimeout: number) {}
+
+  private async returnCredits(list: ExpiredCredit[]): Promise<void> {
+    // Best effort: what is not given back stays charged until its window passes (never too little).
+    await Promise.all(list.map((c) => this.scripts.relaisReturnCredit(c.key, String(c.entry), c.left).catch(() => 0)));
+  }
 
   private runMessages(calls: MessageCall[]): Promise<unknown[]> {
     const keys: string[] = [];
@@ -161,10 +173,14 @@ class RedisStore implements Store {
     return hashTagOf(key) === undefined ? `${this.prefix}{${DEFAULT_LIMIT_TAG}}${key}` : this.prefix + key;
   }
 
+  /** A limit's hash (":b", bucketed; older versions kept a sorted set under the bare key). */
+  private limitHashKey(key: string): string {
+    return `${this.limitKey(key)}:b`;
+  }
+
   /** Keys and arguments of the limit script; all keys of one call must share a hash tag. */
   private limitArgs(mode: string, reqs: LimitRequest[], now?: number): { keys: string[]; args: (string | number)[] } {
-    // ":b": the bucketed hash (older versions kept a sorted set under the bare key).
-    const keys = reqs.map((r) => `${this.limitKey(r.key)}:b`);
+    const keys = reqs.map((r) => this.limitHashKey(r.key));
     if (new Set(keys.map((k) => hashTagOf(k))).size > 1) {
       throw new Error(`limit keys of one call must share one hash tag: ${reqs.map((r) => r.key).join(', ')}`);
     }
@@ -186,7 +202,18 @@ class RedisStore implements Store {
   }
 
   async countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
-    const { keys: limitKeys, args: limitArgs } = c.requests.length ? this.limitArgs('consume', c.requests, c.now) : { keys: [], args: ['none'] };
+    // Limits this node pays from its credit (quota-credits.ts) stay out of the call. Not with a
+    // caller's clock: credits live on the Redis clock.
+    const useCredits = c.now === undefined;
+    const hashKeys = c.requests.map((r) => this.limitHashKey(r.key));
+    const paid: (number | undefined)[] = c.requests.map((r, i) => {
+      const entry = useCredits ? this.credits.entryOf(hashKeys[i]!) : undefined;
+      return entry !== undefined && this.credits.take(hashKeys[i]!, r.cost) ? entry : undefined;
+    });
+    const sentIdx = c.requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
+    const sent = sentIdx.map((i) => c.requests[i]!);
+    const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now) : { keys: [], args: ['none'] };
+    if (sent.length) limitArgs.push(...sent.map((r, j) => (useCredits ? this.credits.wanted(r, limitKeys[j]!) : 0)));
     const counterKeys = ops.map((o) => this.k(o.key));
     const keys = [...counterKeys, ...limitKeys];
     const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
@@ -207,7 +234,16 @@ class RedisStore implements Store {
     args.push(...limitArgs);
     // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
     const lane = this.client instanceof Cluster ? [...tags][0]! : '';
-    const [results, limit] = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
+    const sentAt = Date.now();
+    const giveBack = (): void => paid.forEach((entry, i) => entry !== undefined && this.credits.giveBack(hashKeys[i]!, c.requests[i]!.cost, entry));
+    let reply: [unknown[], (string | number)[] | 0];
+    try {
+      reply = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
+    } catch (err) {
+      giveBack();
+      throw err;
+    }
+    const [results, limit] = reply;
     const counters = ops.map((o, i) => {
       const v = results[i];
       if (o.kind === 'incr') return Number(v);
@@ -220,9 +256,28 @@ class RedisStore implements Store {
       for (let k = 0; k + 1 < flat.length; k += 2) h[flat[k]!] = Number(flat[k + 1]);
       return h;
     });
-    if (!Array.isArray(limit)) return { counters, consume: null };
-    const o = RedisStore.limitOutcome(c.requests, limit);
-    return { counters, consume: consumeResult({ ...o, refusedIndex: o.refused - 1 }) };
+    if (c.requests.length === 0) return { counters, consume: null };
+    const skipped = sent.length ? !Array.isArray(limit) : c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast);
+    if (skipped) {
+      giveBack();
+      return { counters, consume: null };
+    }
+    const out = Array.isArray(limit) ? limit.map(Number) : [1, 0, this.credits.redisNow()];
+    if (useCredits && sent.length) this.credits.observeClock(out[2]!, sentAt);
+    const n = sent.length;
+    const states: LimitState[] = c.requests.map((r, i) => {
+      const j = sentIdx.indexOf(i);
+      if (j >= 0) return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * j]!, resetAt: out[4 + 2 * j]! };
+      // Paid from credit: usage as of the grant (credit included); its charges leave with its entry.
+      return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: this.credits.usedOf(hashKeys[i]!), resetAt: paid[i]! + r.windowMs };
+    });
+    if (out[0] !== 1) {
+      giveBack();
+      return { counters, consume: consumeResult({ allowed: false, refusedIndex: sentIdx[out[1]! - 1], states }) };
+    }
+    // Credit granted with the charge (the fast path reports it after the states).
+    if (useCredits) sentIdx.forEach((i, j) => this.credits.charged(hashKeys[i]!, out[3 + 2 * j]!, out.length > 3 + 2 * n ? out[3 + 2 * n + 2 * j]! : 0, out[4 + 2 * n + 2 * j] ?? 0));
+    return { counters, consume: consumeResult({ allowed: true, states }) };
   }
 
   async consume(requests: LimitRequest[], now?: number): Promise<ConsumeResult> {
@@ -244,6 +299,8 @@ class RedisStore implements Store {
 
   async resetLimits(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    // This node's credit on them goes with the usage (other nodes spend theirs: at most one granule's).
+    for (const k of keys) this.credits.forget(this.limitHashKey(k));
     // One DEL per limit (its keys share a slot; other limits' may not), with the older versions'
     // sorted set and sum, if any.
     await this.run(() => Promise.all(keys.map((k) => this.limitKey(k)).map((k) => this.client.del(`${k}:b`, k, `${k}:sum`))));
@@ -389,6 +446,8 @@ class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.creditTimer);
+    await this.returnCredits(this.credits.drain());
     const sub = this.sub ? await this.sub.catch(() => undefined) : undefined;
     sub?.disconnect();
     await this.client.quit().catch(() => this.client.disconnect());

@@ -351,6 +351,50 @@ describe('redis store shared by processes', () => {
   });
 });
 
+describe('redis store: quota credits on large limits', () => {
+  const message = (store: Store, request: { key: string; limit: number; windowMs: number; cost: number }[], i: number) =>
+    store.countAndConsume([{ kind: 'incr', key: `{t:credit}split:${i}`, by: 1, ttlMs: 60_000 }], { requests: request, skipIf: [] });
+
+  it('charges ahead, spends locally, and gives back what a granule leaves unspent', async () => {
+    const opts = impls[0]!.options();
+    const store = await openStore(opts);
+    try {
+      // 1 000 000 ms window: a granule of 1 s. Limit large enough for credit.
+      const request = [{ key: limitKey('t:credit', 'tenant:credit'), limit: 100_000, windowMs: 1_000_000, cost: 1 }];
+      for (let i = 0; i < 5; i++) expect((await message(store, request, i)).consume?.allowed).toBe(true);
+      // Credit is charged with the first messages: usage runs ahead of the 5 accepted...
+      expect((await store.peek(request))[0].used).toBeGreaterThan(5);
+      // ...until the granule ends and the unspent part goes back.
+      await sleep(1600);
+      expect((await store.peek(request))[0].used).toBe(5);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('never lets several processes past the limit, mixing credit with exact consumes', async () => {
+    const build = buildStoreForFork();
+    const opts = impls[0]!.options();
+    const store = await openStore(opts);
+    try {
+      const request = [{ key: limitKey('t:race', 'tenant:credit-race'), limit: 1200, windowMs: H, cost: 1 }];
+      const workers = await Promise.all(Array.from({ length: 3 }, () => forkWorker(build.openJs, opts, request, 600)));
+      for (const w of workers) w.child.send('go');
+      const reports = await Promise.all(workers.map((w) => w.report));
+      const allowed = reports.reduce((a, r) => a + r.allowed, 0);
+      expect(reports.every((r) => r.failed === 0)).toBe(true);
+      expect(allowed).toBeLessThanOrEqual(1200);
+      // Near the limit credits shrink to nothing: little room is left stranded.
+      expect(allowed).toBeGreaterThanOrEqual(1180);
+      // The workers closed their stores: unspent credit went back, usage is what was accepted.
+      expect((await store.peek(request))[0].used).toBe(allowed);
+    } finally {
+      await store.close();
+      build.cleanup();
+    }
+  });
+});
+
 describe('embedded store: counters live in one process', () => {
   const request = [{ key: limitKey('t:own', 'mailbox:own@x'), limit: 50, windowMs: H, cost: 1 }];
 

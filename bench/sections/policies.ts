@@ -94,6 +94,23 @@ interface Config {
   relay: BenchRelay;
   runs: LoadResult[];
   cpuMs: number;
+  /** CPU of the Redis server during this configuration's runs (when it runs on this machine). */
+  redisCpuMs: number;
+}
+
+/** The Redis server's pid when it runs on this machine (its CPU is read from /proc), else undefined. */
+async function localRedisPid(url: string): Promise<number | undefined> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    const pid = Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]);
+    procCpuMs(pid);
+    return pid;
+  } catch {
+    return undefined;
+  } finally {
+    r.disconnect();
+  }
 }
 
 section('policies', async (ctx) => {
@@ -108,7 +125,7 @@ section('policies', async (ctx) => {
   const base = { RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' };
   try {
     const add = async (name: string, env: Record<string, string>, configFile?: string) =>
-      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, { configFile }), runs: [], cpuMs: 0 });
+      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, { configFile }), runs: [], cpuMs: 0, redisCpuMs: 0 });
     await add('policies off (trusted loopback)', {});
     await add('on · embedded · guard off', {}, files.off);
     await add('on · embedded · guard on', {}, files.on);
@@ -118,6 +135,8 @@ section('policies', async (ctx) => {
       await add('on · Redis · guard on', { ...redis, RELAIS_STORE_PREFIX: `${prefix}g1:` }, files.on);
     } else ctx.note(`Redis not reachable at ${REDIS_URL} (BENCH_REDIS_URL): Redis rows skipped`);
 
+    const redisPid = useRedis ? await localRedisPid(REDIS_URL) : undefined;
+    const redisCpu = (): number => (redisPid === undefined ? 0 : procCpuMs(redisPid));
     const message = makeMessages(2048, 'policies', { from: 'bench@bench.example' });
     const load = (port: number, maxMs: number) =>
       runLoad({ port, sessions: 20, maxMessages: 1_000_000, maxMs, message, mailFrom: 'bench@bench.example', recipientFor: (seq) => `rcpt${seq % 5}@example.org` });
@@ -128,8 +147,10 @@ section('policies', async (ctx) => {
       for (let k = 0; k < configs.length; k++) {
         const c = configs[(k + round) % configs.length]!;
         const cpu0 = procCpuMs(c.relay.pid);
+        const redis0 = redisCpu();
         c.runs.push(await load(c.relay.smtpPort, RUN_MS));
         c.cpuMs += procCpuMs(c.relay.pid) - cpu0;
+        c.redisCpuMs += redisCpu() - redis0;
       }
     }
 
@@ -154,6 +175,7 @@ section('policies', async (ctx) => {
         'p99 ms': percentile(lat, 99),
         'relay CPU ms/msg': cpu,
         'CPU vs off %': c === off ? undefined : (cpu / offCpu - 1) * 100,
+        'Redis CPU µs/msg': redisPid === undefined || !c.name.includes('Redis') ? undefined : (c.redisCpuMs * 1000) / Math.max(1, n),
         'min–max msg/s': c.runs.map((r) => r.perSecond).reduce((a, x) => [Math.min(a[0]!, x), Math.max(a[1]!, x)], [Infinity, 0]).map((x) => x.toFixed(0)).join('–'),
         messages: n,
         errors: errors.length || undefined,
@@ -161,7 +183,7 @@ section('policies', async (ctx) => {
       if (errors.length) ctx.note(`${c.name}: errors ${errors.slice(0, 3).join('; ')}`);
       if (notAccepted) ctx.note(`${c.name}: verdicts other than accept: ${notAccepted} — the comparison is not like for like`);
     }
-    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration (BENCH_POLICY_ROUNDS); "vs off" = median and range of the per-round ratios to that round's policies-off run; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all)`);
+    ctx.note(`${ROUNDS} interleaved rounds of ${RUN_MS / 1000} s per configuration (BENCH_POLICY_ROUNDS); "vs off" = median and range of the per-round ratios to that round's policies-off run; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all); "Redis CPU" = the Redis server's CPU during those runs, when it runs on this machine (read from /proc)`);
   } finally {
     await Promise.all(configs.map((c) => c.relay.stop()));
     await tarpit.close();

@@ -6,12 +6,22 @@ import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
+import { dropRedisPrefix } from '../store/redis-cleanup.js';
 
 export type StoreKind = 'redis' | 'embedded';
 
+/** A store under a fresh prefix; on Redis, closing it also drops its keys (tests share Redis). */
 export async function openTestStore(kind: StoreKind = 'redis'): Promise<Store> {
   const dataDir = await mkdtemp(join(tmpdir(), 'relais-lm-store-'));
-  return openStore({ redisUrl: kind === 'redis' ? 'redis://127.0.0.1:6379' : undefined, dataDir, prefix: `test:lm:${randomUUID()}:` });
+  const prefix = `test:lm:${randomUUID()}:`;
+  const store = await openStore({ redisUrl: kind === 'redis' ? 'redis://127.0.0.1:6379' : undefined, dataDir, prefix });
+  if (kind !== 'redis') return store;
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await dropRedisPrefix([prefix]);
+  };
+  return store;
 }
 
 export interface LogLine {

@@ -10,6 +10,7 @@ import nodemailer from 'nodemailer';
 import { expect } from 'vitest';
 import { hashPassword } from '../../src/clients/password.js';
 import { RawSmtp, type Reply } from '../helpers/raw-smtp.js';
+import { dropRedisPrefix } from '../store/redis-cleanup.js';
 import { startRelay, tempDir, writeYaml, type RelayProcess } from '../helpers/relay-process.js';
 
 export const BOUNCE_DOMAIN = 'bounce.laruche.example';
@@ -38,14 +39,15 @@ export function listmonkYaml(lm: { url: string; user: string; token: string }): 
   return `{ url: "${lm.url}", public_url: "${PUBLIC_URL}", user: "${lm.user}", token: "${lm.token}" }`;
 }
 
-/** Starts the relay on a fresh data dir with Redis under a unique prefix. */
+/** Starts the relay on a fresh data dir with Redis under a unique prefix (dropped once it stops). */
 export async function startE2eRelay(yaml: string, env: Record<string, string> = {}): Promise<RelayProcess> {
   const dir = tempDir('relais-e2e-lm-');
-  return startRelay({
+  const prefix = `test-e2e-lm-${randomBytes(6).toString('hex')}:`;
+  const relay = await startRelay({
     configFile: writeYaml(dir, yaml),
     env: {
       RELAIS_REDIS_URL: 'redis://127.0.0.1:6379',
-      RELAIS_STORE_PREFIX: `test-e2e-lm-${randomBytes(6).toString('hex')}:`,
+      RELAIS_STORE_PREFIX: prefix,
       RELAIS_HOSTNAME: 'relais.test',
       RELAIS_ADMIN_TOKEN: ADMIN_TOKEN,
       RELAIS_LISTMONK_RETRY_FIRST: '200ms',
@@ -53,6 +55,13 @@ export async function startE2eRelay(yaml: string, env: Record<string, string> = 
       ...env,
     },
   });
+  const stop = relay.stop.bind(relay);
+  relay.stop = async (signal) => {
+    const code = await stop(signal);
+    await dropRedisPrefix([prefix]);
+    return code;
+  };
+  return relay;
 }
 
 /** Admin API call with the env admin token. */

@@ -32,6 +32,12 @@ export interface RedisStoreOptions {
 
 type Client = Redis | Cluster;
 const CREDIT_SWEEP_MS = 250;
+/**
+ * Under load, a message call waits this long for others to share its round trip: measured on the
+ * policies bench, 3 ms took calls from ~3.5 to ~6.5 messages and Redis CPU from ~125 to ~90 µs
+ * per message (a lone caller never waits).
+ */
+const MESSAGE_LINGER_MS = 3;
 interface ScriptCommands {
   relaisLimits(...args: (string | number)[]): Promise<(string | number)[]>;
   relaisMessage(...args: (string | number)[]): Promise<unknown[]>;
@@ -129,7 +135,7 @@ class RedisStore implements Store {
   private sub?: Promise<Client>;
   private handlers = new Map<string, Set<(m: string) => void>>();
   /** Message scripts of concurrent callers share a round trip (see CallBatcher). */
-  private readonly messages = new CallBatcher<MessageCall, unknown>((calls) => this.runMessages(calls));
+  private readonly messages = new CallBatcher<MessageCall, unknown>((calls) => this.runMessages(calls), { lingerMs: MESSAGE_LINGER_MS });
   private readonly credits = new CreditBook();
   /** Gives back the credit that granules leave unspent. */
   private readonly creditTimer = setInterval(() => void this.returnCredits(this.credits.expired()), CREDIT_SWEEP_MS).unref();

@@ -1,6 +1,7 @@
 /**
  * The policy service end to end on real stores (Redis with a unique prefix, LMDB in a temp dir).
  */
+import { hourKey } from '../../policies/guard.js';
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,11 @@ function storeOptions(redis: boolean): OpenStoreOptions {
 }
 
 const H = 3_600_000;
-const T0 = Date.UTC(2026, 10, 26, 13, 0);
+// Messages carry their own time (clock: 'facts'), but usage readouts are as of now: the start of
+// the current hour keeps both in one window (a fixed date stops working an hour after it).
+const T0 = Math.floor(Date.now() / H) * H;
+/** The mailbox's usual volume: two messages an hour, the previous day. */
+const usualHistory = () => ({ [hourKey(T0 - 27 * H)]: 2, [hourKey(T0 - 26 * H)]: 2 });
 const seed = {
   tenants: [
     {
@@ -75,7 +80,8 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     for (let i = 0; i < 3; i++) expect(await svc.decide(msg('alice@laruche.example', 1, first + i * 60_000))).toMatchObject({ action: 'accept', tenant: 'la-ruche', mailbox: 'alice@laruche.example' });
     const v = await svc.decide(msg('alice@laruche.example', 1, T0 + 10 * 60_000));
     expect(v).toMatchObject({ action: 'defer', reason: 'quota', detail: 'mailbox.messages_per_hour', smtp: { code: 451, enhanced: '4.7.1' } });
-    expect(v.smtp!.text).toBe('Quota dépassé : 3 messages/heure pour alice@laruche.example (3 déjà utilisés), réessai possible à 14:00 / Quota exceeded: 3 messages/hour for alice@laruche.example (3 already used), retry after 14:00');
+    const at = new Date(T0 + H).toISOString().slice(11, 16);
+    expect(v.smtp!.text).toBe(`Quota dépassé : 3 messages/heure pour alice@laruche.example (3 déjà utilisés), réessai possible à ${at} / Quota exceeded: 3 messages/hour for alice@laruche.example (3 already used), retry after ${at}`);
     // Sliding window: room again when the first message is an hour old, rounded up to the end of
     // its granule (1/1000 of the window: 3.6 s).
     const room = chargeTime(first, H) + H;
@@ -157,7 +163,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     const { svc, store, close } = await setup(redis, { guard: { min_hourly: 4, volume_factor: 2 } });
     await svc.setOverride('mailbox', 'zed@laruche.example', { messages_per_hour: 100 });
     // Usual: 2 messages an hour, the previous day.
-    await store.hincr('guard:vol:zed@laruche.example', { '2026112510': 2, '2026112511': 2 }, H);
+    await store.hincr('guard:vol:zed@laruche.example', usualHistory(), H);
     const verdicts = [];
     for (let i = 0; i < 5; i++) verdicts.push(await svc.decide(msg('zed@laruche.example', 1, T0 + i)));
     expect(verdicts.map((v) => v.action)).toEqual(['accept', 'accept', 'accept', 'hold', 'hold']);
@@ -170,7 +176,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
   it('keeps counting the hour while its volume history is written behind (no message lost between reads)', async () => {
     const { svc, store, close } = await setup(redis, { guard: { min_hourly: 4, volume_factor: 2 } });
     await svc.setOverride('mailbox', 'yan@laruche.example', { messages_per_hour: 100 });
-    await store.hincr('guard:vol:yan@laruche.example', { '2026112510': 2, '2026112511': 2 }, H);
+    await store.hincr('guard:vol:yan@laruche.example', usualHistory(), H);
     // Spread over more than the 1 s write-behind period: some counts reach the store between two
     // reads of the history, and the 4th message of the hour must still be the first held.
     const verdicts = [];

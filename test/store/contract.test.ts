@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { dropRedisPrefix } from './redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
-import { StoreUnavailableError, type CounterOp, type Store } from '../../src/store/types.js';
+import { StoreUnavailableError, type CounterOp, type LimitRequest, type Store } from '../../src/store/types.js';
 import { limitKey } from '../../src/store/keys.js';
 import { chargeTime } from '../../src/store/sliding-log.js';
 import { buildStoreForFork } from './fork-build.js';
@@ -331,28 +331,41 @@ async function forkWorker(openJs: string, storeOptions: OpenStoreOptions, reques
   return { child, report };
 }
 
+/**
+ * Forked processes race on one Redis limit (race-worker.mjs), then report: messages allowed,
+ * calls failed, and the usage the store shows once they have closed.
+ */
+async function raceOnRedis(request: LimitRequest[], processes: number, attempts: number): Promise<{ allowed: number; failed: number; used: number }> {
+  const build = buildStoreForFork();
+  const opts = impls[0]!.options();
+  const store = await openStore(opts);
+  try {
+    const workers = await Promise.all(Array.from({ length: processes }, () => forkWorker(build.openJs, opts, request, attempts)));
+    for (const w of workers) w.child.send('go');
+    const reports = await Promise.all(workers.map((w) => w.report));
+    return {
+      allowed: reports.reduce((a, r) => a + r.allowed, 0),
+      failed: reports.reduce((a, r) => a + r.failed, 0),
+      used: (await store.peek(request))[0]!.used,
+    };
+  } finally {
+    await store.close();
+    build.cleanup();
+  }
+}
+
 describe('redis store shared by processes', () => {
   it('stays exact when several processes race on one limit', async () => {
-    const build = buildStoreForFork();
-    const opts = impls[0]!.options();
-    const store = await openStore(opts);
-    try {
-      const request = [{ key: limitKey('t:race', 'mailbox:race@x'), limit: 50, windowMs: H, cost: 1 }];
-      const workers = await Promise.all(Array.from({ length: 4 }, () => forkWorker(build.openJs, opts, request, 30)));
-      for (const w of workers) w.child.send('go');
-      const reports = await Promise.all(workers.map((w) => w.report));
-      expect(reports.reduce((a, r) => a + r.allowed, 0)).toBe(50);
-      expect(reports.every((r) => r.failed === 0)).toBe(true);
-      expect((await store.peek(request))[0].used).toBe(50);
-    } finally {
-      await store.close();
-      build.cleanup();
-    }
+    const request = [{ key: limitKey('t:race', 'mailbox:race@x'), limit: 50, windowMs: H, cost: 1 }];
+    const { allowed, failed, used } = await raceOnRedis(request, 4, 30);
+    expect(allowed).toBe(50);
+    expect(failed).toBe(0);
+    expect(used).toBe(50);
   });
 });
 
 describe('redis store: quota credits on large limits', () => {
-  const message = (store: Store, request: { key: string; limit: number; windowMs: number; cost: number }[], i: number) =>
+  const message = (store: Store, request: LimitRequest[], i: number) =>
     store.countAndConsume([{ kind: 'incr', key: `{t:credit}split:${i}`, by: 1, ttlMs: 60_000 }], { requests: request, skipIf: [] });
 
   it('charges ahead, spends locally, and gives back what a granule leaves unspent', async () => {
@@ -373,25 +386,14 @@ describe('redis store: quota credits on large limits', () => {
   });
 
   it('never lets several processes past the limit, mixing credit with exact consumes', async () => {
-    const build = buildStoreForFork();
-    const opts = impls[0]!.options();
-    const store = await openStore(opts);
-    try {
-      const request = [{ key: limitKey('t:race', 'tenant:credit-race'), limit: 1200, windowMs: H, cost: 1 }];
-      const workers = await Promise.all(Array.from({ length: 3 }, () => forkWorker(build.openJs, opts, request, 600)));
-      for (const w of workers) w.child.send('go');
-      const reports = await Promise.all(workers.map((w) => w.report));
-      const allowed = reports.reduce((a, r) => a + r.allowed, 0);
-      expect(reports.every((r) => r.failed === 0)).toBe(true);
-      expect(allowed).toBeLessThanOrEqual(1200);
-      // Near the limit credits shrink to nothing: little room is left stranded.
-      expect(allowed).toBeGreaterThanOrEqual(1180);
-      // The workers closed their stores: unspent credit went back, usage is what was accepted.
-      expect((await store.peek(request))[0].used).toBe(allowed);
-    } finally {
-      await store.close();
-      build.cleanup();
-    }
+    const request = [{ key: limitKey('t:race', 'tenant:credit-race'), limit: 1200, windowMs: H, cost: 1 }];
+    const { allowed, failed, used } = await raceOnRedis(request, 3, 600);
+    expect(failed).toBe(0);
+    expect(allowed).toBeLessThanOrEqual(1200);
+    // Near the limit credits shrink to nothing: little room is left stranded.
+    expect(allowed).toBeGreaterThanOrEqual(1180);
+    // The workers closed their stores: unspent credit went back, usage is what was accepted.
+    expect(used).toBe(allowed);
   });
 });
 

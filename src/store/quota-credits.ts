@@ -41,6 +41,10 @@ export class CreditBook {
   private readonly credits = new Map<string, Credit>();
   /** Next credit size per key: doubles when a credit runs out within its granule. */
   private readonly sizes = new Map<string, number>();
+  /** Usage the store last reported per key (sizes the next credit). */
+  private readonly lastUsed = new Map<string, number>();
+  /** Units to give back to the store whose credit is gone. */
+  private returns: ExpiredCredit[] = [];
   /** Upper bound of (Redis clock − local clock), from the last reply. */
   private offset = Number.POSITIVE_INFINITY;
 
@@ -63,32 +67,33 @@ export class CreditBook {
     return this.localNow() + this.offset;
   }
 
-  /** Spends `cost` of the key's credit if it has that much and its granule is not over. */
-  take(key: string, cost: number): boolean {
+  /** Whether a credit charged to this entry may still be spent (its granule is not over). */
+  private live(entry: number): boolean {
+    return this.redisNow() + SAFETY_MS <= entry;
+  }
+
+  /**
+   * Spends `cost` of the key's credit if it has that much and its granule is not over; returns the
+   * entry it was charged to (to give it back there), or undefined.
+   */
+  take(key: string, cost: number): number | undefined {
     const c = this.credits.get(key);
-    if (!c || c.left < cost || this.redisNow() + SAFETY_MS > c.entry) return false;
+    if (!c || c.left < cost || !this.live(c.entry)) return undefined;
     c.left -= cost;
     if (c.left === 0) {
       this.credits.delete(key);
       this.sizes.set(key, Math.min(MAX_CREDIT, (this.sizes.get(key) ?? FIRST_CREDIT) * 2));
     }
-    return true;
+    return c.entry;
   }
 
   /** Returns credit taken for a message that was not charged after all (refused, or bulk). */
   giveBack(key: string, cost: number, entry: number): void {
     const c = this.credits.get(key);
     if (c && c.entry === entry) c.left += cost;
-    else if (!c && this.redisNow() + SAFETY_MS <= entry) this.credits.set(key, { entry, left: cost, used: 0 });
+    else if (!c && this.live(entry)) this.credits.set(key, { entry, left: cost, used: 0 });
     // Its credit is gone (spent out, or its granule over): those units go back to the store.
     else this.returns.push({ key, entry, left: cost });
-  }
-
-  private returns: ExpiredCredit[] = [];
-
-  /** Entry of the key's live credit (to give back to the right granule). */
-  entryOf(key: string): number | undefined {
-    return this.credits.get(key)?.entry;
   }
 
   /** Usage reported for a limit paid from credit: as of the grant, credit included. */
@@ -100,12 +105,10 @@ export class CreditBook {
   wanted(r: LimitRequest, key: string): number {
     if (!CreditBook.eligible(r)) return 0;
     const c = this.credits.get(key);
-    if (c && c.left >= r.cost && this.redisNow() + SAFETY_MS <= c.entry) return 0;
+    if (c && c.left >= r.cost && this.live(c.entry)) return 0;
     const room = r.limit - (this.lastUsed.get(key) ?? 0) - r.cost;
     return Math.max(0, Math.min(this.sizes.get(key) ?? FIRST_CREDIT, Math.floor(room / ROOM_SHARE)));
   }
-
-  private readonly lastUsed = new Map<string, number>();
 
   /** After a charge: the usage the store reported, and the credit it granted (0 = none). */
   charged(key: string, used: number, granted: number, entry: number): void {
@@ -124,11 +127,10 @@ export class CreditBook {
 
   /** Credits whose granule is over (removed from the book): their unspent units go back. */
   expired(): ExpiredCredit[] {
-    const now = this.redisNow();
     const out = this.returns;
     this.returns = [];
     for (const [key, c] of this.credits) {
-      if (now + SAFETY_MS <= c.entry) continue;
+      if (this.live(c.entry)) continue;
       this.credits.delete(key);
       // Unspent at the end of its granule: the next one starts small again.
       this.sizes.delete(key);

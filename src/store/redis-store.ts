@@ -212,19 +212,19 @@ class RedisStore implements Store {
     // caller's clock: credits live on the Redis clock.
     const useCredits = c.now === undefined;
     const hashKeys = c.requests.map((r) => this.limitHashKey(r.key));
-    const paid: (number | undefined)[] = c.requests.map((r, i) => {
-      const entry = useCredits ? this.credits.entryOf(hashKeys[i]!) : undefined;
-      return entry !== undefined && this.credits.take(hashKeys[i]!, r.cost) ? entry : undefined;
-    });
+    // The entry each limit's credit was charged to, for those paid from credit.
+    const paid = c.requests.map((r, i) => (useCredits ? this.credits.take(hashKeys[i]!, r.cost) : undefined));
     const sentIdx = c.requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
     const sent = sentIdx.map((i) => c.requests[i]!);
     const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now) : { keys: [], args: ['none'] };
     if (sent.length) limitArgs.push(...sent.map((r, j) => (useCredits ? this.credits.wanted(r, limitKeys[j]!) : 0)));
-    const counterKeys = ops.map((o) => this.k(o.key));
-    const keys = [...counterKeys, ...limitKeys];
-    const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
-    if (this.client instanceof Cluster && tags.size > 1) {
-      throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+    const keys = [...ops.map((o) => this.k(o.key)), ...limitKeys];
+    // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
+    let lane = '';
+    if (this.client instanceof Cluster) {
+      const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
+      if (tags.size > 1) throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+      lane = [...tags][0]!;
     }
     const args: (string | number)[] = [ops.length];
     for (const o of ops) {
@@ -238,8 +238,6 @@ class RedisStore implements Store {
     args.push(c.skipIf.length);
     for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
     args.push(...limitArgs);
-    // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
-    const lane = this.client instanceof Cluster ? [...tags][0]! : '';
     const sentAt = Date.now();
     const giveBack = (): void => paid.forEach((entry, i) => entry !== undefined && this.credits.giveBack(hashKeys[i]!, c.requests[i]!.cost, entry));
     let reply: [unknown[], (string | number)[] | 0];
@@ -281,8 +279,12 @@ class RedisStore implements Store {
       giveBack();
       return { counters, consume: consumeResult({ allowed: false, refusedIndex: sentIdx[out[1]! - 1], states }) };
     }
-    // Credit granted with the charge (the fast path reports it after the states).
-    if (useCredits) sentIdx.forEach((i, j) => this.credits.charged(hashKeys[i]!, out[3 + 2 * j]!, out.length > 3 + 2 * n ? out[3 + 2 * n + 2 * j]! : 0, out[4 + 2 * n + 2 * j] ?? 0));
+    // Credit granted with the charge, reported after the states.
+    // (Only the fast path grants credit; the general one reports usage alone.)
+    const granted = out.length > 3 + 2 * n;
+    if (useCredits) {
+      sentIdx.forEach((i, j) => CreditBook.eligible(c.requests[i]!) && this.credits.charged(hashKeys[i]!, out[3 + 2 * j]!, granted ? out[3 + 2 * n + 2 * j]! : 0, granted ? out[4 + 2 * n + 2 * j]! : 0));
+    }
     return { counters, consume: consumeResult({ allowed: true, states }) };
   }
 

@@ -27,19 +27,19 @@ describe('quota credits', () => {
     const { b, at } = book();
     b.charged('k', 17, 16, 10_000);
     // No reply seen yet: the Redis clock is unknown, nothing is spendable.
-    expect(b.take('k', 1)).toBe(false);
+    expect(b.take('k', 1)).toBeUndefined();
     // A script that ran at Redis time 5000 was sent at local 4990: Redis is at most 10 ms ahead.
     at(4990);
     b.observeClock(5000, 4990);
     expect(b.redisNow()).toBe(5000);
-    expect(b.take('k', 10)).toBe(true);
-    expect(b.take('k', 7)).toBe(false);
-    expect(b.take('k', 6)).toBe(true);
+    expect(b.take('k', 10)).toBe(10_000);
+    expect(b.take('k', 7)).toBeUndefined();
+    expect(b.take('k', 6)).toBe(10_000);
     // Spent out within its granule: the next credit is twice as large.
     expect(b.wanted(big, 'k')).toBe(32);
     b.charged('k', 50, 32, 10_000);
     at(9_975);
-    expect(b.take('k', 1)).toBe(false);
+    expect(b.take('k', 1)).toBeUndefined();
     expect(b.expired()).toEqual([{ key: 'k', entry: 10_000, left: 32 }]);
     expect(b.expired()).toEqual([]);
     // Left unspent: the next one starts small again.
@@ -51,12 +51,12 @@ describe('quota credits', () => {
     at(1000);
     b.observeClock(1000, 1000);
     b.charged('k', 5, 4, 2000);
-    expect(b.take('k', 3)).toBe(true);
+    expect(b.take('k', 3)).toBe(2000);
     b.giveBack('k', 3, 2000);
-    expect(b.take('k', 4)).toBe(true);
+    expect(b.take('k', 4)).toBe(2000);
     // Taken from a credit that is gone by the time the answer comes: those units go back to the store.
     b.giveBack('k', 4, 2000);
-    expect(b.take('k', 4)).toBe(true);
+    expect(b.take('k', 4)).toBe(2000);
     at(1990);
     b.giveBack('k', 4, 2000);
     expect(b.expired()).toEqual([{ key: 'k', entry: 2000, left: 4 }]);

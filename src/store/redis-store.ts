@@ -185,8 +185,7 @@ class RedisStore implements Store {
   }
 
   /** Keys and arguments of the limit script; all keys of one call must share a hash tag. */
-  private limitArgs(mode: string, reqs: LimitRequest[], now?: number): { keys: string[]; args: (string | number)[] } {
-    const keys = reqs.map((r) => this.limitHashKey(r.key));
+  private limitArgs(mode: string, reqs: LimitRequest[], now?: number, keys = reqs.map((r) => this.limitHashKey(r.key))): { keys: string[]; args: (string | number)[] } {
     if (new Set(keys.map((k) => hashTagOf(k))).size > 1) {
       throw new Error(`limit keys of one call must share one hash tag: ${reqs.map((r) => r.key).join(', ')}`);
     }
@@ -216,7 +215,7 @@ class RedisStore implements Store {
     const paid = c.requests.map((r, i) => (useCredits ? this.credits.take(hashKeys[i]!, r.cost) : undefined));
     const sentIdx = c.requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
     const sent = sentIdx.map((i) => c.requests[i]!);
-    const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now) : { keys: [], args: ['none'] };
+    const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now, sentIdx.map((i) => hashKeys[i]!)) : { keys: [], args: ['none'] };
     if (sent.length) limitArgs.push(...sent.map((r, j) => (useCredits ? this.credits.wanted(r, limitKeys[j]!) : 0)));
     const keys = [...ops.map((o) => this.k(o.key)), ...limitKeys];
     // On a Cluster, one lane per hash tag: a batch's keys must share a slot.

@@ -44,6 +44,8 @@ export type ReportRecipient = 'report' | 'unknown' | null;
 export interface IntakeHooks {
   checkSender?(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;
   createObserver?(): DataObserver | undefined;
+  /** Whether the policies use a body fingerprint (facts.bodyFingerprint) for this client's mail. */
+  fingerprint?(client: ClientIdentity): boolean;
   decide(ctx: DataContext): Promise<Decision>;
   /** Set when Relais takes inbound reports (a bounce domain is configured). */
   reportRecipient?(address: string): ReportRecipient;

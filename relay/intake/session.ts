@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 import type { Envelope } from '../spool/envelope.js';
 import { SpoolError, type Spool } from '../spool/spool.js';
+import { BodyFingerprint } from './body-fingerprint.js';
 import { chain } from './chain.js';
 import { DataGuard } from './data-guard.js';
 import { HeaderReader } from './header-reader.js';
@@ -88,6 +89,7 @@ export async function receiveData(args: {
     return extra;
   });
   const observer = hooks.createObserver?.();
+  const fingerprint = hooks.fingerprint?.(identity(client, session.remoteAddress)) ? new BodyFingerprint() : undefined;
   const received = receivedHeader({
     helo: session.hostNameAppearsAs,
     clientHostname: session.clientHostname,
@@ -107,7 +109,9 @@ export async function receiveData(args: {
     // The SMTP stream is piped, not part of the chain: on a spool error it must not be
     // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
     stream.pipe(guard);
-    const stages: Duplex[] = observer ? [guard, reader, observer] : [guard, reader];
+    const stages: Duplex[] = [guard, reader];
+    if (fingerprint) stages.push(fingerprint);
+    if (observer) stages.push(observer);
     // The writer stays open (and corked, for small messages): the trailer goes in with the
     // message bytes at commit, in one write.
     await chain(stages, writer);
@@ -133,6 +137,7 @@ export async function receiveData(args: {
     recipients,
     headers: reader.facts(),
     size: writer.length,
+    bodyFingerprint: fingerprint?.result(),
     now: now.getTime(),
   };
   let decision;

@@ -28,6 +28,8 @@ export type QuotaTarget = string | { level: LimitLevel; id: string };
 export interface PolicyService {
   /** At MAIL FROM: envelope-domain check only. null = go on. */
   checkSender(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;
+  /** Whether decide() uses a body fingerprint for this client's mail (bulk signal). */
+  usesFingerprint(client: ClientIdentity): boolean;
   /** At end of DATA: the full decision (consumes quota when accepted or held). */
   decide(facts: MessageFacts): Promise<Verdict>;
   /** Limits and usage of an address (all its levels), a domain (domain + tenant) or a tenant id. */
@@ -224,6 +226,8 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
 
   return {
     checkSender,
+    // Trusted and newsletter clients are never judged bulk; Relais's own mail neither.
+    usesFingerprint: (client) => !client.trusted && !client.newsletter && !client.internal,
     decide,
     quotaUsage,
     resetQuota,

@@ -89,7 +89,7 @@ export function planSignals(s: SignalInput): SignalPlan {
   const ops: CounterOp[] = [{ kind: 'windowSet', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
   const plan: SignalPlan = { ops, rcpt: 0 };
   if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
-  if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
+  if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
   if (g.enabled) {
     const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
     const cached = s.histories.get(keys.guardVolume);

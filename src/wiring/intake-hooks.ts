@@ -92,6 +92,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
   return {
     checkSender: (client, mailFrom) => d.policy.checkSender(client, mailFrom),
     createObserver: () => new DkimBodyHasher({ canonicalizations: ['relaxed'] }),
+    fingerprint: (client) => d.policy.usesFingerprint(client),
     reportRecipient: d.reports ? (address) => d.reports!.recipientKind(address) : undefined,
 
     async decide(ctx: DataContext): Promise<Decision> {

@@ -1,6 +1,7 @@
 /**
  * Bulk detection across split transactions (Postfix splits a 120-recipient message into 50 + 50
- * + 20 with the same Message-ID) and newsletter pacing (over quota: accepted, delivered later).
+ * + 20 with the same Message-ID), the same content sent as separate messages, and newsletter
+ * pacing (over quota: accepted, delivered later).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
@@ -20,10 +21,13 @@ tenants:
     domains: [a.example]
     bulk: { recipients_per_message: 100, action: reject }
     newsletter_limits: { tenant: { messages_per_hour: 3 } }
+  - id: copie
+    domains: [b.example]
+    bulk: { fingerprint_recipients: 3, fingerprint_window_minutes: 60, action: reject }
 clients:
   - name: mailcow
     password_hash: "${hash}"
-    tenants: [ruche]
+    tenants: [ruche, copie]
   - name: listmonk
     password_hash: "${hash}"
     tenants: [ruche]
@@ -53,8 +57,32 @@ clients:
     expect(third.data!.text).toContain('120 destinataires');
     const queued = spoolEnvelopes(relay.dataDir).filter((e) => e.messageId === messageId);
     expect(queued.map((e) => e.recipients.length)).toEqual([50]);
-    // Another message of the same sender is judged on its own.
-    expect((await sendOne(relay.smtpPort, 'mailcow', { from: 'ag@a.example', to: recipients(20, 'other.example') })).data?.code).toBe(250);
+    // Another message of the same sender is judged on its own. (Other words: the same ones would
+    // be a copy already sent to 120 recipients, bulk by the content signal.)
+    const another = { from: 'ag@a.example', to: recipients(20, 'other.example'), body: 'Un autre message, sans rapport avec le premier.' };
+    expect((await sendOne(relay.smtpPort, 'mailcow', another)).data?.code).toBe(250);
+  });
+
+  it('sees one content sent as separate messages: refused once it has reached 3 distinct recipients', async () => {
+    const body = (greeting: string, boundary: string) =>
+      `--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${greeting},\r\nNotre assemblée générale a lieu le 12 mars à 18 h, salle des fêtes.\r\n--${boundary}--\r\n`;
+    const mime = (boundary: string) => ['MIME-Version: 1.0', `Content-Type: multipart/mixed; boundary="${boundary}"`];
+    const s = await Session.open(relay.smtpPort, 'mailcow');
+    const send = (from: string, to: string, text: string, boundary: string) => s.send({ from, to: [to], body: body(text, boundary), extraHeaders: mime(boundary) });
+    // Each copy has its own Message-ID, recipient and MIME boundary; same words.
+    const first = await send('ag@b.example', 'alice@dest.example', 'Bonjour', 'b1-x7');
+    const again = await send('ag@b.example', 'alice@dest.example', 'Bonjour', 'b2-k9');
+    const second = await send('ag@b.example', 'bob@other.example', 'BONJOUR', 'b3-zz');
+    const third = await send('ag@b.example', 'carol@dest.example', 'Bonjour', 'b4-qq');
+    // Other words from the same mailbox, and the same words from another mailbox, are not copies.
+    const other = await send('ag@b.example', 'dan@dest.example', 'Bonsoir, rien à voir', 'b5');
+    const otherMailbox = await send('tresorier@b.example', 'erin@dest.example', 'Bonjour', 'b6');
+    // Short replies are alike by nature: never fingerprinted.
+    const short = [];
+    for (const to of ['f@x.example', 'g@x.example', 'h@x.example', 'i@x.example']) short.push(await s.send({ from: 'ag@b.example', to: [to], body: 'Merci !' }));
+    await s.close();
+    for (const r of [first, again, second, other, otherMailbox, ...short]) expect(line(r.data)).toMatch(/^250 /);
+    expect(line(third.data)).toMatch(/^550 5\.7\.1 Envoi en nombre refusé \(même message envoyé à 3 destinataires\) : .* \/ Bulk sending refused \(same message sent to 3 recipients\)/);
   });
 
   it('paces a newsletter client over its quota: every message accepted (250), the extra ones scheduled later', async () => {

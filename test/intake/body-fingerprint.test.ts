@@ -1,0 +1,91 @@
+/**
+ * The body fingerprint of the bulk "same content" signal: copies of one mailing get the same
+ * fingerprint whatever the sending software varies per message (headers, MIME boundaries,
+ * dates and numbers, line wrapping, case); different content gets a different one.
+ */
+import { describe, expect, it } from 'vitest';
+import { BodyFingerprint, MIN_CONTENT } from '../../relay/intake/body-fingerprint.js';
+
+const TEXT = 'Bonjour à toutes et à tous,\r\nLa Ruche organise son assemblée générale le 12 mars à 18h.\r\nVenez nombreux !\r\n';
+
+/** Streams `msg` through a fingerprint stage in chunks of `chunk` bytes; returns fingerprint and output. */
+async function run(msg: string | Buffer, chunk = 1 << 20): Promise<{ fp: string | undefined; out: Buffer }> {
+  const f = new BodyFingerprint();
+  const parts: Buffer[] = [];
+  f.on('data', (d: Buffer) => parts.push(d));
+  const done = new Promise<void>((r) => f.once('end', () => r()));
+  const buf = Buffer.isBuffer(msg) ? msg : Buffer.from(msg, 'utf8');
+  for (let i = 0; i < buf.length; i += chunk) f.write(buf.subarray(i, i + chunk));
+  f.end();
+  await done;
+  return { fp: f.result(), out: Buffer.concat(parts) };
+}
+
+const fp = async (msg: string, chunk?: number) => (await run(msg, chunk)).fp;
+
+const plain = (id: string, body: string, to = 'a@dest.example') =>
+  `From: ag@laruche.example\r\nTo: ${to}\r\nMessage-ID: <${id}@laruche.example>\r\nDate: Thu, 26 Nov 2026 14:0${id.length % 10}:00 +0000\r\nSubject: AG\r\n\r\n${body}`;
+
+const multipart = (boundary: string, text: string, html: string) =>
+  [
+    'From: ag@laruche.example',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    '',
+    'This is a multi-part message in MIME format.',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    text,
+    `--${boundary}`,
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    html,
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
+
+describe('body fingerprint', () => {
+  it('passes every byte through unchanged', async () => {
+    const msg = multipart('b1', TEXT, '<p>Bonjour</p>');
+    expect((await run(msg, 7)).out.toString('utf8')).toBe(msg);
+  });
+
+  it('is the same for copies that differ in headers, dates, numbers, wrapping and case', async () => {
+    const a = await fp(plain('one', TEXT, 'alice@dest.example'));
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(await fp(plain('two-longer-id', TEXT, 'bob@other.example'))).toBe(a);
+    expect(await fp(plain('three', TEXT.replace('12 mars', '13 mars').replace('18h', '19h')))).toBe(a);
+    expect(await fp(plain('four', TEXT.replace(/ /g, '\r\n ').replace(/[a-z]/g, (c) => c.toUpperCase())))).toBe(a);
+  });
+
+  it('is the same for MIME copies with random boundaries and quoted-printable soft breaks', async () => {
+    const a = await fp(multipart('=_a1b2c3', TEXT, '<p>Bonjour à tous</p>'));
+    expect(a).toBeDefined();
+    expect(await fp(multipart('----=_Part_99_zz', TEXT, '<p>Bonjour à tous</p>'))).toBe(a);
+    const softBreak = TEXT.replace('assemblée', 'assem=\r\nblée');
+    expect(await fp(multipart('xyz-987', softBreak, '<p>Bonjour à tous</p>'))).toBe(a);
+  });
+
+  it('differs when the content differs, signature lines included', async () => {
+    const a = await fp(plain('x', TEXT));
+    expect(await fp(plain('x', TEXT.replace('Venez', 'Ne venez pas')))).not.toBe(a);
+    expect(await fp(plain('x', `${TEXT}-- \r\nAlice, trésorière\r\n`))).not.toBe(await fp(plain('x', `${TEXT}-- \r\nBob, trésorier\r\n`)));
+    const m = await fp(multipart('b', TEXT, '<p>Bonjour</p>'));
+    expect(await fp(multipart('b', TEXT, '<p>Au revoir</p>'))).not.toBe(m);
+  });
+
+  it('gives the same result however the stream is chunked', async () => {
+    const msg = multipart('=_chunky', TEXT, '<p>Bonjour à tous</p>');
+    const whole = await fp(msg);
+    for (const size of [1, 2, 3, 5, 64]) expect(await fp(msg, size)).toBe(whole);
+  });
+
+  it('gives none for bodies too short to tell apart (short replies are alike by nature)', async () => {
+    expect(await fp(plain('s', 'Merci !\r\n'))).toBeUndefined();
+    expect(await fp(plain('e', ''))).toBeUndefined();
+    expect(await fp('Subject: headers only\r\n')).toBeUndefined();
+    expect(await fp(plain('l', 'x'.repeat(MIN_CONTENT)))).toBeDefined();
+  });
+});

@@ -21,6 +21,7 @@ import { OverrideCache } from './overrides.js';
 import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type HistoryCache, type SenderSignals } from './signals.js';
 import { HincrBuffer } from '../store/hincr-buffer.js';
 import { SenderContexts } from './sender-context.js';
+import { FingerprintSightings } from './fingerprint-sightings.js';
 import { recordVerdict } from './stats.js';
 
 export type QuotaTarget = string | { level: LimitLevel; id: string };
@@ -68,6 +69,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const history = new HincrBuffer(store);
   const contexts = new SenderContexts(cfg);
   const histories: HistoryCache = new Map();
+  const sightings = new FingerprintSightings();
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {
     if (opts.recordVerdicts !== false) await recordVerdict(store, v, now, cfg.stats_ttl_days);
@@ -107,7 +109,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
     const ctx = contexts.get(scope, isLocal ? NO_OVERRIDES : await overrides.current());
     const { limits, bulk, keys } = ctx;
     const guardPolicy = isLocal && ctx.guard.enabled ? { ...ctx.guard, enabled: false } : ctx.guard;
-    const input = { f, mailbox, keys, bulk, guard: guardPolicy, history, histories };
+    const input = { f, mailbox, keys, bulk, guard: guardPolicy, history, histories, sightings };
     const bulkRefusal = (hit: BulkHit | null): Verdict | null => {
       const v = hit && bulkVerdict(hit, bulk.action, tenant?.id, tenant?.listmonk?.public_url ?? tenant?.listmonk?.url);
       return v ? { ...v, mailbox } : null;
@@ -127,7 +129,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       // (a refused message uses no quota). Signals known beforehand skip the charge outright.
       const plan = planSignals(input);
       const refusing = bulk.action !== 'allow';
-      const early = refusing && bulkBeforeCounting(input, plan.split !== undefined) !== null;
+      const early = refusing && bulkBeforeCounting(input, plan.split !== undefined, plan) !== null;
       const out = await store.countAndConsume(plan.ops, {
         requests: early ? [] : reqs,
         now: cfg.clock === 'facts' ? f.now : undefined,

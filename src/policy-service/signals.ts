@@ -11,6 +11,7 @@ import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy
 import { domainOf, normalizeDomain } from '../../policies/address.js';
 import type { MessageFacts } from '../../policies/types.js';
 import type { HincrBuffer } from '../store/hincr-buffer.js';
+import type { FingerprintSightings } from './fingerprint-sightings.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -57,6 +58,8 @@ export interface SignalInput {
   history: HincrBuffer;
   /** Volume histories read in the last second (they lag that much anyway: see HincrBuffer). */
   histories: HistoryCache;
+  /** Fingerprints seen on this node (a one-off body is counted here, not in the store). */
+  sightings: FingerprintSightings;
 }
 
 /**
@@ -74,7 +77,8 @@ export interface SignalPlan {
   ops: CounterOp[];
   split?: number;
   rcpt: number;
-  fp?: number;
+  /** The fingerprint's count: its op in the batch, or the message's own recipients (first copy). */
+  fp?: number | { local: number };
   /** Index of the guard's two window sets (known domains, last hour's new ones). */
   guard?: number;
   /** The volume history: the index of its read, or the history itself when read recently. */
@@ -89,7 +93,16 @@ export function planSignals(s: SignalInput): SignalPlan {
   const ops: CounterOp[] = [{ kind: 'windowSet', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
   const plan: SignalPlan = { ops, rcpt: 0 };
   if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
-  if (f.bodyFingerprint) plan.fp = ops.push({ kind: 'windowSet', key: signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`), members: rcpts, windowMs: p.fingerprint_window_minutes * MINUTE, now: f.now }) - 1;
+  if (f.bodyFingerprint) {
+    const key = signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`);
+    const windowMs = p.fingerprint_window_minutes * MINUTE;
+    const seen = s.sightings.see(key, rcpts, f.now, windowMs);
+    if (seen.first) plan.fp = { local: new Set(rcpts).size };
+    else {
+      if (seen.earlier) ops.push({ kind: 'windowSet', key, members: seen.earlier.recipients, windowMs, now: seen.earlier.at });
+      plan.fp = ops.push({ kind: 'windowSet', key, members: rcpts, windowMs, now: f.now }) - 1;
+    }
+  }
   if (g.enabled) {
     const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
     const cached = s.histories.get(keys.guardVolume);
@@ -111,7 +124,7 @@ export function planSignals(s: SignalInput): SignalPlan {
 export function bulkSkipIf(plan: SignalPlan, p: BulkPolicy): { op: number; atLeast: number }[] {
   const out = [{ op: plan.rcpt, atLeast: p.distinct_recipients_per_day }];
   if (plan.split !== undefined) out.push({ op: plan.split, atLeast: p.recipients_per_message });
-  if (plan.fp !== undefined) out.push({ op: plan.fp, atLeast: p.fingerprint_recipients });
+  if (typeof plan.fp === 'number') out.push({ op: plan.fp, atLeast: p.fingerprint_recipients });
   return out;
 }
 
@@ -119,8 +132,9 @@ export function bulkSkipIf(plan: SignalPlan, p: BulkPolicy): { op: number; atLea
  * Bulk signals that need no counter: newsletter headers, and the recipients of the message when
  * its split transactions are not summed (`splitCounted` false: no Message-ID, or no store).
  */
-export function bulkBeforeCounting(s: SignalInput, splitCounted: boolean): BulkHit | null {
-  return detectBulk({ messageRecipients: splitCounted ? 0 : s.f.recipients.length, headers: s.f.headers }, s.bulk);
+export function bulkBeforeCounting(s: SignalInput, splitCounted: boolean, plan?: SignalPlan): BulkHit | null {
+  const fingerprintRecipients = typeof plan?.fp === 'object' ? plan.fp.local : undefined;
+  return detectBulk({ messageRecipients: splitCounted ? 0 : s.f.recipients.length, fingerprintRecipients, headers: s.f.headers }, s.bulk);
 }
 
 /** Bulk and guard signals from the batch's results. */
@@ -128,7 +142,8 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   const { f, guard: g } = s;
   const size = (i: number | undefined) => (i === undefined ? undefined : (out[i] as { size: number }).size);
   const split = plan.split === undefined ? f.recipients.length : (out[plan.split] as number);
-  const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: size(plan.rcpt), fingerprintRecipients: size(plan.fp), headers: f.headers }, s.bulk);
+  const fingerprintRecipients = typeof plan.fp === 'object' ? plan.fp.local : size(plan.fp);
+  const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: size(plan.rcpt), fingerprintRecipients, headers: f.headers }, s.bulk);
   if (plan.guard === undefined) return { bulk: bulkHit, guard: null };
 
   const hour = hourKey(f.now);

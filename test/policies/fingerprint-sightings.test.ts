@@ -1,0 +1,39 @@
+/**
+ * Fingerprints seen on this node: a one-off body is counted from its own recipients; the second
+ * copy takes the first copy's recipients (and time) to the store; later copies count there alone.
+ */
+import { describe, expect, it } from 'vitest';
+import { FingerprintSightings } from '../../src/policy-service/fingerprint-sightings.js';
+
+const HOUR = 3_600_000;
+
+describe('fingerprint sightings', () => {
+  it('keeps the first copy here, hands its recipients to the store with the second, then nothing', () => {
+    const s = new FingerprintSightings();
+    expect(s.see('fp:a', ['x@d', 'y@d'], 1000, HOUR)).toEqual({ first: true });
+    expect(s.see('fp:a', ['z@d'], 2000, HOUR)).toEqual({ first: false, earlier: { recipients: ['x@d', 'y@d'], at: 1000 } });
+    expect(s.see('fp:a', ['w@d'], 3000, HOUR)).toEqual({ first: false, earlier: undefined });
+    // Another content is another count.
+    expect(s.see('fp:b', ['x@d'], 3000, HOUR)).toEqual({ first: true });
+  });
+
+  it('starts over once a whole window has passed since the last copy (nothing of it is left in any count)', () => {
+    const s = new FingerprintSightings();
+    s.see('fp:a', ['x@d'], 0, HOUR);
+    s.see('fp:a', ['y@d'], HOUR - 1, HOUR);
+    // The last copy was at HOUR - 1: its recipients still count until 2 HOUR - 1.
+    expect(s.see('fp:a', ['z@d'], 2 * HOUR - 2, HOUR).first).toBe(false);
+    expect(s.see('fp:a', ['z@d'], 4 * HOUR, HOUR)).toEqual({ first: true });
+  });
+
+  it('forgets the least recently seen fingerprints past its bound', () => {
+    const s = new FingerprintSightings(2);
+    s.see('a', ['x@d'], 0, HOUR);
+    s.see('b', ['x@d'], 1, HOUR);
+    s.see('a', ['y@d'], 2, HOUR); // a is now the most recent
+    s.see('c', ['x@d'], 3, HOUR); // evicts b
+    expect(s.size).toBe(2);
+    expect(s.see('a', ['z@d'], 4, HOUR).first).toBe(false);
+    expect(s.see('b', ['z@d'], 5, HOUR).first).toBe(true);
+  });
+});

@@ -90,7 +90,7 @@ export function planSignals(s: SignalInput): SignalPlan {
   const { tag } = keys;
   const rcpts = f.recipients.map((r) => r.toLowerCase());
   const msgId = f.headers.messageId?.trim().toLowerCase();
-  const ops: CounterOp[] = [{ kind: 'windowSet', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
+  const ops: CounterOp[] = [{ kind: 'windowCount', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
   const plan: SignalPlan = { ops, rcpt: 0 };
   if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
   if (f.bodyFingerprint) {
@@ -99,8 +99,8 @@ export function planSignals(s: SignalInput): SignalPlan {
     const seen = s.sightings.see(key, rcpts, f.now, windowMs);
     if (seen.first) plan.fp = { local: new Set(rcpts).size };
     else {
-      if (seen.earlier) ops.push({ kind: 'windowSet', key, members: seen.earlier.recipients, windowMs, now: seen.earlier.at });
-      plan.fp = ops.push({ kind: 'windowSet', key, members: rcpts, windowMs, now: f.now }) - 1;
+      if (seen.earlier) ops.push({ kind: 'windowCount', key, members: seen.earlier.recipients, windowMs, now: seen.earlier.at });
+      plan.fp = ops.push({ kind: 'windowCount', key, members: rcpts, windowMs, now: f.now }) - 1;
     }
   }
   if (g.enabled) {
@@ -111,7 +111,7 @@ export function planSignals(s: SignalInput): SignalPlan {
     ops.push(
       { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now },
       // Size only: this message's new domains are added once it is decided (see recordNewDomains).
-      { kind: 'windowSet', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now },
+      { kind: 'windowCount', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now },
     );
   }
   return plan;
@@ -140,7 +140,7 @@ export function bulkBeforeCounting(s: SignalInput, splitCounted: boolean, plan?:
 /** Bulk and guard signals from the batch's results. */
 export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unknown[]): SenderSignals {
   const { f, guard: g } = s;
-  const size = (i: number | undefined) => (i === undefined ? undefined : (out[i] as { size: number }).size);
+  const size = (i: number | undefined) => (i === undefined ? undefined : (out[i] as number));
   const split = plan.split === undefined ? f.recipients.length : (out[plan.split] as number);
   const fingerprintRecipients = typeof plan.fp === 'object' ? plan.fp.local : size(plan.fp);
   const bulkHit = detectBulk({ messageRecipients: split, distinctRecipientsToday: size(plan.rcpt), fingerprintRecipients, headers: f.headers }, s.bulk);
@@ -158,12 +158,12 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
     s.histories.set(s.keys.guardVolume, h);
   }
   const known = out[plan.guard] as { size: number; fresh: string[] };
-  const recentNew = out[plan.guard + 1] as { size: number };
+  const recentNew = out[plan.guard + 1] as number;
   const hit = judgeGuard({
     currentHour: (h.hist[hour] ?? 0) + 1,
     usualHourly: h.usual,
     // The fresh domains were not in the history, so not among the last hour's new ones either.
-    newDomainsLastHour: recentNew.size + known.fresh.length,
+    newDomainsLastHour: recentNew + known.fresh.length,
     knownDomains: known.size - known.fresh.length,
   }, g);
   return { bulk: bulkHit, guard: { hit, freshDomains: known.fresh } };

@@ -175,6 +175,7 @@ class LmdbStore implements Store {
         switch (op.kind) {
           case 'incr': return this.counters.incr(op.key, op.by, op.ttlMs);
           case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
+          case 'windowCount': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now()).size;
           case 'hash': return this.hashSync(op.key);
         }
       });

@@ -342,6 +342,21 @@ for k = 1, c do
     for x = 1, m do members[x] = ARGV[a + 5 + x] end
     local r = windowSet(key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], members)
     results[k] = r; values[k] = r[1]; a = a + 6 + m
+  elseif kind == 'c' then
+    -- A count (window-trims.ts). ARGV: now, cutoff, trim ('1' when due, else ''), ttl, members.
+    local now, cutoff, trim, ttl, m = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5])
+    if trim ~= '' then redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff) end
+    local added = 0
+    if m == 1 then added = redis.call('ZADD', key, now, ARGV[a + 6])
+    elseif m > 1 then
+      local za = {}
+      for x = 1, m do za[2 * x - 1] = now; za[2 * x] = ARGV[a + 5 + x] end
+      added = redis.call('ZADD', key, unpack(za))
+    end
+    local size = redis.call('ZCOUNT', key, '(' .. cutoff, '+inf')
+    -- Renewed when due, and when every live member is new (a new key has no expiry yet).
+    if size > 0 and (trim ~= '' or added == size) then redis.call('PEXPIRE', key, ttl) end
+    results[k] = size; values[k] = size; a = a + 6 + m
   else
     results[k] = redis.call('HGETALL', key); values[k] = 0; a = a + 1
   end

@@ -9,6 +9,7 @@ import { DEFAULT_LIMIT_TAG, hashTagOf } from './keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { LIMITS_SCRIPT, MESSAGE_SCRIPT, RETURN_CREDIT_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
 import { CreditBook, type ExpiredCredit } from './quota-credits.js';
+import { WindowTrims } from './window-trims.js';
 import { CallBatcher } from './call-batcher.js';
 import { consumeResult, counterValue } from './counter-ops.js';
 import {
@@ -137,6 +138,8 @@ class RedisStore implements Store {
   /** Message scripts of concurrent callers share a round trip (see CallBatcher). */
   private readonly messages = new CallBatcher<MessageCall, unknown>((calls) => this.runMessages(calls), { lingerMs: MESSAGE_LINGER_MS });
   private readonly credits = new CreditBook();
+  /** When this node last trimmed the window sets it counts. */
+  private readonly trims = new WindowTrims();
   /** Gives back the credit that granules leave unspent. */
   private readonly creditTimer = setInterval(() => void this.returnCredits(this.credits.expired()), CREDIT_SWEEP_MS).unref();
 
@@ -232,6 +235,13 @@ class RedisStore implements Store {
         // The node's clock: the times go as strings, so the script parses and formats none.
         const now = o.now === undefined ? undefined : Math.floor(o.now);
         args.push('w', now ?? '', o.windowMs, now === undefined ? '' : now - o.windowMs, o.windowMs + 1000, o.members.length, ...o.members);
+      } else if (o.kind === 'windowCount' && o.now !== undefined) {
+        const now = Math.floor(o.now);
+        const trim = this.trims.due(this.k(o.key), now, o.windowMs);
+        args.push('c', now, now - o.windowMs, trim ? '1' : '', WindowTrims.ttl(o.windowMs), o.members.length, ...o.members);
+      } else if (o.kind === 'windowCount') {
+        // On the Redis clock: the general window set (it works the times out in the script).
+        args.push('w', '', o.windowMs, '', '', o.members.length, ...o.members);
       } else args.push('h');
     }
     args.push(c.skipIf.length);
@@ -244,12 +254,14 @@ class RedisStore implements Store {
       reply = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
     } catch (err) {
       giveBack();
+      for (const o of ops) if (o.kind === 'windowCount') this.trims.forget(this.k(o.key));
       throw err;
     }
     const [results, limit] = reply;
     const counters = ops.map((o, i) => {
       const v = results[i];
       if (o.kind === 'incr') return Number(v);
+      if (o.kind === 'windowCount') return Number(Array.isArray(v) ? v[0] : v);
       if (o.kind === 'windowSet') {
         const out = v as unknown[];
         return { size: Number(out[0]), fresh: out.slice(1).map(String) };

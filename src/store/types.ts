@@ -63,11 +63,16 @@ export type CounterOp =
   | { kind: 'incr'; key: string; by: number; ttlMs: number }
   /** Add members to a window set (see windowSetAdd) → size and fresh members. */
   | { kind: 'windowSet'; key: string; members: string[]; windowMs: number; now?: number }
+  /**
+   * The same for a caller that needs only the size → the size. Cheaper on Redis: the set is
+   * trimmed and its expiry renewed once per 1/64 window per node, not on every call.
+   */
+  | { kind: 'windowCount'; key: string; members: string[]; windowMs: number; now?: number }
   /** Read hash counters (see hgetall). */
   | { kind: 'hash'; key: string };
 
 export type CounterResult<O extends CounterOp> =
-  O extends { kind: 'incr' } ? number : O extends { kind: 'windowSet' } ? WindowSetAddResult : Record<string, number>;
+  O extends { kind: 'incr' | 'windowCount' } ? number : O extends { kind: 'windowSet' } ? WindowSetAddResult : Record<string, number>;
 
 /** The quota charge of Store.countAndConsume and the counter values that cancel it. */
 export interface ConditionalConsume {

@@ -8,6 +8,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { dropRedisPrefix } from './redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import { StoreUnavailableError, type CounterOp, type LimitRequest, type Store } from '../../src/store/types.js';
@@ -260,6 +261,20 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     }
   });
 
+  it('counts window sets exactly with windowCount, trimmed or not (model check)', async () => {
+    const t0 = 72_000_000;
+    const win = 4000; // trimmed at most once a second per node: most steps do not trim
+    const model = new Map<string, number>();
+    for (let step = 0; step < 150; step++) {
+      const now = t0 + step * 137;
+      const members = step % 5 === 0 ? [] : [`m${(step * 7) % 31}`, `m${(step * 3) % 31}`, `m${(step * 7) % 31}`];
+      for (const [m, ts] of model) if (ts <= now - win) model.delete(m);
+      for (const m of members) model.set(m, now);
+      const r = await store.countAndConsume([{ kind: 'windowCount', key: '{t:wc}set', members, windowMs: win, now }], { requests: [], skipIf: [] });
+      expect(r.counters, `step ${step}`).toEqual([model.size]);
+    }
+  });
+
   it('sets if absent, gets, sets, deletes values; TTLs expire', async () => {
     expect(await store.setIfAbsent('idem:1', 'first', 60_000)).toBeNull();
     expect(await store.setIfAbsent('idem:1', 'second', 60_000)).toBe('first');
@@ -361,6 +376,35 @@ describe('redis store shared by processes', () => {
     expect(allowed).toBe(50);
     expect(failed).toBe(0);
     expect(used).toBe(50);
+  });
+});
+
+describe('redis store: counted window sets', () => {
+  it('keeps an expiry on every counted set, even one recreated between two trims', async () => {
+    const opts = impls[0]!.options();
+    const store = await openStore(opts);
+    const redis = new Redis(REDIS);
+    try {
+      const win = 64_000; // granule 1 s, expiry = window + granule + 1 s
+      const count = (members: string[], now: number) =>
+        store.countAndConsume([{ kind: 'windowCount', key: '{t:ttl}set', members, windowMs: win, now }], { requests: [], skipIf: [] });
+      const key = `${opts.prefix}{t:ttl}set`;
+      const now = Date.now();
+      expect((await count(['a'], now)).counters).toEqual([1]);
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(win);
+      expect(ttl).toBeLessThanOrEqual(win + 2000);
+      // Not due for a trim: the expiry is left as it was (no renewal on every call).
+      expect((await count(['b'], now + 10)).counters).toEqual([2]);
+      expect(await redis.pttl(key)).toBeLessThanOrEqual(ttl);
+      // The key vanished (evicted, deleted): recreated between two trims, it still gets an expiry.
+      await redis.del(key);
+      expect((await count(['c'], now + 20)).counters).toEqual([1]);
+      expect(await redis.pttl(key)).toBeGreaterThan(win);
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
   });
 });
 

@@ -9,6 +9,8 @@ import { connect, type Socket } from 'node:net';
 export interface LoadOptions {
   port: number;
   host?: string;
+  /** Source address of the connections (e.g. 127.0.0.2, to be another client of the relay). */
+  localAddress?: string;
   sessions: number;
   /** Stop after this many messages in total... */
   maxMessages: number;
@@ -58,9 +60,9 @@ class Conn {
     socket.on('error', () => undefined);
   }
 
-  static open(port: number, host: string): Promise<Conn> {
+  static open(port: number, host: string, localAddress?: string): Promise<Conn> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host);
+      const s = connect({ port, host, localAddress });
       s.once('connect', () => resolve(new Conn(s)));
       s.once('error', reject);
     });
@@ -123,7 +125,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const more = () => started < o.maxMessages && performance.now() < deadline && errors.length < 10;
 
   const open = async (): Promise<Conn> => {
-    const c = await Conn.open(o.port, host);
+    const c = await Conn.open(o.port, host, o.localAddress);
     await expectCode(c, 220, 'greeting');
     await c.write('EHLO bench.example\r\n');
     await expectCode(c, 250, 'EHLO');
@@ -179,6 +181,11 @@ export function percentile(sorted: number[], p: number): number {
 export interface MessageOptions {
   /** From: address (default bench@laruche.example); the Message-ID uses its domain. */
   from?: string;
+  /**
+   * makeMessages: start each body with a line of its own (letters: the bulk fingerprint ignores
+   * digits), so no two messages have the same content, like person-to-person mail.
+   */
+  uniqueBodies?: boolean;
 }
 
 const LINE = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tem\r\n';
@@ -209,5 +216,21 @@ export function makeMessages(size: number, tag = 'bench', opts: MessageOptions =
   const run = `${tag}.${Date.now().toString(36)}.${process.pid}`;
   const probe = headerBlock(size, tag, from, `${run}.0000000@${from.split('@')[1]}`);
   const body = Buffer.from(LINE.repeat(Math.max(1, Math.ceil((size - probe.length) / LINE.length))), 'latin1');
-  return (seq) => Buffer.concat([Buffer.from(headerBlock(size, tag, from, `${run}.${String(seq).padStart(7, '0')}@${from.split('@')[1]}`), 'latin1'), body]);
+  return (seq) => {
+    const head = Buffer.from(headerBlock(size, tag, from, `${run}.${String(seq).padStart(7, '0')}@${from.split('@')[1]}`), 'latin1');
+    if (!opts.uniqueBodies) return Buffer.concat([head, body]);
+    // The first line is replaced, so the size stays the same.
+    const own = `Ref ${letters(seq)} ${tag}`.padEnd(LINE.length - 2, '.').slice(0, LINE.length - 2);
+    return Buffer.concat([head, Buffer.from(`${own}\r\n`, 'latin1'), body.subarray(LINE.length)]);
+  };
+}
+
+/** A number written in letters (a, b, … z, ba, bb, …). */
+function letters(n: number): string {
+  let out = '';
+  do {
+    out = String.fromCharCode(97 + (n % 26)) + out;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return out;
 }

@@ -14,6 +14,14 @@ import type { HincrBuffer } from '../store/hincr-buffer.js';
 import type { FingerprintSightings } from './fingerprint-sightings.js';
 
 const MINUTE = 60_000;
+/**
+ * Recipients from which a transaction starts a split sum (sender + Message-ID). Postfix splits a
+ * message into parts of smtp_destination_recipient_limit recipients (50 by default) and a last,
+ * smaller one: the full parts start the sum and the last one joins it. A transaction with fewer
+ * recipients (nearly all person-to-person mail) then costs no new counter; the price is that a
+ * small last part arriving before every full one is not counted in the sum of the later ones.
+ */
+export const SPLIT_START = 10;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
@@ -92,7 +100,11 @@ export function planSignals(s: SignalInput): SignalPlan {
   const msgId = f.headers.messageId?.trim().toLowerCase();
   const ops: CounterOp[] = [{ kind: 'windowCount', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
   const plan: SignalPlan = { ops, rcpt: 0 };
-  if (msgId) plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE }) - 1;
+  if (msgId) {
+    // A small transaction joins a sum that earlier parts started but starts none (see SPLIT_START).
+    const ifExists = rcpts.length < SPLIT_START;
+    plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE, ifExists }) - 1;
+  }
   if (f.bodyFingerprint) {
     const key = signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`);
     const windowMs = p.fingerprint_window_minutes * MINUTE;

@@ -122,10 +122,12 @@ export class EmbeddedCounters {
     return this.liveValue(this.prefix + key, Date.now())?.v;
   }
 
-  incr(name: string, by: number, ttlMs: number): number {
+  incr(name: string, by: number, ttlMs: number, ifExists = false): number {
     const key = this.prefix + name;
     const realNow = Date.now();
-    const next = { v: (this.liveValue(key, realNow)?.v ?? 0) + Math.round(by), exp: realNow + ttlMs };
+    const cur = this.liveValue(key, realNow);
+    if (!cur && ifExists) return Math.round(by);
+    const next = { v: (cur?.v ?? 0) + Math.round(by), exp: realNow + ttlMs };
     this.values.set(key, next);
     this.batch.values.set(key, next);
     return next.v;

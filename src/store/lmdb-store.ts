@@ -173,7 +173,7 @@ class LmdbStore implements Store {
     return this.counted(() => {
       const counters = ops.map((op): CounterResult<CounterOp> => {
         switch (op.kind) {
-          case 'incr': return this.counters.incr(op.key, op.by, op.ttlMs);
+          case 'incr': return this.counters.incr(op.key, op.by, op.ttlMs, op.ifExists);
           case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
           case 'windowCount': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now()).size;
           case 'hash': return this.hashSync(op.key);

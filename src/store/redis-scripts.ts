@@ -336,6 +336,14 @@ for k = 1, c do
       redis.call('PEXPIRE', key, ARGV[a + 2])
     end
     results[k] = v; values[k] = v; a = a + 3
+  elseif kind == 'e' then
+    -- Only an existing sum is added to (CounterOp incr with ifExists).
+    local v = tonumber(ARGV[a + 1])
+    if redis.call('EXISTS', key) == 1 then
+      v = redis.call('INCRBY', key, ARGV[a + 1])
+      redis.call('PEXPIRE', key, ARGV[a + 2])
+    end
+    results[k] = v; values[k] = v; a = a + 3
   elseif kind == 'w' then
     local m = tonumber(ARGV[a + 5])
     local members = {}

@@ -230,7 +230,7 @@ class RedisStore implements Store {
     }
     const args: (string | number)[] = [ops.length];
     for (const o of ops) {
-      if (o.kind === 'incr') args.push('i', Math.round(o.by), o.ttlMs);
+      if (o.kind === 'incr') args.push(o.ifExists ? 'e' : 'i', Math.round(o.by), o.ttlMs);
       else if (o.kind === 'windowSet') {
         // The node's clock: the times go as strings, so the script parses and formats none.
         const now = o.now === undefined ? undefined : Math.floor(o.now);

@@ -59,8 +59,11 @@ export interface WindowSetAddResult {
 
 /** One counter operation of a batch (Store.countAndConsume); each is atomic on its own. */
 export type CounterOp =
-  /** Add to a running sum that expires ttlMs after its last update → the new sum. */
-  | { kind: 'incr'; key: string; by: number; ttlMs: number }
+  /**
+   * Add to a running sum that expires ttlMs after its last update → the new sum. With
+   * `ifExists`, a sum that does not exist yet is not started: the result is then `by` alone.
+   */
+  | { kind: 'incr'; key: string; by: number; ttlMs: number; ifExists?: boolean }
   /** Add members to a window set (see windowSetAdd) → size and fresh members. */
   | { kind: 'windowSet'; key: string; members: string[]; windowMs: number; now?: number }
   /**

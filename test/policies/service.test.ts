@@ -13,6 +13,7 @@ import type { Store } from '../../src/store/types.js';
 import { chargeTime } from '../../src/store/sliding-log.js';
 import { TenantDirectory } from '../../src/tenants/index.js';
 import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyService } from '../../src/policy-service/index.js';
+import { SPLIT_START } from '../../src/policy-service/signals.js';
 import type { ClientIdentity, MessageFacts } from '../../policies/types.js';
 
 const dirs: string[] = [];
@@ -128,6 +129,21 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     expect(await svc.decide(part(20))).toMatchObject({ action: 'reject', reason: 'bulk' });
     const u = await svc.quotaUsage({ level: 'mailbox', id: 'ag@laruche.example' });
     expect(u.find((x) => x.name === 'recipients_per_day' && x.scope === 'smtp')?.used).toBe(50);
+    await close();
+  });
+
+  it('counts a small last part into the sum the full parts started; small one-offs start no sum', async () => {
+    const { svc, close } = await setup(redis);
+    const part = (id: string, n: number) => msg('ag@laruche.example', n, T0, { headers: { from: ['ag@laruche.example'], messageId: `<${id}@laruche.example>` } });
+    // 50 + 45 + 5 = 100: the 5-recipient last part joins the sum and reaches the threshold.
+    expect((await svc.decide(part('split-2', 50))).action).toBe('accept');
+    expect((await svc.decide(part('split-2', 45))).action).toBe('accept');
+    expect(await svc.decide(part('split-2', 5))).toMatchObject({ action: 'reject', reason: 'bulk', detail: 'recipients_per_message', bulk: { count: 100 } });
+    // Below SPLIT_START recipients a transaction starts no sum: sending one 9-recipient message six
+    // times (same Message-ID, 54 in all, threshold 50) is judged per transaction.
+    await svc.setOverride('mailbox', 'bo@laruche.example', { messages_per_hour: 100, recipients_per_day: 1000 });
+    const small = () => msg('bo@laruche.example', SPLIT_START - 1, T0, { headers: { from: ['bo@laruche.example'], messageId: '<small-1@laruche.example>' } });
+    for (let i = 0; i < 6; i++) expect((await svc.decide(small())).action, `transaction ${i + 1}`).toBe('accept');
     await close();
   });
 

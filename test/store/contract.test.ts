@@ -261,6 +261,18 @@ describe.each(impls)('store contract: $name', ({ name, options }) => {
     }
   });
 
+  it('adds to an existing sum only, with ifExists', async () => {
+    const op = (by: number, ifExists?: boolean) => ({ kind: 'incr', key: '{t:ie}sum', by, ttlMs: 60_000, ifExists }) as const;
+    const run = async (o: ReturnType<typeof op>) => (await store.countAndConsume([o], { requests: [], skipIf: [] })).counters[0];
+    // No sum yet: counted alone, nothing started.
+    expect(await run(op(3, true))).toBe(3);
+    expect(await run(op(4, true))).toBe(4);
+    // A sum started by a plain incr is joined.
+    expect(await run(op(50))).toBe(50);
+    expect(await run(op(5, true))).toBe(55);
+    expect(await run(op(1))).toBe(56);
+  });
+
   it('counts window sets exactly with windowCount, trimmed or not (model check)', async () => {
     const t0 = 72_000_000;
     const win = 4000; // trimmed at most once a second per node: most steps do not trim

@@ -1,9 +1,9 @@
 /**
- * A passthrough stage that fingerprints the message body for the bulk "same content" signal:
+ * Fingerprints a message body, fed chunk by chunk (the header reader hands it the bytes after
+ * the top-level header block), for the bulk "same content" signal:
  * one normalised body sent to many distinct recipients across messages. Copies of a mailing
  * differ in what the sending software varies per message, so the normalisation drops it:
- *  - the top-level header block, MIME boundary lines and every part's header block (boundaries
- *    are random per message);
+ *  - MIME boundary lines and every part's header block (boundaries are random per message);
  *  - whitespace, line breaks, digits (dates, counters, tracking numbers) and '=' (quoted-printable
  *    soft breaks, base64 padding); ASCII letters are lowercased.
  * What is left is hashed as it streams by (two 32-bit multiplicative hashes and the length: a
@@ -12,8 +12,6 @@
  * MIN_CONTENT normalised bytes gets no fingerprint: short replies ("Merci !") are alike by nature.
  * Only the first MAX_BODY bytes of body are read, which bounds the CPU spent on large messages.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 export const MIN_CONTENT = 24;
 export const MAX_BODY = 1024 * 1024;
 
@@ -30,10 +28,10 @@ for (let b = 0x41; b <= 0x5a; b++) MAP[b] = b + 0x20;
 
 type Mode = 'headers' | 'body' | 'skip';
 
-export class BodyFingerprint extends Transform {
+export class BodyFingerprint {
   private h1 = 0x811c9dc5;
   private h2 = 0x5bd1e995;
-  private mode: Mode = 'headers';
+  private mode: Mode = 'body';
   /** Bytes of the current line so far (CR not counted). */
   private col = 0;
   /** The first bytes of a body line, held until it is known whether it is a boundary. */
@@ -43,9 +41,9 @@ export class BodyFingerprint extends Transform {
   private content = 0;
   private bodyBytes = 0;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** The next bytes of the body. */
+  update(chunk: Buffer): void {
     if (this.bodyBytes < MAX_BODY) this.scan(chunk);
-    cb(null, chunk);
   }
 
   /** The fingerprint once the stream has ended; undefined when the body is too short to tell. */
@@ -96,7 +94,7 @@ export class BodyFingerprint extends Transform {
   /** One byte outside the hot loop: line ends, header blocks, the start of body lines. */
   private step(b: number): void {
     if (b === LF) {
-      // An empty line ends a header block; a body line ends (and a boundary line with it).
+      // An empty line ends a part's header block; a body line ends (and a boundary line with it).
       if (this.mode === 'headers' && this.col === 0) this.mode = 'body';
       else if (this.mode === 'skip') this.mode = 'headers';
       else if (this.mode === 'body') this.emitLead();

@@ -25,12 +25,22 @@ export class HeaderReader extends Transform {
   private buf: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly addHeaders: (present: Set<string>) => string) {
+  /**
+   * `onBody` sees every byte after the header block (the body fingerprint): a callback, not one
+   * more stream stage, which would cost more than the fingerprint itself.
+   */
+  constructor(
+    private readonly addHeaders: (present: Set<string>) => string,
+    private readonly onBody?: (chunk: Buffer) => void,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.done) return cb(null, chunk);
+    if (this.done) {
+      this.onBody?.(chunk);
+      return cb(null, chunk);
+    }
     this.buf.push(chunk);
     this.buffered += chunk.length;
     const all = this.buf.length === 1 ? chunk : Buffer.concat(this.buf);
@@ -66,7 +76,12 @@ export class HeaderReader extends Transform {
     const extra = Buffer.from(added, 'utf8');
     this.headerBlock = Buffer.concat([head, extra]);
     this.push(this.headerBlock);
-    if (split < all.length) this.push(all.subarray(split));
+    if (split < all.length) {
+      const body = all.subarray(split);
+      // The empty line that ends the header block is not body.
+      if (complete) this.onBody?.(body.subarray(body[0] === 0x0d && body[1] === 0x0a ? 2 : 0));
+      this.push(body);
+    }
     this.buf = [];
   }
 

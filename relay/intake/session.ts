@@ -82,14 +82,14 @@ export async function receiveData(args: {
   const queueId = writer.id;
   const now = new Date();
   const guard = new DataGuard(limits.maxMessageSize, limits.bareNewlines);
+  const fingerprint = hooks.fingerprint?.(identity(client, session.remoteAddress)) ? new BodyFingerprint() : undefined;
   const reader = new HeaderReader((present) => {
     let extra = '';
     if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;
     if (!present.has('date')) extra += `Date: ${now.toUTCString().replace('GMT', '+0000')}\r\n`;
     return extra;
-  });
+  }, fingerprint && ((chunk) => fingerprint.update(chunk)));
   const observer = hooks.createObserver?.();
-  const fingerprint = hooks.fingerprint?.(identity(client, session.remoteAddress)) ? new BodyFingerprint() : undefined;
   const received = receivedHeader({
     helo: session.hostNameAppearsAs,
     clientHostname: session.clientHostname,
@@ -109,9 +109,7 @@ export async function receiveData(args: {
     // The SMTP stream is piped, not part of the chain: on a spool error it must not be
     // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
     stream.pipe(guard);
-    const stages: Duplex[] = [guard, reader];
-    if (fingerprint) stages.push(fingerprint);
-    if (observer) stages.push(observer);
+    const stages: Duplex[] = observer ? [guard, reader, observer] : [guard, reader];
     // The writer stays open (and corked, for small messages): the trailer goes in with the
     // message bytes at commit, in one write.
     await chain(stages, writer);

@@ -2,7 +2,7 @@
  * The embedded store's counters (quota logs, running sums, window sets) held in memory and
  * written behind to disk: a message's policy check is a few map operations instead of a disk
  * transaction. One process owns them (see counter-owner.ts), so memory is the truth; what changed
- * is handed over as a WriteBatch, which the LMDB store commits every 100 ms. State not yet in
+ * is handed over as a WriteBatch, which the LMDB store commits every 500 ms. State not yet in
  * memory is loaded on first use, so counters survive restarts; a crash loses at most the last
  * batch (like Redis with `appendfsync everysec`, the production store, loses its last second).
  */

@@ -1,7 +1,7 @@
 /**
  * Embedded store (single node, no Redis): LMDB under <dataDir>/store, persistent across restarts.
  * Documents, values and hashes are written in LMDB write transactions; quota logs, running sums
- * and window sets are kept in the owning process's memory and written behind every 100 ms
+ * and window sets are kept in the owning process's memory and written behind every 500 ms
  * (embedded-counters.ts, counter-owner.ts). Other processes may share the data dir for documents
  * (the CLI does). TTLs are stored with the values; expired entries are ignored on read and purged
  * by a sweeper. Publish/subscribe goes through an events table polled by subscribers (works
@@ -31,7 +31,7 @@ interface WindowSetMeta { exp: number }
 
 const SWEEP_MS = 60_000;
 /** Counters are written behind at this pace (what a crash may lose). */
-const WRITE_BEHIND_MS = 100;
+const WRITE_BEHIND_MS = 500;
 const POLL_MS = 100;
 const EVENT_KEEP_MS = 60_000;
 

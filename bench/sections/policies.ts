@@ -16,7 +16,7 @@
  * creating its files (inode allocation skipping recently deleted inodes) differs from one
  * directory to the next by up to 2x in kernel CPU per message, more than the effect measured.
  * Runs alternate off/on within each round; "vs off" is the median over rounds of on/off, with
- * its range. BENCH_POLICY_ROUNDS sets the rounds (default 6).
+ * its range. BENCH_POLICY_ROUNDS sets the rounds (default 10).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,8 +30,8 @@ import { makeMessages, percentile, runLoad, type LoadResult } from '../lib/smtp-
 import { startTarpit } from '../lib/tarpit.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = Math.max(1, Number(process.env.BENCH_POLICY_ROUNDS ?? 6));
-const RUN_MS = 1500;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_POLICY_ROUNDS ?? 10));
+const RUN_MS = 2000;
 /**
  * Warm-up per configuration before the rounds. V8 is still optimising the relay's code for ~6 s
  * of load (TurboFan compiles on a helper thread, counted in the relay's CPU); the policies-on

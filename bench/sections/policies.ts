@@ -155,7 +155,11 @@ section('policies', async (ctx) => {
 
     const redisPid = useRedis ? await localRedisPid(REDIS_URL) : undefined;
     const redisCpu = (): number => (redisPid === undefined ? 0 : procCpuMs(redisPid));
-    const message = makeMessages(2048, 'policies', { from: 'bench@bench.example', uniqueBodies: true });
+    const factory = makeMessages(2048, 'policies', { from: 'bench@bench.example', uniqueBodies: true });
+    // runLoad numbers each run's messages from 0: a section-wide count keeps Message-IDs and
+    // bodies unique across runs (repeats would be split parts and copies to the policies).
+    let sent = 0;
+    const message = () => factory(sent++);
     const load = (port: number, mode: Mode, maxMs: number) =>
       runLoad({ port, localAddress: SOURCE[mode], sessions: 20, maxMessages: 1_000_000, maxMs, message, mailFrom: 'bench@bench.example', recipientFor: (seq) => `rcpt${seq % 5}@example.org` });
     // Warm-up (JIT, store files, Redis connections), both modes; not recorded.

@@ -82,7 +82,8 @@ export async function receiveData(args: {
   const queueId = writer.id;
   const now = new Date();
   const guard = new DataGuard(limits.maxMessageSize, limits.bareNewlines);
-  const fingerprint = hooks.fingerprint?.(identity(client, session.remoteAddress)) ? new BodyFingerprint() : undefined;
+  const who = identity(client, session.remoteAddress);
+  const fingerprint = hooks.fingerprint?.(who) ? new BodyFingerprint() : undefined;
   const reader = new HeaderReader((present) => {
     let extra = '';
     if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;
@@ -130,7 +131,7 @@ export async function receiveData(args: {
   }
 
   const facts: MessageFacts = {
-    client: identity(client, session.remoteAddress),
+    client: who,
     mailFrom,
     recipients,
     headers: reader.facts(),

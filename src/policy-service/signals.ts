@@ -14,6 +14,8 @@ import type { HincrBuffer } from '../store/hincr-buffer.js';
 import type { FingerprintSightings } from './fingerprint-sightings.js';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 /**
  * Recipients from which a transaction starts a split sum (sender + Message-ID). Postfix splits a
  * message into parts of smtp_destination_recipient_limit recipients (50 by default) and a last,
@@ -22,8 +24,6 @@ const MINUTE = 60_000;
  * small last part arriving before every full one is not counted in the sum of the later ones.
  */
 export const SPLIT_START = 10;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 /** Key of a per-sender signal counter, under the sender's hash tag ("t:<tenant>" or "d:<domain>"). */
 export function signalKey(tag: string, name: string): string {

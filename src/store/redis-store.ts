@@ -229,7 +229,7 @@ class RedisStore implements Store {
       lane = [...tags][0]!;
     }
     const args: (string | number)[] = [ops.length];
-    for (const o of ops) {
+    ops.forEach((o, i) => {
       if (o.kind === 'incr') args.push(o.ifExists ? 'e' : 'i', Math.round(o.by), o.ttlMs);
       else if (o.kind === 'windowSet') {
         // The node's clock: the times go as strings, so the script parses and formats none.
@@ -237,13 +237,13 @@ class RedisStore implements Store {
         args.push('w', now ?? '', o.windowMs, now === undefined ? '' : now - o.windowMs, o.windowMs + 1000, o.members.length, ...o.members);
       } else if (o.kind === 'windowCount' && o.now !== undefined) {
         const now = Math.floor(o.now);
-        const trim = this.trims.due(this.k(o.key), now, o.windowMs);
+        const trim = this.trims.due(keys[i]!, now, o.windowMs);
         args.push('c', now, now - o.windowMs, trim ? '1' : '', WindowTrims.ttl(o.windowMs), o.members.length, ...o.members);
       } else if (o.kind === 'windowCount') {
         // On the Redis clock: the general window set (it works the times out in the script).
         args.push('w', '', o.windowMs, '', '', o.members.length, ...o.members);
       } else args.push('h');
-    }
+    });
     args.push(c.skipIf.length);
     for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
     args.push(...limitArgs);
@@ -254,7 +254,7 @@ class RedisStore implements Store {
       reply = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
     } catch (err) {
       giveBack();
-      for (const o of ops) if (o.kind === 'windowCount') this.trims.forget(this.k(o.key));
+      ops.forEach((o, i) => o.kind === 'windowCount' && this.trims.forget(keys[i]!));
       throw err;
     }
     const [results, limit] = reply;

@@ -206,7 +206,7 @@ section('policies', async (ctx) => {
       if (errors.length) ctx.note(`${c.name}: errors ${errors.slice(0, 3).join('; ')}`);
       if (notAccepted) ctx.note(`${c.name}: verdicts other than accept: ${notAccepted} — the comparison is not like for like`);
     }
-    ctx.note(`${ROUNDS} rounds of ${RUN_MS / 1000} s per mode and relay after a ${WARM_MS / 1000} s warm-up (BENCH_POLICY_ROUNDS); off = the trusted client 127.0.0.2, on = the tenant client 127.0.0.1, on the same relay; "vs off" = median and range of the per-round on/off ratios; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all); "Redis CPU" = the Redis server's CPU during the on runs, when it runs on this machine (read from /proc)`);
+    ctx.note(`${ROUNDS} rounds of ${RUN_MS / 1000} s per mode and relay after a ${WARM_MS / 1000} s warm-up per relay, half in each mode (BENCH_POLICY_ROUNDS); off = the trusted client 127.0.0.2, on = the tenant client 127.0.0.1, on the same relay; "vs off" = median and range of the per-round on/off ratios; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all); "Redis CPU" = the Redis server's CPU during the on runs, when it runs on this machine (read from /proc)`);
   } finally {
     await Promise.all(configs.map((c) => c.relay.stop()));
     await tarpit.close();

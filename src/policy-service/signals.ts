@@ -24,6 +24,13 @@ const DAY = 24 * HOUR;
  * small last part arriving before every full one is not counted in the sum of the later ones.
  */
 export const SPLIT_START = 10;
+/**
+ * How old a window set's size may be when a message adds no member to it (CounterOp staleMs):
+ * on Redis, the size this node read lately then answers without a round trip. What it may lack
+ * is what other nodes added in the last second; a message with a new recipient (or domain) is
+ * always counted in Redis.
+ */
+export const SIGNAL_STALE_MS = 1000;
 
 /** Key of a per-sender signal counter, under the sender's hash tag ("t:<tenant>" or "d:<domain>"). */
 export function signalKey(tag: string, name: string): string {
@@ -41,6 +48,8 @@ export interface SenderKeys {
   /** Hash tag of the sender's counters ("t:<tenant>" or "d:<domain>"). */
   tag: string;
   rcpt: string;
+  /** Message-IDs whose split transactions are being summed. */
+  splits: string;
   guardVolume: string;
   guardDomains: string;
   guardNew: string;
@@ -50,6 +59,7 @@ export function senderKeys(tag: string, mailbox: string): SenderKeys {
   return {
     tag,
     rcpt: signalKey(tag, `bulk:rcpt:${mailbox}`),
+    splits: signalKey(tag, `bulk:splits:${mailbox}`),
     guardVolume: guardVolumeKey(tag, mailbox),
     guardDomains: signalKey(tag, `guard:domains:${mailbox}`),
     guardNew: signalKey(tag, `guard:new:${mailbox}`),
@@ -98,12 +108,21 @@ export function planSignals(s: SignalInput): SignalPlan {
   const { tag } = keys;
   const rcpts = f.recipients.map((r) => r.toLowerCase());
   const msgId = f.headers.messageId?.trim().toLowerCase();
-  const ops: CounterOp[] = [{ kind: 'windowCount', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now }];
+  const ops: CounterOp[] = [{ kind: 'windowCount', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now, staleMs: SIGNAL_STALE_MS }];
   const plan: SignalPlan = { ops, rcpt: 0 };
   if (msgId) {
     // A small transaction joins a sum that earlier parts started but starts none (see SPLIT_START).
-    const ifExists = rcpts.length < SPLIT_START;
-    plan.split = ops.push({ kind: 'incr', key: signalKey(tag, `bulk:split:${mailbox}|${msgId}`), by: rcpts.length, ttlMs: p.split_window_minutes * MINUTE, ifExists }) - 1;
+    // The sums a mailbox started are listed in keys.splits: while it is empty (nearly every
+    // mailbox, nearly always), a small transaction has no sum to join.
+    const ttlMs = p.split_window_minutes * MINUTE;
+    const key = signalKey(tag, `bulk:split:${mailbox}|${msgId}`);
+    if (rcpts.length < SPLIT_START) {
+      const indexedBy = ops.push({ kind: 'windowCount', key: keys.splits, members: [], windowMs: ttlMs, now: f.now, staleMs: SIGNAL_STALE_MS }) - 1;
+      plan.split = ops.push({ kind: 'incr', key, by: rcpts.length, ttlMs, ifExists: true, indexedBy }) - 1;
+    } else {
+      ops.push({ kind: 'windowCount', key: keys.splits, members: [msgId], windowMs: ttlMs, now: f.now });
+      plan.split = ops.push({ kind: 'incr', key, by: rcpts.length, ttlMs }) - 1;
+    }
   }
   if (f.bodyFingerprint) {
     const key = signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`);
@@ -121,9 +140,9 @@ export function planSignals(s: SignalInput): SignalPlan {
     plan.history = cached && Date.now() - cached.at < HISTORY_FRESH_MS ? cached : ops.push({ kind: 'hash', key: keys.guardVolume }) - 1;
     plan.guard = ops.length;
     ops.push(
-      { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now },
+      { kind: 'windowSet', key: keys.guardDomains, members: domains, windowMs: g.history_days * DAY, now: f.now, staleMs: SIGNAL_STALE_MS },
       // Size only: this message's new domains are added once it is decided (see recordNewDomains).
-      { kind: 'windowCount', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now },
+      { kind: 'windowCount', key: keys.guardNew, members: [], windowMs: HOUR, now: f.now, staleMs: SIGNAL_STALE_MS },
     );
   }
   return plan;

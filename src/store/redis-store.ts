@@ -10,6 +10,7 @@ import { parseRedisUrl } from './redis-url.js';
 import { LIMITS_SCRIPT, MESSAGE_SCRIPT, RETURN_CREDIT_SCRIPT, SET_IF_ABSENT_SCRIPT, WINDOW_SET_SCRIPT } from './redis-scripts.js';
 import { CreditBook, type ExpiredCredit } from './quota-credits.js';
 import { WindowTrims } from './window-trims.js';
+import { RecentCounts } from './recent-counts.js';
 import { CallBatcher } from './call-batcher.js';
 import { consumeResult, counterValue } from './counter-ops.js';
 import {
@@ -140,6 +141,8 @@ class RedisStore implements Store {
   private readonly credits = new CreditBook();
   /** When this node last trimmed the window sets it counts. */
   private readonly trims = new WindowTrims();
+  /** Window-set sizes read lately, for ops that accept them (CounterOp staleMs). */
+  private readonly recent = new RecentCounts();
   /** Gives back the credit that granules leave unspent. */
   private readonly creditTimer = setInterval(() => void this.returnCredits(this.credits.expired()), CREDIT_SWEEP_MS).unref();
 
@@ -209,69 +212,108 @@ class RedisStore implements Store {
     return RedisStore.limitOutcome(reqs, raw);
   }
 
+  /**
+   * The ops this node answers from its recent readings (CounterOp staleMs, indexedBy): they are
+   * not sent. Undefined where an op must go to Redis.
+   */
+  private localAnswers(ops: readonly CounterOp[], keys: readonly string[]): (CounterResult<CounterOp> | undefined)[] {
+    const out: (CounterResult<CounterOp> | undefined)[] = [];
+    ops.forEach((o, i) => {
+      if ((o.kind === 'windowCount' || o.kind === 'windowSet') && o.staleMs !== undefined && o.now !== undefined) {
+        const size = this.recent.size(keys[i]!, o.members, o.windowMs, o.now, o.staleMs);
+        out.push(size === undefined ? undefined : o.kind === 'windowSet' ? { size, fresh: [] } : size);
+      } else if (o.kind === 'incr' && o.ifExists && o.indexedBy !== undefined && o.indexedBy < i) {
+        // Its index is known to be empty: the sum does not exist.
+        const index = out[o.indexedBy];
+        out.push(index !== undefined && counterValue(index) === 0 ? Math.round(o.by) : undefined);
+      } else out.push(undefined);
+    });
+    return out;
+  }
+
+  /** One op's arguments for the message script (MESSAGE_FN). */
+  private encodeOp(o: CounterOp, key: string, args: (string | number)[]): void {
+    if (o.kind === 'incr') args.push(o.ifExists ? 'e' : 'i', Math.round(o.by), o.ttlMs);
+    else if (o.kind === 'windowSet') {
+      // The node's clock: the times go as strings, so the script parses and formats none.
+      const now = o.now === undefined ? undefined : Math.floor(o.now);
+      args.push('w', now ?? '', o.windowMs, now === undefined ? '' : now - o.windowMs, o.windowMs + 1000, o.members.length, ...o.members);
+    } else if (o.kind === 'windowCount' && o.now !== undefined) {
+      const now = Math.floor(o.now);
+      const trim = this.trims.due(key, now, o.windowMs);
+      args.push('c', now, now - o.windowMs, trim ? '1' : '', WindowTrims.ttl(o.windowMs), o.members.length, ...o.members);
+    } else if (o.kind === 'windowCount') {
+      // On the Redis clock: the general window set (it works the times out in the script).
+      args.push('w', '', o.windowMs, '', '', o.members.length, ...o.members);
+    } else args.push('h');
+  }
+
+  private static decodeOp(o: CounterOp, v: unknown): CounterResult<CounterOp> {
+    if (o.kind === 'incr') return Number(v);
+    if (o.kind === 'windowCount') return Number(Array.isArray(v) ? v[0] : v);
+    if (o.kind === 'windowSet') {
+      const out = v as unknown[];
+      return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+    }
+    const flat = v as string[];
+    const h: Record<string, number> = {};
+    for (let k = 0; k + 1 < flat.length; k += 2) h[flat[k]!] = Number(flat[k + 1]);
+    return h;
+  }
+
   async countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
+    const opKeys = ops.map((o) => this.k(o.key));
+    const local = this.localAnswers(ops, opKeys);
+    // A skip condition met by a local answer: the message is bulk, nothing is charged.
+    const requests = c.skipIf.some((x) => local[x.op] !== undefined && counterValue(local[x.op]) >= x.atLeast) ? [] : c.requests;
     // Limits this node pays from its credit (quota-credits.ts) stay out of the call. Not with a
     // caller's clock: credits live on the Redis clock.
     const useCredits = c.now === undefined;
-    const hashKeys = c.requests.map((r) => this.limitHashKey(r.key));
+    const hashKeys = requests.map((r) => this.limitHashKey(r.key));
     // The entry each limit's credit was charged to, for those paid from credit.
-    const paid = c.requests.map((r, i) => (useCredits ? this.credits.take(hashKeys[i]!, r.cost) : undefined));
-    const sentIdx = c.requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
-    const sent = sentIdx.map((i) => c.requests[i]!);
-    const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now, sentIdx.map((i) => hashKeys[i]!)) : { keys: [], args: ['none'] };
-    if (sent.length) limitArgs.push(...sent.map((r, j) => (useCredits ? this.credits.wanted(r, limitKeys[j]!) : 0)));
-    const keys = [...ops.map((o) => this.k(o.key)), ...limitKeys];
-    // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
-    let lane = '';
-    if (this.client instanceof Cluster) {
-      const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
-      if (tags.size > 1) throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
-      lane = [...tags][0]!;
-    }
-    const args: (string | number)[] = [ops.length];
-    ops.forEach((o, i) => {
-      if (o.kind === 'incr') args.push(o.ifExists ? 'e' : 'i', Math.round(o.by), o.ttlMs);
-      else if (o.kind === 'windowSet') {
-        // The node's clock: the times go as strings, so the script parses and formats none.
-        const now = o.now === undefined ? undefined : Math.floor(o.now);
-        args.push('w', now ?? '', o.windowMs, now === undefined ? '' : now - o.windowMs, o.windowMs + 1000, o.members.length, ...o.members);
-      } else if (o.kind === 'windowCount' && o.now !== undefined) {
-        const now = Math.floor(o.now);
-        const trim = this.trims.due(keys[i]!, now, o.windowMs);
-        args.push('c', now, now - o.windowMs, trim ? '1' : '', WindowTrims.ttl(o.windowMs), o.members.length, ...o.members);
-      } else if (o.kind === 'windowCount') {
-        // On the Redis clock: the general window set (it works the times out in the script).
-        args.push('w', '', o.windowMs, '', '', o.members.length, ...o.members);
-      } else args.push('h');
-    });
-    args.push(c.skipIf.length);
-    for (const x of c.skipIf) args.push(x.op + 1, x.atLeast);
-    args.push(...limitArgs);
+    const paid = requests.map((r, i) => (useCredits ? this.credits.take(hashKeys[i]!, r.cost) : undefined));
+    const sentIdx = requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
+    const sent = sentIdx.map((i) => requests[i]!);
+    const opIdx = ops.flatMap((_, i) => (local[i] === undefined ? [i] : []));
+    const giveBack = (): void => paid.forEach((entry, i) => entry !== undefined && this.credits.giveBack(hashKeys[i]!, requests[i]!.cost, entry));
+    let results: unknown[] = [];
+    let limit: (string | number)[] | 0 = 0;
     const sentAt = Date.now();
-    const giveBack = (): void => paid.forEach((entry, i) => entry !== undefined && this.credits.giveBack(hashKeys[i]!, c.requests[i]!.cost, entry));
-    let reply: [unknown[], (string | number)[] | 0];
-    try {
-      reply = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
-    } catch (err) {
-      giveBack();
-      ops.forEach((o, i) => o.kind === 'windowCount' && this.trims.forget(keys[i]!));
-      throw err;
-    }
-    const [results, limit] = reply;
-    const counters = ops.map((o, i) => {
-      const v = results[i];
-      if (o.kind === 'incr') return Number(v);
-      if (o.kind === 'windowCount') return Number(Array.isArray(v) ? v[0] : v);
-      if (o.kind === 'windowSet') {
-        const out = v as unknown[];
-        return { size: Number(out[0]), fresh: out.slice(1).map(String) };
+    if (opIdx.length || sent.length) {
+      const { keys: limitKeys, args: limitArgs } = sent.length ? this.limitArgs('consume', sent, c.now, sentIdx.map((i) => hashKeys[i]!)) : { keys: [], args: ['none'] };
+      if (sent.length) limitArgs.push(...sent.map((r, j) => (useCredits ? this.credits.wanted(r, limitKeys[j]!) : 0)));
+      const keys = [...opIdx.map((i) => opKeys[i]!), ...limitKeys];
+      // On a Cluster, one lane per hash tag: a batch's keys must share a slot.
+      let lane = '';
+      if (this.client instanceof Cluster) {
+        const tags = new Set(keys.map((k) => hashTagOf(k) ?? k));
+        if (tags.size > 1) throw new Error('countAndConsume: all keys must share one hash tag on Redis Cluster');
+        lane = [...tags][0]!;
       }
-      const flat = v as string[];
-      const h: Record<string, number> = {};
-      for (let k = 0; k + 1 < flat.length; k += 2) h[flat[k]!] = Number(flat[k + 1]);
-      return h;
-    });
-    if (c.requests.length === 0) return { counters, consume: null };
+      const args: (string | number)[] = [opIdx.length];
+      for (const i of opIdx) this.encodeOp(ops[i]!, opKeys[i]!, args);
+      const skipIf = c.skipIf.filter((x) => local[x.op] === undefined);
+      args.push(skipIf.length);
+      for (const x of skipIf) args.push(opIdx.indexOf(x.op) + 1, x.atLeast);
+      args.push(...limitArgs);
+      // Sets this call adds to: no local answer for them until it is back.
+      const adds = opIdx.filter((i) => { const o = ops[i]!; return (o.kind === 'windowSet' || o.kind === 'windowCount') && o.members.length > 0; });
+      for (const i of adds) this.recent.writing(opKeys[i]!);
+      try {
+        [results, limit] = (await this.run(() => this.messages.submit(lane, { keys, args }))) as [unknown[], (string | number)[] | 0];
+      } catch (err) {
+        giveBack();
+        for (const i of opIdx) if (ops[i]!.kind === 'windowCount') this.trims.forget(opKeys[i]!);
+        for (const i of adds) this.recent.failed(opKeys[i]!);
+        throw err;
+      }
+    }
+    const counters = ops.map((o, i) => local[i] ?? RedisStore.decodeOp(o, results[opIdx.indexOf(i)]));
+    for (const i of opIdx) {
+      const o = ops[i]!;
+      if (o.kind === 'windowSet' || o.kind === 'windowCount') this.recent.read(opKeys[i]!, counterValue(counters[i]), sentAt, o.members, o.now);
+    }
+    if (requests.length === 0) return { counters, consume: null };
     const skipped = sent.length ? !Array.isArray(limit) : c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast);
     if (skipped) {
       giveBack();
@@ -280,7 +322,7 @@ class RedisStore implements Store {
     const out = Array.isArray(limit) ? limit.map(Number) : [1, 0, this.credits.redisNow()];
     if (useCredits && sent.length) this.credits.observeClock(out[2]!, sentAt);
     const n = sent.length;
-    const states: LimitState[] = c.requests.map((r, i) => {
+    const states: LimitState[] = requests.map((r, i) => {
       const j = sentIdx.indexOf(i);
       if (j >= 0) return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * j]!, resetAt: out[4 + 2 * j]! };
       // Paid from credit: usage as of the grant (credit included); its charges leave with its entry.
@@ -294,7 +336,7 @@ class RedisStore implements Store {
     // (Only the fast path grants credit; the general one reports usage alone.)
     const granted = out.length > 3 + 2 * n;
     if (useCredits) {
-      sentIdx.forEach((i, j) => CreditBook.eligible(c.requests[i]!) && this.credits.charged(hashKeys[i]!, out[3 + 2 * j]!, granted ? out[3 + 2 * n + 2 * j]! : 0, granted ? out[4 + 2 * n + 2 * j]! : 0));
+      sentIdx.forEach((i, j) => CreditBook.eligible(requests[i]!) && this.credits.charged(hashKeys[i]!, out[3 + 2 * j]!, granted ? out[3 + 2 * n + 2 * j]! : 0, granted ? out[4 + 2 * n + 2 * j]! : 0));
     }
     return { counters, consume: consumeResult({ allowed: true, states }) };
   }
@@ -355,7 +397,18 @@ class RedisStore implements Store {
   }
 
   async windowSetAdd(key: string, members: string[], windowMs: number, now?: number): Promise<WindowSetAddResult> {
-    const out = await this.run(() => this.scripts.relaisWindowSet(this.k(key), now === undefined ? '' : Math.floor(now), windowMs, ...members));
+    const k = this.k(key);
+    const sentAt = Date.now();
+    if (members.length) this.recent.writing(k);
+    let out: (string | number)[];
+    try {
+      out = await this.run(() => this.scripts.relaisWindowSet(k, now === undefined ? '' : Math.floor(now), windowMs, ...members));
+    } catch (err) {
+      this.recent.failed(k);
+      throw err;
+    }
+    // Local answers for the set (CounterOp staleMs) must count this node's adds.
+    this.recent.read(k, Number(out[0]), sentAt, members, now);
     return { size: Number(out[0]), fresh: out.slice(1).map(String) };
   }
 

@@ -62,15 +62,23 @@ export type CounterOp =
   /**
    * Add to a running sum that expires ttlMs after its last update → the new sum. With
    * `ifExists`, a sum that does not exist yet is not started: the result is then `by` alone.
+   * `indexedBy` (with ifExists) names an earlier op of the batch, a window set that lists the
+   * sums of its kind while they live: when that set is known to be empty, a store may answer
+   * `by` without looking the sum up.
    */
-  | { kind: 'incr'; key: string; by: number; ttlMs: number; ifExists?: boolean }
-  /** Add members to a window set (see windowSetAdd) → size and fresh members. */
-  | { kind: 'windowSet'; key: string; members: string[]; windowMs: number; now?: number }
+  | { kind: 'incr'; key: string; by: number; ttlMs: number; ifExists?: boolean; indexedBy?: number }
+  /**
+   * Add members to a window set (see windowSetAdd) → size and fresh members. With `staleMs`
+   * (and `now`), a store shared by nodes may answer from this node's reading of the set when
+   * every member is one this node added lately (so none is fresh): the size may then lack what
+   * other nodes added in the last `staleMs`, never what this node added.
+   */
+  | { kind: 'windowSet'; key: string; members: string[]; windowMs: number; now?: number; staleMs?: number }
   /**
    * The same for a caller that needs only the size → the size. Cheaper on Redis: the set is
    * trimmed and its expiry renewed once per 1/64 window per node, not on every call.
    */
-  | { kind: 'windowCount'; key: string; members: string[]; windowMs: number; now?: number }
+  | { kind: 'windowCount'; key: string; members: string[]; windowMs: number; now?: number; staleMs?: number }
   /** Read hash counters (see hgetall). */
   | { kind: 'hash'; key: string };
 

@@ -79,9 +79,11 @@ describe('body fingerprint', () => {
   });
 
   it('gives the same result however the stream is chunked', async () => {
-    const msg = multipart('=_chunky', TEXT, '<p>Bonjour à tous</p>');
+    // Line starts of every kind: "--" alone, "-x", "-- " (signature), empty lines, bare LF.
+    const msg = multipart('=_chunky', `${TEXT}--\r\n-x\r\n\r\n-- \r\nAlice\n--\n\r\n`, '<p>Bonjour à tous</p>');
     const whole = await fp(msg);
-    for (const size of [1, 2, 3, 5, 64]) expect(await fp(msg, size)).toBe(whole);
+    for (const size of [1, 2, 3, 4, 5, 7, 64]) expect(await fp(msg, size)).toBe(whole);
+    expect(await fp(multipart('=_chunky', TEXT, '<p>Bonjour à tous</p>'))).not.toBe(whole);
   });
 
   it('gives none for bodies too short to tell apart (short replies are alike by nature)', async () => {

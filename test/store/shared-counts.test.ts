@@ -29,23 +29,37 @@ beforeAll(async () => {
   a = await openStore({ redisUrl: REDIS, dataDir: join(dir, 'a'), prefix });
   b = await openStore({ redisUrl: REDIS, dataDir: join(dir, 'b'), prefix });
   monitor = await new Redis(REDIS).monitor();
+  control = new Redis(REDIS);
   monitor.on('monitor', (_t: string, args: string[]) => { if (args.some((x) => x.includes(prefix))) seen.push(args); });
 });
 afterAll(async () => {
   monitor.disconnect();
+  control.disconnect();
   await a.close();
   await b.close();
   rmSync(dir, { recursive: true, force: true });
   await dropRedisPrefix([prefix]);
 });
 
+let control: Redis;
+let fences = 0;
+/**
+ * Everything Redis ran so far has reached the monitor: MONITOR reports commands in the order Redis
+ * runs them, so once an ECHO sent now is seen, so is every command before it.
+ */
+async function fence(): Promise<number> {
+  const mark = `${prefix}fence:${++fences}`;
+  await control.echo(mark);
+  while (!seen.some((args) => args.includes(mark))) await sleep(2);
+  return seen.length;
+}
+
 /** Runs the ops on a node and says whether Redis saw a call for them. */
 async function run(store: Store, ops: CounterOp[]): Promise<{ values: unknown[]; sent: boolean }> {
-  await sleep(20);
-  const before = seen.length;
+  const before = await fence();
   const out = await store.countAndConsume(ops, { requests: [], skipIf: [] });
-  await sleep(20);
-  return { values: out.counters, sent: seen.length > before };
+  const after = await fence();
+  return { values: out.counters, sent: after - before > 1 };
 }
 
 const rcpt = (members: string[], staleMs?: number): CounterOp => ({ kind: 'windowCount', key: '{t:s}rcpt', members, windowMs: DAY, now: Date.now(), staleMs });
@@ -102,11 +116,10 @@ describe('window-set sizes from a recent reading (Redis, two nodes)', () => {
   it('skips the quota charge when a local answer already makes the message bulk', async () => {
     const req = [{ key: '{t:s}mailbox:x:messages:hour', limit: 10, windowMs: 3_600_000, cost: 1 }];
     await run(a, [rcpt(['r1'], 1000)]);
-    const before = seen.length;
+    const before = await fence();
     const out = await a.countAndConsume([rcpt(['r1'], 1000)], { requests: req, skipIf: [{ op: 0, atLeast: 2 }] });
-    await sleep(20);
     expect(out.consume).toBeNull();
-    expect(seen.length).toBe(before);
+    expect(await fence()).toBe(before + 1);
     expect((await a.peek(req))[0]!.used).toBe(0);
   });
 });

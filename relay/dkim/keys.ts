@@ -82,9 +82,19 @@ const genKeyPair = promisify(generateKeyPair) as unknown as (
   options: object,
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
+/** Domains normalised lately: every message looks its From: domain's keys up, and domainToASCII costs ~4 µs. */
+const normalized = new Map<string, string>();
+const NORMALIZED_MAX = 10_000;
+
 export function normalizeDomain(domain: string): string {
-  const d = domain.trim().toLowerCase().replace(/\.$/, '');
-  return domainToASCII(d) || d;
+  let n = normalized.get(domain);
+  if (n === undefined) {
+    const d = domain.trim().toLowerCase().replace(/\.$/, '');
+    n = domainToASCII(d) || d;
+    if (normalized.size >= NORMALIZED_MAX) normalized.clear();
+    normalized.set(domain, n);
+  }
+  return n;
 }
 
 const SELECTOR_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;

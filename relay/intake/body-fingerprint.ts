@@ -50,8 +50,8 @@ export class BodyFingerprint {
   result(): string | undefined {
     this.emitLead();
     if (this.content < MIN_CONTENT) return undefined;
-    const hex = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
-    return `${hex(this.h1)}${hex(this.h2)}${this.content.toString(16)}`;
+    // Decimal: V8 formats it several times faster than hex (toString(16) cost ~2 µs per message).
+    return `${this.h1 >>> 0}.${this.h2 >>> 0}.${this.content}`;
   }
 
   private scan(chunk: Buffer): void {

@@ -56,7 +56,7 @@ describe('body fingerprint', () => {
 
   it('is the same for copies that differ in headers, dates, numbers, wrapping and case', async () => {
     const a = await fp(plain('one', TEXT, 'alice@dest.example'));
-    expect(a).toMatch(/^[0-9a-f]{17,}$/);
+    expect(a).toMatch(/^\d+\.\d+\.\d+$/);
     expect(await fp(plain('two-longer-id', TEXT, 'bob@other.example'))).toBe(a);
     expect(await fp(plain('three', TEXT.replace('12 mars', '13 mars').replace('18h', '19h')))).toBe(a);
     expect(await fp(plain('four', TEXT.replace(/ /g, '\r\n ').replace(/[a-z]/g, (c) => c.toUpperCase())))).toBe(a);

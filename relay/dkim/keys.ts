@@ -8,9 +8,9 @@
  */
 import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { domainToASCII } from 'node:url';
 import { promisify } from 'node:util';
 import type { Store } from '../../src/store/types.js';
+import { normalizeDomain as normalizeAsciiDomain } from '../../policies/address.js';
 import { decrypt, encrypt, writeKeyFile, type EncryptedSecret, type FileSecret } from './key-secrets.js';
 import type { DkimAlgo, DkimKey } from './sign.js';
 
@@ -82,19 +82,12 @@ const genKeyPair = promisify(generateKeyPair) as unknown as (
   options: object,
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
-/** Domains normalised lately: every message looks its From: domain's keys up, and domainToASCII costs ~4 µs. */
-const normalized = new Map<string, string>();
-const NORMALIZED_MAX = 10_000;
-
+/**
+ * A domain's ASCII form (the policies' cached one: every message looks its From: domain's keys
+ * up), or the trimmed lower-case text for what is not a domain name the policies accept.
+ */
 export function normalizeDomain(domain: string): string {
-  let n = normalized.get(domain);
-  if (n === undefined) {
-    const d = domain.trim().toLowerCase().replace(/\.$/, '');
-    n = domainToASCII(d) || d;
-    if (normalized.size >= NORMALIZED_MAX) normalized.clear();
-    normalized.set(domain, n);
-  }
-  return n;
+  return normalizeAsciiDomain(domain) ?? domain.trim().toLowerCase().replace(/\.$/, '');
 }
 
 const SELECTOR_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;

@@ -283,43 +283,39 @@ class RedisStore implements Store {
     let skip = false;
     for (const x of c.skipIf) if (local[x.op] !== undefined && counterValue(local[x.op]) >= x.atLeast) skip = true;
     const requests = skip ? NO_REQUESTS : c.requests;
+    const paid = this.takeCredits(requests, c.now);
     // The common case under load, kept apart from the general one (which V8 optimises less well
     // for seeing more shapes): every op answered here, every limit paid from credit.
-    if (local.every((v) => v !== undefined)) {
-      const states = this.payFromCredit(requests, c.now);
-      if (states) return Promise.resolve({ counters: local as CounterResult<CounterOp>[], consume: requests.length ? { allowed: true, states } : null });
+    if (local.every((v) => v !== undefined) && paid.every((e) => e !== undefined)) {
+      const consume = requests.length ? { allowed: true, states: requests.map((r, i) => this.creditState(r, paid[i]!)) } : null;
+      return Promise.resolve({ counters: local as CounterResult<CounterOp>[], consume });
     }
-    return this.callMessage(ops, opKeys, local, requests, c);
+    return this.callMessage(ops, opKeys, local, requests, paid, c);
   }
 
-  /** Every limit paid from this node's credit (their states), or none at all (undefined). */
-  private payFromCredit(requests: readonly LimitRequest[], now: number | undefined): LimitState[] | undefined {
-    // Credits live on the Redis clock: not with a caller's clock.
-    if (requests.length && now !== undefined) return undefined;
-    const states: LimitState[] = [];
-    const entries: number[] = [];
-    for (const r of requests) {
-      const key = this.limitHashKey(r.key);
-      const entry = this.credits.take(key, r.cost);
-      if (entry === undefined) {
-        entries.forEach((e, j) => this.credits.giveBack(this.limitHashKey(requests[j]!.key), requests[j]!.cost, e));
-        return undefined;
-      }
-      entries.push(entry);
-      // Usage as of the grant (credit included); its charges leave with its entry.
-      states.push({ key: r.key, limit: r.limit, windowMs: r.windowMs, used: this.credits.usedOf(key), resetAt: entry + r.windowMs });
-    }
-    return states;
+  /**
+   * The credit entry each limit is paid from (quota-credits.ts), or undefined for those the call
+   * must charge. None with a caller's clock: credits live on the Redis clock.
+   */
+  private takeCredits(requests: readonly LimitRequest[], now: number | undefined): (number | undefined)[] {
+    const paid = new Array<number | undefined>(requests.length).fill(undefined);
+    if (now === undefined) requests.forEach((r, i) => { paid[i] = this.credits.take(this.limitHashKey(r.key), r.cost); });
+    return paid;
+  }
+
+  /** A limit paid from credit: usage as of the grant (credit included); its charges leave with its entry. */
+  private creditState(r: LimitRequest, entry: number): LimitState {
+    return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: this.credits.usedOf(this.limitHashKey(r.key)), resetAt: entry + r.windowMs };
   }
 
   /** The message's call to Redis: the ops not answered locally, the limits not paid from credit. */
-  private async callMessage(ops: readonly CounterOp[], opKeys: readonly string[], local: readonly (CounterResult<CounterOp> | undefined)[], requests: readonly LimitRequest[], c: ConditionalConsume): Promise<MessageResult> {
-    // Limits this node pays from its credit (quota-credits.ts) stay out of the call. Not with a
-    // caller's clock: credits live on the Redis clock.
+  private async callMessage(
+    ops: readonly CounterOp[], opKeys: readonly string[], local: readonly (CounterResult<CounterOp> | undefined)[],
+    requests: readonly LimitRequest[], paid: readonly (number | undefined)[], c: ConditionalConsume,
+  ): Promise<MessageResult> {
+    // Limits paid from credit stay out of the call.
     const useCredits = c.now === undefined;
     const hashKeys = requests.map((r) => this.limitHashKey(r.key));
-    // The entry each limit's credit was charged to, for those paid from credit.
-    const paid = requests.map((r, i) => (useCredits ? this.credits.take(hashKeys[i]!, r.cost) : undefined));
     const sentIdx = requests.flatMap((_, i) => (paid[i] === undefined ? [i] : []));
     const sent = sentIdx.map((i) => requests[i]!);
     const opIdx = ops.flatMap((_, i) => (local[i] === undefined ? [i] : []));
@@ -372,9 +368,7 @@ class RedisStore implements Store {
     const n = sent.length;
     const states: LimitState[] = requests.map((r, i) => {
       const j = sentIdx.indexOf(i);
-      if (j >= 0) return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * j]!, resetAt: out[4 + 2 * j]! };
-      // Paid from credit: usage as of the grant (credit included); its charges leave with its entry.
-      return { key: r.key, limit: r.limit, windowMs: r.windowMs, used: this.credits.usedOf(hashKeys[i]!), resetAt: paid[i]! + r.windowMs };
+      return j >= 0 ? { key: r.key, limit: r.limit, windowMs: r.windowMs, used: out[3 + 2 * j]!, resetAt: out[4 + 2 * j]! } : this.creditState(r, paid[i]!);
     });
     if (out[0] !== 1) {
       giveBack();

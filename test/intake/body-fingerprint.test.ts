@@ -84,6 +84,12 @@ describe('body fingerprint', () => {
     const whole = await fp(msg);
     for (const size of [1, 2, 3, 4, 5, 7, 64]) expect(await fp(msg, size)).toBe(whole);
     expect(await fp(multipart('=_chunky', TEXT, '<p>Bonjour à tous</p>'))).not.toBe(whole);
+    // Larger than the fingerprint's scan slice (16 KiB) in one chunk, with a boundary-like
+    // line now and then.
+    const big = plain('big', `${TEXT}-x\r\n`.repeat(400));
+    const bigWhole = await fp(big);
+    for (const size of [7, 4096, 16 * 1024 + 3]) expect(await fp(big, size)).toBe(bigWhole);
+    expect(await fp(plain('big', `${TEXT}-y\r\n`.repeat(400)))).not.toBe(bigWhole);
   });
 
   it('gives none for bodies too short to tell apart (short replies are alike by nature)', async () => {

@@ -26,14 +26,23 @@ describe('fingerprint sightings', () => {
     expect(s.see('fp:a', ['z@d'], 4 * HOUR, HOUR)).toEqual({ first: true });
   });
 
-  it('forgets the least recently seen fingerprints past its bound', () => {
-    const s = new FingerprintSightings(2);
+  it('forgets the least recently seen fingerprints past its bound, a generation at a time', () => {
+    const s = new FingerprintSightings(4);
     s.see('a', ['x@d'], 0, HOUR);
-    s.see('b', ['x@d'], 1, HOUR);
-    s.see('a', ['y@d'], 2, HOUR); // a is now the most recent
-    s.see('c', ['x@d'], 3, HOUR); // evicts b
-    expect(s.size).toBe(2);
+    s.see('b', ['x@d'], 1, HOUR); // the newer generation (2) is full: a and b become the older one
+    s.see('a', ['y@d'], 2, HOUR); // a moves to the newer generation
+    s.see('c', ['x@d'], 3, HOUR); // full again: b, left in the older generation, is forgotten
+    expect(s.size).toBeLessThanOrEqual(4);
     expect(s.see('a', ['z@d'], 4, HOUR).first).toBe(false);
-    expect(s.see('b', ['z@d'], 5, HOUR).first).toBe(true);
+    expect(s.see('c', ['z@d'], 5, HOUR).first).toBe(false);
+    expect(s.see('b', ['z@d'], 6, HOUR).first).toBe(true);
+  });
+
+  it('stays within its bound however many fingerprints it sees', () => {
+    const s = new FingerprintSightings(1000);
+    for (let i = 0; i < 10_000; i++) s.see(`fp:${i}`, ['x@d'], i, HOUR);
+    expect(s.size).toBeLessThanOrEqual(1000);
+    expect(s.size).toBeGreaterThanOrEqual(500);
+    expect(s.see('fp:9999', ['y@d'], 10_000, HOUR).first).toBe(false);
   });
 });

@@ -57,8 +57,11 @@ export class EmbeddedCounters {
   private batch = emptyBatch();
   private valuesLoaded = false;
 
-  /** Keys in and out are the callers'; memory, source and batches use prefix + key. */
-  constructor(private readonly source: CounterSource, private readonly prefix = '') {}
+  /**
+   * Keys are the callers' everywhere (memory, source, batches): the store namespaces them on
+   * disk. A prefixed copy built per call would be a new string to hash at every map lookup.
+   */
+  constructor(private readonly source: CounterSource) {}
 
   // ---- limits
   private log(key: string): Log {
@@ -82,7 +85,7 @@ export class EmbeddedCounters {
 
   limits(mode: LogMode, reqs: LimitRequest[], now: number): LogOutcome {
     const realNow = Date.now();
-    const keys = reqs.map((r) => this.prefix + r.key);
+    const keys = reqs.map((r) => r.key);
     const logs = keys.map((k) => this.log(k));
     return runSlidingLog(mode, reqs, now, memoryAdapter(logs, {
       onTrim: (i, dropped) => {
@@ -100,8 +103,7 @@ export class EmbeddedCounters {
   }
 
   resetLimits(keys: string[]): void {
-    for (const key of keys) {
-      const k = this.prefix + key;
+    for (const k of keys) {
       this.logs.set(k, new MemoryLog());
       this.batch.logs.set(k, { reset: true, entries: new Map(), sweepAt: null });
     }
@@ -119,11 +121,10 @@ export class EmbeddedCounters {
 
   /** The counter's value, or undefined when the key holds no live counter. */
   value(key: string): number | undefined {
-    return this.liveValue(this.prefix + key, Date.now())?.v;
+    return this.liveValue(key, Date.now())?.v;
   }
 
-  incr(name: string, by: number, ttlMs: number, ifExists = false): number {
-    const key = this.prefix + name;
+  incr(key: string, by: number, ttlMs: number, ifExists = false): number {
     const realNow = Date.now();
     const cur = this.liveValue(key, realNow);
     if (!cur && ifExists) return Math.round(by);
@@ -134,8 +135,7 @@ export class EmbeddedCounters {
   }
 
   /** Forget a counter: a value is being written under its key, directly (it wins on disk). */
-  dropValue(name: string): void {
-    const key = this.prefix + name;
+  dropValue(key: string): void {
     this.values.delete(key);
     this.batch.values.delete(key);
   }
@@ -153,8 +153,7 @@ export class EmbeddedCounters {
     return s;
   }
 
-  windowSetAdd(name: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
-    const key = this.prefix + name;
+  windowSetAdd(key: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
     const s = this.windowSet(key);
     const cutoff = now - windowMs;
     let changed: Map<string, number> | undefined;

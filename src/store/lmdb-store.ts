@@ -81,7 +81,7 @@ class LmdbStore implements Store {
     this.wset = root.openDB('wset', {});
     this.wsetMeta = root.openDB('wsetmeta', {});
     this.events = root.openDB('events', {});
-    this.counters = new EmbeddedCounters(this.counterSource(), prefix);
+    this.counters = new EmbeddedCounters(this.counterSource());
     this.sweep();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
     this.writeBehind = setInterval(() => void this.flushCounters(), WRITE_BEHIND_MS).unref();
@@ -184,10 +184,11 @@ class LmdbStore implements Store {
     });
   }
 
-  /** Where the counters come from when they are not in memory yet (after a restart). */
+  /** Where the counters come from when they are not in memory yet (after a restart); keys unprefixed. */
   private counterSource(): CounterSource {
     return {
-      log: (k) => {
+      log: (name) => {
+        const k = this.k(name);
         const meta = this.limMeta.get(k);
         const entries = new Map<number, number>();
         const legacy: Key[] = [];
@@ -209,10 +210,11 @@ class LmdbStore implements Store {
         const all = this.k('');
         for (const { key, value } of this.kv.getRange({ start: all })) {
           if (typeof key !== 'string' || !key.startsWith(all)) break;
-          if (value.t === 'n') yield [key, { v: Number(value.v), exp: value.exp ?? Infinity }] as [string, { v: number; exp: number }];
+          if (value.t === 'n') yield [key.slice(all.length), { v: Number(value.v), exp: value.exp ?? Infinity }] as [string, { v: number; exp: number }];
         }
       }.bind(this),
-      windowSet: (k) => {
+      windowSet: (name) => {
+        const k = this.k(name);
         const meta = this.wsetMeta.get(k);
         if (meta === undefined) return undefined;
         const members = new Map<string, number>();
@@ -233,8 +235,10 @@ class LmdbStore implements Store {
     return this.flushing;
   }
 
+  /** Writes a batch of the counters (unprefixed keys). */
   private writeBatch(b: WriteBatch): void {
-    for (const [k, { reset, entries, sweepAt }] of b.logs) {
+    for (const [name, { reset, entries, sweepAt }] of b.logs) {
+      const k = this.k(name);
       if (reset) this.dropLimit(k);
       for (const [ts, cost] of entries) {
         if (cost > 0) this.lim.putSync([k, ts], cost);
@@ -243,11 +247,13 @@ class LmdbStore implements Store {
       if (sweepAt === null) this.limMeta.removeSync(k);
       else this.limMeta.putSync(k, { exp: sweepAt });
     }
-    for (const [k, v] of b.values) {
+    for (const [name, v] of b.values) {
+      const k = this.k(name);
       if (v) this.kv.putSync(k, { t: 'n', v: v.v, exp: v.exp });
       else this.kv.removeSync(k);
     }
-    for (const [k, { members, exp }] of b.sets) {
+    for (const [name, { members, exp }] of b.sets) {
+      const k = this.k(name);
       if (exp === null) {
         for (const e of [...under(this.wset, k)]) this.wset.removeSync(e.key);
         this.wsetMeta.removeSync(k);

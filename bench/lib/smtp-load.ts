@@ -242,6 +242,8 @@ export interface AlternatingOptions extends Omit<LoadOptions, 'maxMessages' | 'm
   windowMs: number;
   /** Turns per group. */
   turns: number;
+  /** Readings taken at each turn's start and end (e.g. CPU times); their deltas are summed per group. */
+  meter?: () => number[];
 }
 
 export interface AlternatingResult {
@@ -249,6 +251,10 @@ export interface AlternatingResult {
   counts: number[][];
   /** Per group: each turn's length in seconds (measured). */
   seconds: number[][];
+  /** Per group: the meter's deltas summed over its turns. */
+  metered: number[][];
+  /** Per group: end-of-DATA latencies in ms of the messages counted, sorted. */
+  latencies: number[][];
   errors: string[];
 }
 
@@ -269,6 +275,8 @@ export async function runAlternating(o: AlternatingOptions): Promise<Alternating
   const errors: string[] = [];
   const counts = o.groups.map(() => [] as number[]);
   const seconds = o.groups.map(() => [] as number[]);
+  const metered = o.groups.map(() => [] as number[]);
+  const latencies = o.groups.map(() => [] as number[]);
   let seq = 0;
   let active = -1;
   let finished = false;
@@ -294,9 +302,13 @@ export async function runAlternating(o: AlternatingOptions): Promise<Alternating
         await expectCode(c, 354, 'DATA');
         c.socket.write(message);
         await c.write('.\r\n');
+        const sent = performance.now();
         await expectCode(c, 250, 'end of DATA');
         // Counted in the turn it is answered in, for the group whose turn that is.
-        if (active === g) counts[g]![counts[g]!.length - 1]!++;
+        if (active === g) {
+          counts[g]![counts[g]!.length - 1]!++;
+          latencies[g]!.push(performance.now() - sent);
+        }
       } catch (err) {
         errors.push((err as Error).message);
         c.socket.destroy();
@@ -312,15 +324,18 @@ export async function runAlternating(o: AlternatingOptions): Promise<Alternating
     for (let g = 0; g < o.groups.length; g++) {
       counts[g]!.push(0);
       active = g;
+      const m0 = o.meter?.() ?? [];
       const t0 = performance.now();
       wake[g]!.splice(0).forEach((r) => r());
       await new Promise((r) => setTimeout(r, o.windowMs));
       seconds[g]!.push((performance.now() - t0) / 1000);
+      (o.meter?.() ?? []).forEach((v, k) => (metered[g]![k] = (metered[g]![k] ?? 0) + v - m0[k]!));
     }
   }
   finished = true;
   active = -1;
   wake.forEach((w) => w.splice(0).forEach((r) => r()));
   await Promise.all(running);
-  return { counts, seconds, errors };
+  latencies.forEach((l) => l.sort((a, b) => a - b));
+  return { counts, seconds, metered, latencies, errors };
 }

@@ -15,8 +15,13 @@
  * Why one relay for both modes: each relay's spool is a fresh directory, and on ext4 the cost of
  * creating its files (inode allocation skipping recently deleted inodes) differs from one
  * directory to the next by up to 2x in kernel CPU per message, more than the effect measured.
- * Runs alternate off/on within each round; "vs off" is the median over rounds of on/off, with
- * its range. BENCH_POLICY_ROUNDS sets the rounds (default 10).
+ *
+ * Why turns: the machine's speed drifts by ±20 % from one second to the next (disk, neighbours
+ * on the host), so separate runs of each mode compare noise. Both modes keep their 20
+ * connections open and take turns of 500 ms (runAlternating); each "on" turn is compared with
+ * the "off" turns just before and after it, and the median of those ratios is reported, with
+ * half the pairs run "on" first (the order costs either side ~1–2 %). An A/A run (two "off"
+ * groups) gives medians within ±2 %. BENCH_POLICY_TURNS sets the turns per mode (default 40).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,12 +31,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { section } from '../lib/registry.js';
 import { procCpuMs, startBenchRelay, type BenchRelay } from '../lib/relay.js';
-import { makeMessages, percentile, runLoad, type LoadResult } from '../lib/smtp-load.js';
+import { makeMessages, percentile, runAlternating } from '../lib/smtp-load.js';
 import { startTarpit } from '../lib/tarpit.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const ROUNDS = Math.max(1, Number(process.env.BENCH_POLICY_ROUNDS ?? 10));
-const RUN_MS = 2000;
+const TURNS = Math.max(2, Number(process.env.BENCH_POLICY_TURNS ?? 40));
+const TURN_MS = 500;
 /**
  * Warm-up per configuration before the rounds. V8 is still optimising the relay's code for ~6 s
  * of load (TurboFan compiles on a helper thread, counted in the relay's CPU); the policies-on
@@ -111,10 +116,20 @@ const SOURCE: Record<Mode, string> = { off: '127.0.0.2', on: '127.0.0.1' };
 interface Config {
   name: string;
   relay: BenchRelay;
-  runs: Record<Mode, LoadResult[]>;
+}
+
+/** One relay's measured turns, per mode. */
+interface Turns {
+  /** Per "on" turn: its rate over the mean of the "off" turns either side of it, minus 1; sorted. */
+  ratios: number[];
+  messages: Record<Mode, number>;
+  seconds: Record<Mode, number>;
+  /** Relay CPU and Redis server CPU (ms) during each mode's turns. */
   cpuMs: Record<Mode, number>;
-  /** CPU of the Redis server during this configuration's runs (when it runs on this machine). */
   redisCpuMs: Record<Mode, number>;
+  /** End-of-DATA latencies of the "on" messages, sorted. */
+  latencies: number[];
+  errors: string[];
 }
 
 /** The Redis server's pid when it runs on this machine (its CPU is read from /proc), else undefined. */
@@ -144,7 +159,7 @@ section('policies', async (ctx) => {
   const base = { RELAIS_SMARTHOST: `127.0.0.1:${tarpit.port}`, RELAIS_ALLOW_PRIVATE_MX: 'true' };
   try {
     const add = async (name: string, env: Record<string, string>, configFile: string) =>
-      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, { configFile }), runs: { off: [], on: [] }, cpuMs: { off: 0, on: 0 }, redisCpuMs: { off: 0, on: 0 } });
+      configs.push({ name, relay: await startBenchRelay({ ...base, ...env }, { configFile }) });
     await add('embedded · guard off', {}, files.off);
     await add('embedded · guard on', {}, files.on);
     if (useRedis) {
@@ -156,57 +171,73 @@ section('policies', async (ctx) => {
     const redisPid = useRedis ? await localRedisPid(REDIS_URL) : undefined;
     const redisCpu = (): number => (redisPid === undefined ? 0 : procCpuMs(redisPid));
     const factory = makeMessages(2048, 'policies', { from: 'bench@bench.example', uniqueBodies: true });
-    // runLoad numbers each run's messages from 0: a section-wide count keeps Message-IDs and
-    // bodies unique across runs (repeats would be split parts and copies to the policies).
+    // Messages are numbered section-wide, so Message-IDs and bodies stay unique across runs
+    // (repeats would be split parts and copies to the policies).
     let sent = 0;
     const message = () => factory(sent++);
-    const load = (port: number, mode: Mode, maxMs: number) =>
-      runLoad({ port, localAddress: SOURCE[mode], sessions: 20, maxMessages: 1_000_000, maxMs, message, mailFrom: 'bench@bench.example', recipientFor: (seq) => `rcpt${seq % 5}@example.org` });
-    // Warm-up (JIT, store files, Redis connections), both modes; not recorded.
-    for (const c of configs) for (const mode of MODES) await load(c.relay.smtpPort, mode, WARM_MS / 2);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < configs.length; k++) {
-        const c = configs[(k + round) % configs.length]!;
-        // Off first in even rounds, on first in odd ones.
-        for (const mode of round % 2 ? [...MODES].reverse() : MODES) {
-          const cpu0 = procCpuMs(c.relay.pid);
-          const redis0 = redisCpu();
-          c.runs[mode].push(await load(c.relay.smtpPort, mode, RUN_MS));
-          c.cpuMs[mode] += procCpuMs(c.relay.pid) - cpu0;
-          c.redisCpuMs[mode] += redisCpu() - redis0;
-        }
+    const alternate = (relay: BenchRelay, order: readonly Mode[], windowMs: number, turns: number) =>
+      runAlternating({
+        port: relay.smtpPort, groups: order.map((m) => SOURCE[m]), sessions: 20, windowMs, turns, message,
+        mailFrom: 'bench@bench.example', recipientFor: (seq) => `rcpt${seq % 5}@example.org`,
+        meter: () => [procCpuMs(relay.pid), redisCpu()],
+      });
+    const measure = async (relay: BenchRelay): Promise<Turns> => {
+      const t: Turns = { ratios: [], messages: { off: 0, on: 0 }, seconds: { off: 0, on: 0 }, cpuMs: { off: 0, on: 0 }, redisCpuMs: { off: 0, on: 0 }, latencies: [], errors: [] };
+      // Half the turns with "off" first in each pair, half with "on" first.
+      for (const order of [MODES, [...MODES].reverse()]) {
+        const r = await alternate(relay, order, TURN_MS, Math.ceil(TURNS / 2));
+        t.errors.push(...r.errors);
+        const rates = order.map((_, g) => r.counts[g]!.map((n, i) => n / r.seconds[g]![i]!));
+        order.forEach((m, g) => {
+          t.messages[m] += r.counts[g]!.reduce((a, b) => a + b, 0);
+          t.seconds[m] += r.seconds[g]!.reduce((a, b) => a + b, 0);
+          t.cpuMs[m] += r.metered[g]![0] ?? 0;
+          t.redisCpuMs[m] += r.metered[g]![1] ?? 0;
+        });
+        t.latencies.push(...r.latencies[order.indexOf('on')]!);
+        const on = rates[order.indexOf('on')]!;
+        const off = rates[order.indexOf('off')]!;
+        // The "off" turns just before and after each "on" turn (one at the ends of the run).
+        const before = order[0] === 'off' ? 0 : -1;
+        on.forEach((rate, i) => {
+          const around = [off[i + before], off[i + before + 1]].filter((x): x is number => x !== undefined);
+          t.ratios.push(rate / (around.reduce((a, b) => a + b, 0) / around.length) - 1);
+        });
       }
-    }
+      t.ratios.sort((a, b) => a - b);
+      t.latencies.sort((a, b) => a - b);
+      return t;
+    };
 
-    const count = (runs: LoadResult[]) => runs.reduce((a, r) => a + r.messages, 0);
-    const rate = (runs: LoadResult[]) => count(runs) / runs.reduce((a, r) => a + r.seconds, 0);
     const median = (xs: number[]) => (xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2);
+    const pct = (x: number) => (x * 100).toFixed(0);
     for (const c of configs) {
-      /** Per-round ratios on/off, sorted. */
-      const ratios = c.runs.on.map((r, i) => r.perSecond / c.runs.off[i]!.perSecond - 1).sort((a, b) => a - b);
-      const cpu = (m: Mode) => c.cpuMs[m] / Math.max(1, count(c.runs[m]));
-      const lat = c.runs.on.flatMap((r) => r.latencies).sort((a, b) => a - b);
-      const errors = MODES.flatMap((m) => c.runs[m].flatMap((r) => r.errors));
+      // Warm-up (JIT, store files, Redis connections), both modes; not recorded.
+      await alternate(c.relay, MODES, 1000, Math.ceil(WARM_MS / 2000));
+      const t = await measure(c.relay);
+      const rate = (m: Mode) => t.messages[m] / Math.max(1e-9, t.seconds[m]);
+      const cpu = (m: Mode) => t.cpuMs[m] / Math.max(1, t.messages[m]);
+      const q = (p: number) => t.ratios[Math.min(t.ratios.length - 1, Math.floor(p * t.ratios.length))]!;
       const v = c.relay.verdicts();
       const notAccepted = Object.entries(v).filter(([k]) => k !== 'accept').map(([k, x]) => `${k}=${x}`).join(' ');
       ctx.record(c.name, {
-        'off msg/s': rate(c.runs.off),
-        'on msg/s': rate(c.runs.on),
-        'vs off % (median)': median(ratios) * 100,
-        'vs off % range': `${(ratios[0]! * 100).toFixed(0)}…${(ratios.at(-1)! * 100).toFixed(0)}`,
-        'on p50 ms': percentile(lat, 50),
-        'on p99 ms': percentile(lat, 99),
+        'off msg/s': rate('off'),
+        'on msg/s': rate('on'),
+        'vs off % (median)': median(t.ratios) * 100,
+        'vs off % p10…p90': `${pct(q(0.1))}…${pct(q(0.9))}`,
+        'on p50 ms': percentile(t.latencies, 50),
+        'on p99 ms': percentile(t.latencies, 99),
         'relay CPU ms/msg off': cpu('off'),
         'relay CPU ms/msg on': cpu('on'),
         'CPU vs off %': (cpu('on') / cpu('off') - 1) * 100,
-        'Redis CPU µs/msg on': redisPid === undefined || !c.name.startsWith('Redis') ? undefined : (c.redisCpuMs.on * 1000) / Math.max(1, count(c.runs.on)),
-        'messages on': count(c.runs.on),
-        errors: errors.length || undefined,
+        'Redis CPU µs/msg on': redisPid === undefined || !c.name.startsWith('Redis') ? undefined : (t.redisCpuMs.on * 1000) / Math.max(1, t.messages.on),
+        'messages on': t.messages.on,
+        errors: t.errors.length || undefined,
       });
-      if (errors.length) ctx.note(`${c.name}: errors ${errors.slice(0, 3).join('; ')}`);
+      if (t.errors.length) ctx.note(`${c.name}: errors ${t.errors.slice(0, 3).join('; ')}`);
       if (notAccepted) ctx.note(`${c.name}: verdicts other than accept: ${notAccepted} — the comparison is not like for like`);
     }
-    ctx.note(`${ROUNDS} rounds of ${RUN_MS / 1000} s per mode and relay after a ${WARM_MS / 1000} s warm-up per relay, half in each mode (BENCH_POLICY_ROUNDS); off = the trusted client 127.0.0.2, on = the tenant client 127.0.0.1, on the same relay; "vs off" = median and range of the per-round on/off ratios; all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all); "Redis CPU" = the Redis server's CPU during the on runs, when it runs on this machine (read from /proc)`);
+    ctx.note(`per relay: ${WARM_MS / 1000} s warm-up, then ${TURNS} turns of ${TURN_MS} ms per mode taking turns on connections kept open (BENCH_POLICY_TURNS); off = the trusted client 127.0.0.2, on = the tenant client 127.0.0.1, on the same relay; "vs off" = each "on" turn's rate over the mean of the "off" turns just before and after it: median and p10…p90 of those ratios (in half the pairs "on" goes first); all limits out of reach; "guard on" = compromised-account guard enabled with unreachable thresholds (its store reads and writes run, it never holds), "guard off" = policies.guard.enabled: false (no guard counters at all); "Redis CPU" = the Redis server's CPU during the "on" turns, when it runs on this machine (read from /proc)`);
   } finally {
     await Promise.all(configs.map((c) => c.relay.stop()));
     await tarpit.close();

@@ -35,6 +35,16 @@ export interface HeaderFacts {
   listmonkSubscriber?: string;
 }
 
+/**
+ * A normalised body's fingerprint (relay/intake/body-fingerprint.ts): two 32-bit hashes and the
+ * normalised length. Numbers, not text: most bodies are one of a kind and only need a lookup.
+ */
+export interface BodyPrint {
+  h1: number;
+  h2: number;
+  length: number;
+}
+
 export interface MessageFacts {
   client: ClientIdentity;
   /** Envelope sender, '' for the null sender. */
@@ -42,8 +52,8 @@ export interface MessageFacts {
   recipients: string[];
   headers: HeaderFacts;
   size: number;
-  /** Normalised body fingerprint (hex), when computed. */
-  bodyFingerprint?: string;
+  /** Normalised body fingerprint, when computed. */
+  bodyFingerprint?: BodyPrint;
   now: number;
 }
 

@@ -11,6 +11,8 @@
  * the older one moves to the newer. (Evicting one oldest entry at a time from a Map costs V8 a
  * scan over every entry deleted before it: measured 65 µs per message at 100 000 fingerprints.)
  */
+import type { BodyPrint } from '../../policies/types.js';
+
 export type Sighting =
   /** First copy: count its own distinct recipients. */
   | { first: true }
@@ -20,28 +22,50 @@ export type Sighting =
 interface Seen {
   /** Last copy's time: past it plus the window, nothing of this content is left in any count. */
   at: number;
+  /** The rest of the identity (the map key holds 30 bits of h1 mixed with the sender's seed). */
+  h2: number;
+  length: number;
+  mailbox: string;
   /** The first copy's recipients until a second copy takes them to the store. */
   firstRecipients?: string[];
 }
 
+/** The sender a fingerprint is counted for, and a number derived from it (SenderKeys.seed). */
+export interface SightingSender {
+  mailbox: string;
+  seed: number;
+}
+
+/** A 30-bit number for a string (FNV-1a), to mix a sender into small-integer map keys. */
+export function stringSeed(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
 export class FingerprintSightings {
-  private current = new Map<string, Seen>();
-  private previous = new Map<string, Seen>();
+  // Small-integer keys: a string key built per message cost a flatten and a hash at each lookup
+  // (1.3 → 0.3 µs per message). Two fingerprints sharing a key are told apart by the rest of
+  // their identity: the newer one replaces the older (which loses one sighting, nothing more).
+  private current = new Map<number, Seen>();
+  private previous = new Map<number, Seen>();
 
   constructor(private readonly max = 100_000) {}
 
-  see(key: string, recipients: string[], now: number, windowMs: number): Sighting {
+  see(sender: SightingSender, fp: BodyPrint, recipients: string[], now: number, windowMs: number): Sighting {
+    const key = (fp.h1 ^ sender.seed) & 0x3fffffff;
     let s = this.current.get(key);
     if (s === undefined) {
       s = this.previous.get(key);
       if (s !== undefined) this.previous.delete(key);
     }
-    if (!s || now - s.at >= windowMs) {
-      this.remember(key, { at: now, firstRecipients: recipients });
+    const same = s !== undefined && s.h2 === fp.h2 && s.length === fp.length && s.mailbox === sender.mailbox;
+    if (!same || now - s!.at >= windowMs) {
+      this.remember(key, { at: now, h2: fp.h2, length: fp.length, mailbox: sender.mailbox, firstRecipients: recipients });
       return { first: true };
     }
-    const earlier = s.firstRecipients && { recipients: s.firstRecipients, at: s.at };
-    this.remember(key, { at: Math.max(now, s.at) });
+    const earlier = s!.firstRecipients && { recipients: s!.firstRecipients, at: s!.at };
+    this.remember(key, { at: Math.max(now, s!.at), h2: fp.h2, length: fp.length, mailbox: sender.mailbox });
     return { first: false, earlier };
   }
 
@@ -49,7 +73,7 @@ export class FingerprintSightings {
     return this.current.size + this.previous.size;
   }
 
-  private remember(key: string, s: Seen): void {
+  private remember(key: number, s: Seen): void {
     this.current.set(key, s);
     if (this.current.size >= Math.max(1, this.max >> 1)) {
       this.previous = this.current;

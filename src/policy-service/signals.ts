@@ -11,7 +11,7 @@ import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy
 import { domainOf, normalizeDomain } from '../../policies/address.js';
 import type { MessageFacts } from '../../policies/types.js';
 import type { HincrBuffer } from '../store/hincr-buffer.js';
-import type { FingerprintSightings } from './fingerprint-sightings.js';
+import { stringSeed, type FingerprintSightings } from './fingerprint-sightings.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -53,11 +53,14 @@ export interface SenderKeys {
   guardVolume: string;
   guardDomains: string;
   guardNew: string;
+  /** The mailbox as a number, for the fingerprint sightings' keys. */
+  seed: number;
 }
 
 export function senderKeys(tag: string, mailbox: string): SenderKeys {
   return {
     tag,
+    seed: stringSeed(mailbox),
     rcpt: signalKey(tag, `bulk:rcpt:${mailbox}`),
     splits: signalKey(tag, `bulk:splits:${mailbox}`),
     guardVolume: guardVolumeKey(tag, mailbox),
@@ -125,11 +128,12 @@ export function planSignals(s: SignalInput): SignalPlan {
     }
   }
   if (f.bodyFingerprint) {
-    const key = signalKey(tag, `bulk:fp:${mailbox}|${f.bodyFingerprint}`);
+    const fp = f.bodyFingerprint;
     const windowMs = p.fingerprint_window_minutes * MINUTE;
-    const seen = s.sightings.see(key, rcpts, f.now, windowMs);
-    if (seen.first) plan.fp = { local: new Set(rcpts).size };
+    const seen = s.sightings.see({ mailbox, seed: keys.seed }, fp, rcpts, f.now, windowMs);
+    if (seen.first) plan.fp = { local: rcpts.length === 1 ? 1 : new Set(rcpts).size };
     else {
+      const key = signalKey(tag, `bulk:fp:${mailbox}|${fp.h1}.${fp.h2}.${fp.length}`);
       if (seen.earlier) ops.push({ kind: 'windowCount', key, members: seen.earlier.recipients, windowMs, now: seen.earlier.at });
       plan.fp = ops.push({ kind: 'windowCount', key, members: rcpts, windowMs, now: f.now }) - 1;
     }

@@ -23,7 +23,11 @@ async function run(msg: string | Buffer, chunk = 1 << 20): Promise<{ fp: string 
   return { fp: f.result(), out: Buffer.concat(parts) };
 }
 
-const fp = async (msg: string, chunk?: number) => (await run(msg, chunk)).fp;
+/** The fingerprint as text, to compare with toBe. */
+const fp = async (msg: string, chunk?: number) => {
+  const p = (await run(msg, chunk)).fp;
+  return p && `${p.h1}.${p.h2}.${p.length}`;
+};
 
 const plain = (id: string, body: string, to = 'a@dest.example') =>
   `From: ag@laruche.example\r\nTo: ${to}\r\nMessage-ID: <${id}@laruche.example>\r\nDate: Thu, 26 Nov 2026 14:0${id.length % 10}:00 +0000\r\nSubject: AG\r\n\r\n${body}`;
@@ -57,6 +61,8 @@ describe('body fingerprint', () => {
   it('is the same for copies that differ in headers, dates, numbers, wrapping and case', async () => {
     const a = await fp(plain('one', TEXT, 'alice@dest.example'));
     expect(a).toMatch(/^\d+\.\d+\.\d+$/);
+    const p = (await run(plain('one', TEXT))).fp!;
+    for (const h of [p.h1, p.h2]) expect(h >>> 0).toBe(h);
     expect(await fp(plain('two-longer-id', TEXT, 'bob@other.example'))).toBe(a);
     expect(await fp(plain('three', TEXT.replace('12 mars', '13 mars').replace('18h', '19h')))).toBe(a);
     expect(await fp(plain('four', TEXT.replace(/ /g, '\r\n ').replace(/[a-z]/g, (c) => c.toUpperCase())))).toBe(a);

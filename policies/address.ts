@@ -33,8 +33,23 @@ export function domainOf(address: string): string | null {
   return at > 0 && at < address.length - 1 ? address.slice(at + 1) : null;
 }
 
+/**
+ * Addresses seen lately: a sender's every message names it again, and the same string back
+ * (not an equal one built anew) keeps its hash for the maps it keys downstream.
+ */
+const seenAddresses = new Map<string, string | null>();
+
 /** Address with its domain normalised (local part lower-cased too: used as a counter key). */
 export function normalizeAddress(address: string): string | null {
+  let n = seenAddresses.get(address);
+  if (n === undefined) {
+    if (seenAddresses.size >= SEEN_MAX) seenAddresses.clear();
+    seenAddresses.set(address, (n = toNormalAddress(address)));
+  }
+  return n;
+}
+
+function toNormalAddress(address: string): string | null {
   const a = address.trim().replace(/^<|>$/g, '');
   const d = domainOf(a);
   const nd = d === null ? null : normalizeDomain(d);

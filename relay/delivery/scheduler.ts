@@ -6,6 +6,7 @@
  * grouped by their set of destination domains, so a capped domain (thousands of messages for one
  * provider) is skipped in one step instead of being rescanned message by message.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { domainOf, type Envelope, pendingRecipients } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
@@ -31,7 +32,15 @@ export class Scheduler {
   private timerAt = Infinity;
   private pumpQueued = false;
   private running = false;
-  readonly abort = new AbortController();
+  /**
+   * Stops every run at shutdown. Each run waiting for a connection slot or a pace listens on it,
+   * so it has as many listeners as runs in flight: no "possible leak" warning past 10.
+   */
+  readonly abort = (() => {
+    const c = new AbortController();
+    setMaxListeners(0, c.signal);
+    return c;
+  })();
 
   private readonly onQueued = (env: Envelope) => this.file(env);
   private readonly onChanged = (env: Envelope) => this.file(env);

@@ -56,11 +56,23 @@ function toNormalAddress(address: string): string | null {
   return nd === null ? null : `${a.slice(0, a.lastIndexOf('@')).toLowerCase()}@${nd}`;
 }
 
+/** From: headers seen lately (a sender writes the same one on every message). */
+const seenLists = new Map<string, readonly string[]>();
+
 /**
  * Addresses of an address-list header (From:). Display names, quoted strings and comments are
  * skipped, so `"ceo@other.org" <x@mine.org>` yields only x@mine.org. Groups are flattened.
  */
-export function parseAddressList(value: string): string[] {
+export function parseAddressList(value: string): readonly string[] {
+  let list = seenLists.get(value);
+  if (list === undefined) {
+    if (seenLists.size >= SEEN_MAX) seenLists.clear();
+    seenLists.set(value, (list = Object.freeze(parseList(value))));
+  }
+  return list;
+}
+
+function parseList(value: string): string[] {
   const out: string[] = [];
   let current = '';
   let angle: string | null = null;

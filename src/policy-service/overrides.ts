@@ -44,6 +44,11 @@ export class OverrideCache {
     return this.load();
   }
 
+  /** The overrides when no reload is due (and the store subscription is up), else undefined. */
+  cached(): ReadonlyMap<string, LimitSet> | undefined {
+    return !this.dirty && this.subscribed ? this.all : undefined;
+  }
+
   async list(): Promise<{ level: LimitLevel; id: string; limits: LimitSet }[]> {
     return (await this.store.listDocs<LimitSet>(OVERRIDE_NS)).map(({ key, value }) => {
       const i = key.indexOf(':');

@@ -106,7 +106,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   async function evaluate(f: MessageFacts, scope: SenderScope, isLocal: boolean): Promise<Verdict> {
     if (f.client.newsletter) return newsletter(f, scope, isLocal);
     const { tenant, mailbox = '' } = scope;
-    const ctx = contexts.get(scope, isLocal ? NO_OVERRIDES : await overrides.current());
+    const ctx = contexts.get(scope, isLocal ? NO_OVERRIDES : overrides.cached() ?? (await overrides.current()));
     const { limits, bulk, keys } = ctx;
     const guardPolicy = isLocal && ctx.guard.enabled ? { ...ctx.guard, enabled: false } : ctx.guard;
     const input = { f, mailbox, keys, bulk, guard: guardPolicy, history, histories, sightings };
@@ -159,7 +159,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   }
 
   async function decide(f: MessageFacts): Promise<Verdict> {
-    const snap = await tenants.snapshot();
+    const snap = tenants.cached() ?? (await tenants.snapshot());
     const mailbox = f.mailFrom === '' ? '' : normalizeAddress(f.mailFrom) ?? f.mailFrom.toLowerCase();
     const sender = authorizeSender({ client: f.client, mailFrom: f.mailFrom, from: f.headers.from, fromRaw: f.headers.fromRaw, tenantOf: snap.tenantOf });
     if (!sender.ok) return finish({ ...sender.verdict, mailbox }, f.now);
@@ -176,7 +176,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   }
 
   async function checkSender(client: ClientIdentity, mailFrom: string): Promise<Verdict | null> {
-    const snap = await tenants.snapshot();
+    const snap = tenants.cached() ?? (await tenants.snapshot());
     const d = authorizeEnvelope(client, mailFrom, snap.tenantOf);
     if (d.ok) return null;
     const mailbox = mailFrom === '' ? '' : normalizeAddress(mailFrom) ?? mailFrom.toLowerCase();

@@ -15,7 +15,11 @@ export interface HincrBufferOptions {
   onDrop?: (fields: number) => void;
 }
 
-interface Entry { fields: Record<string, number>; ttlMs: number }
+/**
+ * Fields in a Map: a plain object keyed by field names built per message went to dictionary
+ * mode, and each access had V8 internalise the new string first (~0.5 µs per increment).
+ */
+interface Entry { fields: Map<string, number>; ttlMs: number }
 
 export class HincrBuffer {
   private pendingMap = new Map<string, Entry>();
@@ -37,10 +41,10 @@ export class HincrBuffer {
   /** Adds to one field (what a per-message caller needs, without building a fields object). */
   addOne(key: string, field: string, by: number, ttlMs: number): void {
     let e = this.pendingMap.get(key);
-    if (!e) this.pendingMap.set(key, (e = { fields: {}, ttlMs }));
-    const cur = e.fields[field];
+    if (!e) this.pendingMap.set(key, (e = { fields: new Map(), ttlMs }));
+    const cur = e.fields.get(field);
     if (cur === undefined) this.fieldCount++;
-    e.fields[field] = (cur ?? 0) + by;
+    e.fields.set(field, (cur ?? 0) + by);
     if (ttlMs > e.ttlMs) e.ttlMs = ttlMs;
   }
 
@@ -48,7 +52,7 @@ export class HincrBuffer {
   pending(key: string): Record<string, number> {
     const sum: Record<string, number> = {};
     for (const e of [this.inflight.get(key), this.pendingMap.get(key)]) {
-      if (e) for (const f in e.fields) sum[f] = (sum[f] ?? 0) + e.fields[f]!;
+      if (e) for (const [f, n] of e.fields) sum[f] = (sum[f] ?? 0) + n;
     }
     return sum;
   }
@@ -74,10 +78,10 @@ export class HincrBuffer {
     this.fieldCount = 0;
     this.inflight = batch;
     try {
-      await this.store.hincrMany([...batch].map(([key, e]) => ({ key, fields: e.fields, ttlMs: e.ttlMs })));
+      await this.store.hincrMany([...batch].map(([key, e]) => ({ key, fields: Object.fromEntries(e.fields), ttlMs: e.ttlMs })));
     } catch (err) {
       // Put the batch back together with what arrived meanwhile.
-      for (const [key, e] of batch) this.add(key, e.fields, e.ttlMs);
+      for (const [key, e] of batch) for (const [f, n] of e.fields) this.addOne(key, f, n, e.ttlMs);
       const max = this.opts.maxFields ?? 100_000;
       if (this.fieldCount > max) {
         this.opts.onDrop?.(this.fieldCount);

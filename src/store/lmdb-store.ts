@@ -171,17 +171,24 @@ class LmdbStore implements Store {
   }
   countAndConsume(ops: readonly CounterOp[], c: ConditionalConsume): Promise<{ counters: CounterResult<CounterOp>[]; consume: ConsumeResult | null }> {
     return this.counted(() => {
-      const counters = ops.map((op): CounterResult<CounterOp> => {
-        switch (op.kind) {
-          case 'incr': return this.counters.incr(op.key, op.by, op.ttlMs, op.ifExists);
-          case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
-          case 'windowCount': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now()).size;
-          case 'hash': return this.hashSync(op.key);
-        }
-      });
+      const counters: CounterResult<CounterOp>[] = [];
+      for (const op of ops) counters.push(this.runOp(op, counters));
       if (!c.requests.length || c.skipIf.some((x) => counterValue(counters[x.op]) >= x.atLeast)) return { counters, consume: null };
       return { counters, consume: consumeResult(this.counters.limits('consume', c.requests, c.now ?? Date.now())) };
     });
+  }
+
+  /** One op of a batch; `done` = the results of the ops before it. */
+  private runOp(op: CounterOp, done: readonly CounterResult<CounterOp>[]): CounterResult<CounterOp> {
+    switch (op.kind) {
+      case 'incr':
+        // An empty index: no sum of this kind lives, so this one need not be looked up.
+        if (op.ifExists && op.indexedBy !== undefined && counterValue(done[op.indexedBy]) === 0) return Math.round(op.by);
+        return this.counters.incr(op.key, op.by, op.ttlMs, op.ifExists);
+      case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
+      case 'windowCount': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now()).size;
+      case 'hash': return this.hashSync(op.key);
+    }
   }
 
   /** Where the counters come from when they are not in memory yet (after a restart); keys unprefixed. */

@@ -136,6 +136,14 @@ export class TenantDirectory {
     return new DirectorySnapshot(views, clients);
   }
 
+  /**
+   * The snapshot when no reload is due, else undefined (then await snapshot()): the per-message
+   * path reads it without a promise.
+   */
+  cached(): DirectorySnapshot | undefined {
+    return !this.dirty || Date.now() - this.lastFailure < 1000 ? this.snap : undefined;
+  }
+
   /** Current snapshot; reloads from the store when a change was announced. */
   async snapshot(): Promise<DirectorySnapshot> {
     if (!this.dirty || Date.now() - this.lastFailure < 1000) return this.snap;

@@ -107,7 +107,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
       if (v.action === 'redirect') v = await redirect(ctx, v);
 
       const fromDomain = domainOf(f.headers.from[0] ?? f.mailFrom);
-      const tenant = v.tenant ? await d.tenants.get(v.tenant) : undefined;
+      const tenant = v.tenant ? (d.tenants.cached() ?? (await d.tenants.snapshot())).tenants.get(v.tenant) : undefined;
       let prependHeaders: string | undefined;
       const notes: Record<string, string> = {};
       if (v.action === 'accept' || v.action === 'hold') {

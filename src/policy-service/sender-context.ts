@@ -10,11 +10,17 @@ import type { LimitSet } from '../../policies/limits.js';
 import type { TenantView } from '../tenants/types.js';
 import type { PolicyConfig } from './config.js';
 import { overridesFor } from './overrides.js';
-import { limitsFor, type KeyedLimit, type SenderScope } from './quota.js';
+import { limitsFor, requestsFor, type KeyedLimit, type SenderScope } from './quota.js';
+import type { LimitRequest } from '../store/types.js';
 import { senderKeys, type SenderKeys } from './signals.js';
 
 export interface SenderContext {
   limits: KeyedLimit[];
+  /**
+   * The store requests of a message with n recipients (the same every time for this sender:
+   * built once per count; the store only reads them).
+   */
+  requests(recipients: number): LimitRequest[];
   bulk: BulkPolicy;
   guard: GuardPolicy;
   keys: SenderKeys;
@@ -27,6 +33,8 @@ interface Entry extends SenderContext {
 }
 
 const MAX_ENTRIES = 10_000;
+/** Recipient counts whose requests are kept per sender (larger messages build theirs). */
+const MAX_CACHED_COUNT = 64;
 
 export class SenderContexts {
   private readonly entries = new Map<string, Entry>();
@@ -42,9 +50,12 @@ export class SenderContexts {
     const mb = tenant?.mailboxes[mailbox];
     const guard: GuardPolicy = { ...this.cfg.guard, ...tenant?.guard, notify: [...this.cfg.guard.notify, ...(tenant?.guard.notify ?? [])] };
     if (mb?.guard?.enabled === false) guard.enabled = false;
+    const limits = limitsFor(this.cfg, scope, 'smtp', overridesFor(overrides, scope));
+    const byCount: LimitRequest[][] = [];
     const entry: Entry = {
       tenant, domain: scope.domain, overrides,
-      limits: limitsFor(this.cfg, scope, 'smtp', overridesFor(overrides, scope)),
+      limits,
+      requests: (n) => (n < MAX_CACHED_COUNT ? (byCount[n] ??= requestsFor(limits, n)) : requestsFor(limits, n)),
       bulk: { ...this.cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk },
       guard,
       keys: senderKeys(tenant ? `t:${tenant.id}` : `d:${scope.domain}`, mailbox),

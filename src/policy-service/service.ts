@@ -115,7 +115,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       return v ? { ...v, mailbox } : null;
     };
 
-    const reqs = requestsFor(limits, f.recipients.length, isLocal ? cfg.local_limit_factor : 1);
+    const reqs = isLocal ? requestsFor(limits, f.recipients.length, cfg.local_limit_factor) : ctx.requests(f.recipients.length);
     let signals: SenderSignals;
     let r: ConsumeResult | null;
     if (isLocal) {

@@ -55,12 +55,17 @@ export interface SenderKeys {
   guardNew: string;
   /** The mailbox as a number, for the fingerprint sightings' keys. */
   seed: number;
+  /** Key prefixes of the per-message sums (+ Message-ID) and copy counts (+ fingerprint). */
+  splitPrefix: string;
+  fpPrefix: string;
 }
 
 export function senderKeys(tag: string, mailbox: string): SenderKeys {
   return {
     tag,
     seed: stringSeed(mailbox),
+    splitPrefix: signalKey(tag, `bulk:split:${mailbox}|`),
+    fpPrefix: signalKey(tag, `bulk:fp:${mailbox}|`),
     rcpt: signalKey(tag, `bulk:rcpt:${mailbox}`),
     splits: signalKey(tag, `bulk:splits:${mailbox}`),
     guardVolume: guardVolumeKey(tag, mailbox),
@@ -108,8 +113,7 @@ export interface SignalPlan {
 
 export function planSignals(s: SignalInput): SignalPlan {
   const { f, mailbox, keys, bulk: p, guard: g } = s;
-  const { tag } = keys;
-  const rcpts = f.recipients.map((r) => r.toLowerCase());
+  const rcpts = lowerCased(f.recipients);
   const msgId = f.headers.messageId?.trim().toLowerCase();
   const ops: CounterOp[] = [{ kind: 'windowCount', key: keys.rcpt, members: rcpts, windowMs: DAY, now: f.now, staleMs: SIGNAL_STALE_MS }];
   const plan: SignalPlan = { ops, rcpt: 0 };
@@ -118,7 +122,7 @@ export function planSignals(s: SignalInput): SignalPlan {
     // The sums a mailbox started are listed in keys.splits: while it is empty (nearly every
     // mailbox, nearly always), a small transaction has no sum to join.
     const ttlMs = p.split_window_minutes * MINUTE;
-    const key = signalKey(tag, `bulk:split:${mailbox}|${msgId}`);
+    const key = keys.splitPrefix + msgId;
     if (rcpts.length < SPLIT_START) {
       const indexedBy = ops.push({ kind: 'windowCount', key: keys.splits, members: [], windowMs: ttlMs, now: f.now, staleMs: SIGNAL_STALE_MS }) - 1;
       plan.split = ops.push({ kind: 'incr', key, by: rcpts.length, ttlMs, ifExists: true, indexedBy }) - 1;
@@ -133,13 +137,13 @@ export function planSignals(s: SignalInput): SignalPlan {
     const seen = s.sightings.see({ mailbox, seed: keys.seed }, fp, rcpts, f.now, windowMs);
     if (seen.first) plan.fp = { local: rcpts.length === 1 ? 1 : new Set(rcpts).size };
     else {
-      const key = signalKey(tag, `bulk:fp:${mailbox}|${fp.h1}.${fp.h2}.${fp.length}`);
+      const key = `${keys.fpPrefix}${fp.h1}.${fp.h2}.${fp.length}`;
       if (seen.earlier) ops.push({ kind: 'windowCount', key, members: seen.earlier.recipients, windowMs, now: seen.earlier.at });
       plan.fp = ops.push({ kind: 'windowCount', key, members: rcpts, windowMs, now: f.now }) - 1;
     }
   }
   if (g.enabled) {
-    const domains = [...new Set(f.recipients.map((r) => normalizeDomain(domainOf(r) ?? '')).filter((d): d is string => d !== null))];
+    const domains = recipientDomains(f.recipients);
     const cached = s.histories.get(keys.guardVolume);
     plan.history = cached && Date.now() - cached.at < HISTORY_FRESH_MS ? cached : ops.push({ kind: 'hash', key: keys.guardVolume }) - 1;
     plan.guard = ops.length;
@@ -150,6 +154,30 @@ export function planSignals(s: SignalInput): SignalPlan {
     );
   }
   return plan;
+}
+
+/** The addresses in lower case: the same array when they already are (nearly always). */
+function lowerCased(list: string[]): string[] {
+  for (let i = 0; i < list.length; i++) if (list[i] !== list[i]!.toLowerCase()) return list.map((r) => r.toLowerCase());
+  return list;
+}
+
+/** The distinct valid domains of the recipients. */
+function recipientDomains(recipients: readonly string[]): string[] {
+  if (recipients.length > 8) {
+    const all = new Set<string>();
+    for (const r of recipients) {
+      const d = normalizeDomain(domainOf(r) ?? '');
+      if (d !== null) all.add(d);
+    }
+    return [...all];
+  }
+  const out: string[] = [];
+  for (const r of recipients) {
+    const d = normalizeDomain(domainOf(r) ?? '');
+    if (d !== null && !out.includes(d)) out.push(d);
+  }
+  return out;
 }
 
 /**

@@ -84,23 +84,32 @@ export class EmbeddedCounters {
   }
 
   limits(mode: LogMode, reqs: LimitRequest[], now: number): LogOutcome {
-    const realNow = Date.now();
-    const keys = reqs.map((r) => r.key);
-    const logs = keys.map((k) => this.log(k));
-    return runSlidingLog(mode, reqs, now, memoryAdapter(logs, {
-      onTrim: (i, dropped) => {
-        const b = this.logBatch(keys[i]!);
-        for (const ts of dropped) b.entries.set(ts, 0);
-      },
-      onAdd: (i, ts, entryCost) => {
-        const l = logs[i]!;
-        l.sweepAt = Math.max(l.sweepAt ?? 0, realNow + (l.expiresAt - now) + 1000);
-        const b = this.logBatch(keys[i]!);
-        b.entries.set(ts, entryCost);
-        b.sweepAt = l.sweepAt;
-      },
-    }));
+    // One adapter for every call (no closures per message), over this call's logs.
+    const call = this.call;
+    call.logs.length = 0;
+    for (const r of reqs) call.logs.push(this.log(r.key));
+    call.reqs = reqs;
+    call.now = now;
+    call.realNow = Date.now();
+    return runSlidingLog(mode, reqs, now, this.adapter);
   }
+
+  /** The limits() call running (synchronous, so one at a time). */
+  private readonly call = { logs: [] as Log[], reqs: [] as LimitRequest[], now: 0, realNow: 0 };
+  private readonly adapter = memoryAdapter(this.call.logs, {
+    onTrim: (i, dropped) => {
+      const b = this.logBatch(this.call.reqs[i]!.key);
+      for (const ts of dropped) b.entries.set(ts, 0);
+    },
+    onAdd: (i, ts, entryCost) => {
+      const { logs, reqs, now, realNow } = this.call;
+      const l = logs[i]!;
+      l.sweepAt = Math.max(l.sweepAt ?? 0, realNow + (l.expiresAt - now) + 1000);
+      const b = this.logBatch(reqs[i]!.key);
+      b.entries.set(ts, entryCost);
+      b.sweepAt = l.sweepAt;
+    },
+  });
 
   resetLimits(keys: string[]): void {
     for (const k of keys) {
@@ -154,38 +163,48 @@ export class EmbeddedCounters {
   }
 
   windowSetAdd(key: string, members: string[], windowMs: number, now: number): WindowSetAddResult {
+    const fresh: string[] = [];
+    return { size: this.addMembers(key, members, windowMs, now, fresh), fresh };
+  }
+
+  /** Like windowSetAdd, for a caller that only needs the size. */
+  windowCount(key: string, members: string[], windowMs: number, now: number): number {
+    return this.addMembers(key, members, windowMs, now);
+  }
+
+  /** Adds the members (their time is now) after dropping the expired ones → the live size. */
+  private addMembers(key: string, members: string[], windowMs: number, now: number, fresh?: string[]): number {
     const s = this.windowSet(key);
     const cutoff = now - windowMs;
+    /** This batch's writes to the set, once something changed. */
     let changed: Map<string, number> | undefined;
-    const mark = (m: string, ts: number): void => {
-      if (!changed) {
-        let b = this.batch.sets.get(key);
-        if (!b) this.batch.sets.set(key, (b = { members: new Map(), exp: null }));
-        changed = b.members;
-      }
-      changed.set(m, ts);
-    };
     if (s.oldest <= cutoff) {
       s.oldest = Infinity;
       for (const [m, ts] of s.members) {
         if (ts <= cutoff) {
           s.members.delete(m);
-          mark(m, 0);
+          (changed ??= this.setBatch(key)).set(m, 0);
         } else s.oldest = Math.min(s.oldest, ts);
       }
     }
-    const fresh: string[] = [];
     for (const m of members) {
-      if (!s.members.has(m)) fresh.push(m);
+      if (fresh && !s.members.has(m)) fresh.push(m);
       s.members.set(m, now);
       s.oldest = Math.min(s.oldest, now);
-      mark(m, now);
+      (changed ??= this.setBatch(key)).set(m, now);
     }
     if (changed) {
       s.exp = Date.now() + windowMs + 1000;
       this.batch.sets.get(key)!.exp = s.members.size ? s.exp : null;
     }
-    return { size: s.members.size, fresh };
+    return s.members.size;
+  }
+
+  /** The members written to a set in the current batch. */
+  private setBatch(key: string): Map<string, number> {
+    let b = this.batch.sets.get(key);
+    if (!b) this.batch.sets.set(key, (b = { members: new Map(), exp: null }));
+    return b.members;
   }
 
   /** Drop from memory (and from disk at the next batch) what expired. */

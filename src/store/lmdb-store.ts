@@ -186,7 +186,7 @@ class LmdbStore implements Store {
         if (op.ifExists && op.indexedBy !== undefined && counterValue(done[op.indexedBy]) === 0) return Math.round(op.by);
         return this.counters.incr(op.key, op.by, op.ttlMs, op.ifExists);
       case 'windowSet': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now());
-      case 'windowCount': return this.counters.windowSetAdd(op.key, op.members, op.windowMs, op.now ?? Date.now()).size;
+      case 'windowCount': return this.counters.windowCount(op.key, op.members, op.windowMs, op.now ?? Date.now());
       case 'hash': return this.hashSync(op.key);
     }
   }

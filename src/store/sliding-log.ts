@@ -76,18 +76,19 @@ export function runSlidingLog(mode: LogMode, reqs: LimitRequest[], now: number, 
   if (mode === 'peek') return { allowed: true, at: now, states: reqs.map((r, i) => state(i, backToZero(a, i, r, now))) };
 
   if (mode === 'consume') {
-    const over = reqs.map((r, i) => used[i] + r.cost > r.limit);
-    const refusedIndex = over.indexOf(true);
+    const over = (r: LimitRequest, i: number) => used[i] + r.cost > r.limit;
+    const refusedIndex = reqs.findIndex(over);
     if (refusedIndex >= 0) {
-      const states = reqs.map((r, i) => state(i, over[i] ? freeAt(a, i, r, used[i], now) : backToZero(a, i, r, now)));
+      const states = reqs.map((r, i) => state(i, over(r, i) ? freeAt(a, i, r, used[i], now) : backToZero(a, i, r, now)));
       return { allowed: false, refusedIndex, at: now, states };
     }
-    reqs.forEach((r, i) => {
-      if (r.cost <= 0) return;
+    for (let i = 0; i < reqs.length; i++) {
+      const r = reqs[i]!;
+      if (r.cost <= 0) continue;
       const ts = chargeTime(now, r.windowMs);
       a.add(i, { ts, cost: r.cost }, Math.max(ts, a.newest(i) ?? ts) + r.windowMs);
       used[i] += r.cost;
-    });
+    }
     return { allowed: true, at: now, states: reqs.map((r, i) => state(i, backToZero(a, i, r, now))) };
   }
 

@@ -72,6 +72,7 @@ export class HeaderReader extends Transform {
     this.done = true;
     const head = all.subarray(0, split);
     this.headers = parseHeaderBlock(head);
+    this.byName = undefined;
     const added = complete ? this.addHeaders(new Set(this.headers.map((h) => h.name.toLowerCase()))) : '';
     const extra = Buffer.from(added, 'utf8');
     this.headerBlock = Buffer.concat([head, extra]);
@@ -85,14 +86,23 @@ export class HeaderReader extends Transform {
     this.buf = [];
   }
 
+  /** The first value of each header, by lower-case name (built on first use). */
+  private byName?: Map<string, string>;
+
   get(name: string): string | undefined {
-    const n = name.toLowerCase();
-    return this.headers.find((h) => h.name.toLowerCase() === n)?.value;
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const h of this.headers) {
+        const n = h.name.toLowerCase();
+        if (!this.byName.has(n)) this.byName.set(n, h.value);
+      }
+    }
+    return this.byName.get(name.toLowerCase());
   }
 
   facts(): HeaderFacts {
     const fromRaw = this.get('from');
-    const from = fromRaw ? flattenAddresses(addressparser(fromRaw)) : [];
+    const from = fromRaw ? fromAddresses(fromRaw) : [];
     return {
       from,
       fromRaw,
@@ -109,6 +119,20 @@ export class HeaderReader extends Transform {
 }
 
 type Parsed = ReturnType<typeof addressparser>;
+
+/** From: headers seen lately (a sender writes the same one on every message). */
+const seenFrom = new Map<string, string[]>();
+const SEEN_MAX = 10_000;
+
+/** The addresses of a From: header, lower-cased (read only: shared by the messages that name them). */
+function fromAddresses(value: string): string[] {
+  let list = seenFrom.get(value);
+  if (list === undefined) {
+    if (seenFrom.size >= SEEN_MAX) seenFrom.clear();
+    seenFrom.set(value, (list = Object.freeze(flattenAddresses(addressparser(value))) as string[]));
+  }
+  return list;
+}
 
 function flattenAddresses(list: Parsed): string[] {
   const out: string[] = [];

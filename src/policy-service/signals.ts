@@ -90,11 +90,12 @@ export interface SignalInput {
 
 /**
  * Guard volume histories as read from the store, by key: the (real) time they were read, the
- * history with this node's messages since counted in (recordVolume), and its usual hourly volume
- * as seen from `hour`.
+ * history with this node's messages since counted in (recordVolume), its usual hourly volume as
+ * seen from `hour`, and the count of `hour` itself. That one is a field of its own: hour keys
+ * ("2026112614") are array indexes to V8, so hist[hour] on every message took its slow path.
  */
 export type HistoryCache = Map<string, CachedHistory>;
-interface CachedHistory { at: number; hist: Record<string, number>; hour: string; usual: number }
+interface CachedHistory { at: number; hist: Record<string, number>; hour: string; usual: number; current: number }
 const HISTORY_FRESH_MS = 1000;
 const HISTORY_CACHE_MAX = 10_000;
 
@@ -215,15 +216,19 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
   if (!h || h.hour !== hour) {
     // Read now (or the hour changed): the usual volume is worked out once per read. A fresh read
     // lacks this node's increments not yet written; later ones are counted in by recordVolume.
-    const hist = h ? h.hist : withPending(s, out[plan.history as number] as Record<string, number>);
-    h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(hist, hour) };
+    let hist: Record<string, number>;
+    if (h) {
+      hist = h.hist;
+      hist[h.hour] = h.current;
+    } else hist = withPending(s, out[plan.history as number] as Record<string, number>);
+    h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(hist, hour), current: hist[hour] ?? 0 };
     if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
     s.histories.set(s.keys.guardVolume, h);
   }
   const known = out[plan.guard] as { size: number; fresh: string[] };
   const recentNew = out[plan.guard + 1] as number;
   const hit = judgeGuard({
-    currentHour: (h.hist[hour] ?? 0) + 1,
+    currentHour: h.current + 1,
     usualHourly: h.usual,
     // The fresh domains were not in the history, so not among the last hour's new ones either.
     newDomainsLastHour: recentNew + known.fresh.length,
@@ -251,7 +256,9 @@ export function recordVolume(history: HincrBuffer, histories: HistoryCache, keys
   const hour = hourKey(now);
   history.addOne(keys.guardVolume, hour, 1, (g.history_days + 1) * DAY);
   const cached = histories.get(keys.guardVolume);
-  if (cached) cached.hist[hour] = (cached.hist[hour] ?? 0) + 1;
+  if (!cached) return;
+  if (cached.hour === hour) cached.current++;
+  else cached.hist[hour] = (cached.hist[hour] ?? 0) + 1;
 }
 
 /** Remember the message's never-seen domains as new for an hour. */

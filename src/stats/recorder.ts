@@ -6,9 +6,10 @@
  * nodes, so several nodes may share one Redis.
  */
 import { HincrBuffer } from '../store/hincr-buffer.js';
+import { StatsKeys } from './key-cache.js';
 import type { Store } from '../store/types.js';
 import {
-  ALL_SCOPE, DAY_MS, HOUR_MS, M, NO_TENANT, bucketKey, cleanPart, field, sampleBase, scopeOf,
+  ALL_SCOPE, DAY_MS, HOUR_MS, M, NO_TENANT, cleanPart, sampleBase,
   type Dimension, type Granularity,
 } from './buckets.js';
 import type { BounceKind, Outcome, Reason } from './classify.js';
@@ -116,17 +117,19 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   let failing = false;
   let flushing: Promise<void> | null = null;
 
+  const names = new StatsKeys();
+
   /** Add metric values for one id under every scope and both granularities (every message: lean). */
   const addAll = (at: number, tenant: string | undefined, ids: Partial<Record<Dimension, string>>, metrics: Record<string, number>): void => {
-    const scopes = tenant === undefined ? ONLY_ALL : [ALL_SCOPE, scopeOf(tenant)];
+    const scopes = tenant === undefined ? ONLY_ALL : [ALL_SCOPE, names.scope(tenant)];
     const idList = Object.entries(ids) as [Dimension, string][];
     const metricList = Object.entries(metrics);
     for (const g of GRANULARITIES) {
       for (const scope of scopes) {
         for (const [dim, id] of idList) {
           if (dim === 't' && scope !== ALL_SCOPE) continue;
-          const key = bucketKey(g, at, scope, dim);
-          for (const [m, n] of metricList) counters.addOne(key, field(id, m), n, ttl[g]);
+          const key = names.bucket(g, at, scope, dim);
+          for (const [m, n] of metricList) counters.addOne(key, names.field(id, m), n, ttl[g]);
         }
       }
     }
@@ -161,7 +164,7 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
         ...(a.mx ? { mx: a.mx } : {}),
         outcome: a.outcome,
       };
-      for (const scope of a.tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, scopeOf(a.tenant)]) {
+      for (const scope of a.tenant === undefined ? [ALL_SCOPE] : [ALL_SCOPE, names.scope(a.tenant)]) {
         // Per outcome and reason: a 421 must not stand as the sample of a bounce for the same reason.
         const base = sampleBase(at, scope, provider, `${a.outcome}:${cleanPart(a.reason)}`);
         if (fullSamples.has(base)) continue;
@@ -171,10 +174,18 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
     }
   };
 
+  /** Metrics of a verdict, by action and reason (a handful of them, built once). */
+  const verdictMetrics = new Map<string, Map<string, Record<string, number>>>();
   const recordVerdict = (v: VerdictRecord): void => {
-    const action = cleanPart(v.action);
-    const metrics: Record<string, number> = { [`verdict:${action}`]: 1 };
-    if (v.reason) metrics[`verdict:${action}:${cleanPart(v.reason)}`] = 1;
+    let byReason = verdictMetrics.get(v.action);
+    if (!byReason) verdictMetrics.set(v.action, (byReason = new Map()));
+    let metrics = byReason.get(v.reason ?? '');
+    if (!metrics) {
+      const action = cleanPart(v.action);
+      metrics = { [`verdict:${action}`]: 1 };
+      if (v.reason) metrics[`verdict:${action}:${cleanPart(v.reason)}`] = 1;
+      if (byReason.size < 1000) byReason.set(v.reason ?? '', metrics);
+    }
     const sender = normId(v.sender, '<>');
     const at = sender.lastIndexOf('@');
     addAll(toMs(v.at), v.tenant, { s: sender, sd: at >= 0 ? sender.slice(at + 1) : '?', t: v.tenant ?? NO_TENANT }, metrics);

@@ -107,14 +107,45 @@ async function expectCode(c: Conn, want: number, what: string): Promise<void> {
   if (got !== want) throw new Error(`${what}: expected ${want}, got ${got}`);
 }
 
-export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const host = o.host ?? '127.0.0.1';
+/** A session opened and greeted (EHLO). */
+async function openSession(port: number, host: string, localAddress?: string): Promise<Conn> {
+  const c = await Conn.open(port, host, localAddress);
+  await expectCode(c, 220, 'greeting');
+  await c.write('EHLO bench.example\r\n');
+  await expectCode(c, 250, 'EHLO');
+  return c;
+}
+
+type Transaction = (c: Conn, seq: number) => Promise<{ bytes: number; latencyMs: number }>;
+
+/**
+ * One pipelined transaction per call (MAIL, RCPTs and DATA in one write, like Postfix's smtp
+ * client); the latency is from the final "." to the 250.
+ */
+function transaction(o: Pick<LoadOptions, 'message' | 'recipients' | 'mailFrom' | 'recipientFor'>): Transaction {
   const rcpts = o.recipients ?? 1;
   const from = o.mailFrom ?? 'bench@laruche.example';
   const rcptOf = o.recipientFor ?? ((_seq: number, i: number) => `dest${i}@example.org`);
   const messageOf = typeof o.message === 'function' ? o.message : () => o.message as Buffer;
   const envelope = (seq: number, size: number) =>
     `MAIL FROM:<${from}> SIZE=${size}\r\n${Array.from({ length: rcpts }, (_, i) => `RCPT TO:<${rcptOf(seq, i)}>\r\n`).join('')}DATA\r\n`;
+  return async (c, seq) => {
+    const message = messageOf(seq);
+    await c.write(envelope(seq, message.length));
+    await expectCode(c, 250, 'MAIL');
+    for (let i = 0; i < rcpts; i++) await expectCode(c, 250, 'RCPT');
+    await expectCode(c, 354, 'DATA');
+    c.socket.write(message);
+    await c.write('.\r\n');
+    const sent = performance.now();
+    await expectCode(c, 250, 'end of DATA');
+    return { bytes: message.length, latencyMs: performance.now() - sent };
+  };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const host = o.host ?? '127.0.0.1';
+  const send = transaction(o);
   let bytes = 0;
   const latencies: number[] = [];
   const errors: string[] = [];
@@ -124,32 +155,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const deadline = o.maxMs === undefined ? Infinity : t0 + o.maxMs;
   const more = () => started < o.maxMessages && performance.now() < deadline && errors.length < 10;
 
-  const open = async (): Promise<Conn> => {
-    const c = await Conn.open(o.port, host, o.localAddress);
-    await expectCode(c, 220, 'greeting');
-    await c.write('EHLO bench.example\r\n');
-    await expectCode(c, 250, 'EHLO');
-    return c;
-  };
-
   const worker = async () => {
     let c: Conn | undefined;
     while (more()) {
       const seq = started++;
-      const message = messageOf(seq);
       try {
-        c ??= await open();
-        await c.write(envelope(seq, message.length));
-        await expectCode(c, 250, 'MAIL');
-        for (let i = 0; i < rcpts; i++) await expectCode(c, 250, 'RCPT');
-        await expectCode(c, 354, 'DATA');
-        c.socket.write(message);
-        await c.write('.\r\n');
-        const sent = performance.now();
-        await expectCode(c, 250, 'end of DATA');
-        latencies.push(performance.now() - sent);
+        c ??= await openSession(o.port, host, o.localAddress);
+        const r = await send(c, seq);
+        latencies.push(r.latencyMs);
         done++;
-        bytes += message.length;
+        bytes += r.bytes;
         if (o.perConnection) {
           await c.write('QUIT\r\n');
           await c.code().catch(() => 0);
@@ -266,12 +281,7 @@ export interface AlternatingResult {
  */
 export async function runAlternating(o: AlternatingOptions): Promise<AlternatingResult> {
   const host = o.host ?? '127.0.0.1';
-  const rcpts = o.recipients ?? 1;
-  const from = o.mailFrom ?? 'bench@laruche.example';
-  const rcptOf = o.recipientFor ?? ((_seq: number, i: number) => `dest${i}@example.org`);
-  const messageOf = typeof o.message === 'function' ? o.message : () => o.message as Buffer;
-  const envelope = (seq: number, size: number) =>
-    `MAIL FROM:<${from}> SIZE=${size}\r\n${Array.from({ length: rcpts }, (_, i) => `RCPT TO:<${rcptOf(seq, i)}>\r\n`).join('')}DATA\r\n`;
+  const send = transaction(o);
   const errors: string[] = [];
   const counts = o.groups.map(() => [] as number[]);
   const seconds = o.groups.map(() => [] as number[]);
@@ -282,32 +292,17 @@ export async function runAlternating(o: AlternatingOptions): Promise<Alternating
   let finished = false;
   /** Wakes the sessions of a group whose turn starts. */
   const wake = o.groups.map(() => [] as (() => void)[]);
-  const open = async (g: number): Promise<Conn> => {
-    const c = await Conn.open(o.port, host, o.groups[g]);
-    await expectCode(c, 220, 'greeting');
-    await c.write('EHLO bench.example\r\n');
-    await expectCode(c, 250, 'EHLO');
-    return c;
-  };
+  const open = (g: number): Promise<Conn> => openSession(o.port, host, o.groups[g]);
   const session = async (g: number, c: Conn) => {
     for (;;) {
       while (active !== g && !finished) await new Promise<void>((r) => wake[g]!.push(r));
       if (finished || errors.length >= 10) break;
-      const n = seq++;
-      const message = messageOf(n);
       try {
-        await c.write(envelope(n, message.length));
-        await expectCode(c, 250, 'MAIL');
-        for (let i = 0; i < rcpts; i++) await expectCode(c, 250, 'RCPT');
-        await expectCode(c, 354, 'DATA');
-        c.socket.write(message);
-        await c.write('.\r\n');
-        const sent = performance.now();
-        await expectCode(c, 250, 'end of DATA');
+        const r = await send(c, seq++);
         // Counted in the turn it is answered in, for the group whose turn that is.
         if (active === g) {
           counts[g]![counts[g]!.length - 1]!++;
-          latencies[g]!.push(performance.now() - sent);
+          latencies[g]!.push(r.latencyMs);
         }
       } catch (err) {
         errors.push((err as Error).message);

@@ -4,20 +4,10 @@
  * real domain, and full-width or upper-case variants fold to it.
  */
 import { domainToASCII } from 'node:url';
+import { memoize } from './memo.js';
 
-/** Domains seen lately (every message names a few; domainToASCII is not cheap). Same answers. */
-const seen = new Map<string, string | null>();
-const SEEN_MAX = 10_000;
-
-/** Lower-case ASCII form of a domain, or null when it isn't a valid domain name. */
-export function normalizeDomain(domain: string): string | null {
-  let n = seen.get(domain);
-  if (n === undefined) {
-    if (seen.size >= SEEN_MAX) seen.clear();
-    seen.set(domain, (n = toAsciiDomain(domain)));
-  }
-  return n;
-}
+/** Lower-case ASCII form of a domain, or null when it isn't a valid domain name (domainToASCII is not cheap: memoised). */
+export const normalizeDomain: (domain: string) => string | null = memoize(toAsciiDomain);
 
 function toAsciiDomain(domain: string): string | null {
   const d = domain.trim().replace(/\.$/, '');
@@ -33,21 +23,8 @@ export function domainOf(address: string): string | null {
   return at > 0 && at < address.length - 1 ? address.slice(at + 1) : null;
 }
 
-/**
- * Addresses seen lately: a sender's every message names it again, and the same string back
- * (not an equal one built anew) keeps its hash for the maps it keys downstream.
- */
-const seenAddresses = new Map<string, string | null>();
-
 /** Address with its domain normalised (local part lower-cased too: used as a counter key). */
-export function normalizeAddress(address: string): string | null {
-  let n = seenAddresses.get(address);
-  if (n === undefined) {
-    if (seenAddresses.size >= SEEN_MAX) seenAddresses.clear();
-    seenAddresses.set(address, (n = toNormalAddress(address)));
-  }
-  return n;
-}
+export const normalizeAddress: (address: string) => string | null = memoize(toNormalAddress);
 
 function toNormalAddress(address: string): string | null {
   const a = address.trim().replace(/^<|>$/g, '');
@@ -56,21 +33,12 @@ function toNormalAddress(address: string): string | null {
   return nd === null ? null : `${a.slice(0, a.lastIndexOf('@')).toLowerCase()}@${nd}`;
 }
 
-/** From: headers seen lately (a sender writes the same one on every message). */
-const seenLists = new Map<string, readonly string[]>();
-
 /**
  * Addresses of an address-list header (From:). Display names, quoted strings and comments are
  * skipped, so `"ceo@other.org" <x@mine.org>` yields only x@mine.org. Groups are flattened.
+ * Memoised (a sender writes the same From: on every message), so the list is read only.
  */
-export function parseAddressList(value: string): readonly string[] {
-  let list = seenLists.get(value);
-  if (list === undefined) {
-    if (seenLists.size >= SEEN_MAX) seenLists.clear();
-    seenLists.set(value, (list = Object.freeze(parseList(value))));
-  }
-  return list;
-}
+export const parseAddressList: (value: string) => readonly string[] = memoize((value) => Object.freeze(parseList(value)));
 
 function parseList(value: string): string[] {
   const out: string[] = [];

@@ -6,6 +6,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderFacts } from '../../policies/types.js';
+import { memoize } from '../../policies/memo.js';
 
 const MAX_HEADER_BYTES = 1024 * 1024;
 const EOH = Buffer.from('\r\n\r\n');
@@ -120,19 +121,11 @@ export class HeaderReader extends Transform {
 
 type Parsed = ReturnType<typeof addressparser>;
 
-/** From: headers seen lately (a sender writes the same one on every message). */
-const seenFrom = new Map<string, string[]>();
-const SEEN_MAX = 10_000;
-
-/** The addresses of a From: header, lower-cased (read only: shared by the messages that name them). */
-function fromAddresses(value: string): string[] {
-  let list = seenFrom.get(value);
-  if (list === undefined) {
-    if (seenFrom.size >= SEEN_MAX) seenFrom.clear();
-    seenFrom.set(value, (list = Object.freeze(flattenAddresses(addressparser(value))) as string[]));
-  }
-  return list;
-}
+/**
+ * The addresses of a From: header, lower-cased; memoised (a sender writes the same one on every
+ * message), so the list is read only: shared by the messages that name it.
+ */
+const fromAddresses = memoize((value: string) => Object.freeze(flattenAddresses(addressparser(value))) as string[]);
 
 function flattenAddresses(list: Parsed): string[] {
   const out: string[] = [];

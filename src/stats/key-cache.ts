@@ -5,6 +5,7 @@
  * (~10 µs per message for a verdict's 16 increments). Keys are kept for their bucket's hour or
  * day; fields until FIELDS_MAX are held, then forgotten at once.
  */
+import { memoize } from '../../policies/memo.js';
 import { bucketKey, bucketStart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
 
 const FIELDS_MAX = 50_000;
@@ -25,7 +26,6 @@ export class StatsKeys {
   };
   private fields = new Map<string, Map<string, string>>();
   private fieldCount = 0;
-  private readonly scopes = new Map<string, string>();
 
   /** bucketKey(g, at, scope, dim), the same string for every record of the bucket. */
   bucket(g: Granularity, at: number, scope: string, dim: Dimension): string {
@@ -51,12 +51,5 @@ export class StatsKeys {
   }
 
   /** scopeOf(tenant) for a tenant. */
-  scope(tenant: string): string {
-    let s = this.scopes.get(tenant);
-    if (s === undefined) {
-      if (this.scopes.size >= FIELDS_MAX) this.scopes.clear();
-      this.scopes.set(tenant, (s = scopeOf(tenant)));
-    }
-    return s;
-  }
+  readonly scope: (tenant: string) => string = memoize(scopeOf);
 }

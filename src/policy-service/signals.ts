@@ -163,20 +163,15 @@ function lowerCased(list: string[]): string[] {
   return list;
 }
 
-/** The distinct valid domains of the recipients. */
+/** The distinct valid domains of the recipients (a set only for long lists). */
 function recipientDomains(recipients: readonly string[]): string[] {
-  if (recipients.length > 8) {
-    const all = new Set<string>();
-    for (const r of recipients) {
-      const d = normalizeDomain(domainOf(r) ?? '');
-      if (d !== null) all.add(d);
-    }
-    return [...all];
-  }
   const out: string[] = [];
+  const seen = recipients.length > 8 ? new Set<string>() : undefined;
   for (const r of recipients) {
     const d = normalizeDomain(domainOf(r) ?? '');
-    if (d !== null && !out.includes(d)) out.push(d);
+    if (d === null || (seen ? seen.has(d) : out.includes(d))) continue;
+    seen?.add(d);
+    out.push(d);
   }
   return out;
 }

@@ -3,10 +3,10 @@
  * strings: every message names the same few buckets, ids and metrics, and a string built anew
  * (a template per call) had to be flattened and hashed again at each HincrBuffer lookup
  * (~10 µs per message for a verdict's 16 increments). Keys are kept for their bucket's hour or
- * day; fields until FIELDS_MAX are held, then forgotten at once.
+ * day; fields until FIELDS_MAX are held, then forgotten at once; verdict metrics for good.
  */
 import { memoize } from '../../policies/memo.js';
-import { bucketKey, bucketStart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
+import { bucketKey, bucketStart, cleanPart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
 
 const FIELDS_MAX = 50_000;
 
@@ -47,6 +47,16 @@ export class StatsKeys {
     return nested(this.fields, metric, id, () => {
       this.fieldCount++;
       return field(id, metric);
+    });
+  }
+
+  private readonly verdicts = new Map<string, Map<string, Record<string, number>>>();
+
+  /** The metrics a verdict counts (actions and reasons are a fixed set: kept for good). */
+  verdictMetrics(action: string, reason: string | undefined): Record<string, number> {
+    return nested(this.verdicts, action, reason ?? '', () => {
+      const a = cleanPart(action);
+      return reason ? { [`verdict:${a}`]: 1, [`verdict:${a}:${cleanPart(reason)}`]: 1 } : { [`verdict:${a}`]: 1 };
     });
   }
 

@@ -174,18 +174,8 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
     }
   };
 
-  /** Metrics of a verdict, by action and reason (a handful of them, built once). */
-  const verdictMetrics = new Map<string, Map<string, Record<string, number>>>();
   const recordVerdict = (v: VerdictRecord): void => {
-    let byReason = verdictMetrics.get(v.action);
-    if (!byReason) verdictMetrics.set(v.action, (byReason = new Map()));
-    let metrics = byReason.get(v.reason ?? '');
-    if (!metrics) {
-      const action = cleanPart(v.action);
-      metrics = { [`verdict:${action}`]: 1 };
-      if (v.reason) metrics[`verdict:${action}:${cleanPart(v.reason)}`] = 1;
-      if (byReason.size < 1000) byReason.set(v.reason ?? '', metrics);
-    }
+    const metrics = names.verdictMetrics(v.action, v.reason);
     const sender = normId(v.sender, '<>');
     const at = sender.lastIndexOf('@');
     addAll(toMs(v.at), v.tenant, { s: sender, sd: at >= 0 ? sender.slice(at + 1) : '?', t: v.tenant ?? NO_TENANT }, metrics);

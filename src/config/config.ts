@@ -66,7 +66,7 @@ export interface RelaisConfig {
     max_clients: number;
     greeting_delay_ms: number;
   };
-  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number };
+  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number; /** /metrics answers only to an admin token. */ metrics_token_required: boolean };
   store: { redis_url?: string; prefix: string };
   dns: { servers: string[] };
   delivery: {
@@ -113,6 +113,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_TLS_KEY: 'smtp.tls.key',
   RELAIS_API_LISTEN: 'api.listen',
   RELAIS_ADMIN_TOKEN: 'api.admin_token',
+  RELAIS_METRICS_TOKEN_REQUIRED: 'api.metrics_token_required',
   RELAIS_REDIS_URL: 'store.redis_url',
   RELAIS_STORE_PREFIX: 'store.prefix',
   RELAIS_DNS_SERVERS: 'dns.servers',
@@ -252,7 +253,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const tls = section(smtp, 'tls');
   checkKeys('smtp.tls', tls, ['cert', 'key']);
   const api = section(raw, 'api');
-  checkKeys('api', api, ['listen', 'admin_token', 'rate_limit_per_minute']);
+  checkKeys('api', api, ['listen', 'admin_token', 'rate_limit_per_minute', 'metrics_token_required']);
   const store = section(raw, 'store');
   checkKeys('store', store, ['redis_url', 'prefix']);
   const dns = section(raw, 'dns');
@@ -297,6 +298,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       listen: parseHostPort('api.listen', api.listen ?? '127.0.0.1:8025'),
       admin_token: opt(api.admin_token, (v) => parseString('api.admin_token', v)),
       rate_limit_per_minute: api.rate_limit_per_minute === undefined ? 600 : parseInteger('api.rate_limit_per_minute', api.rate_limit_per_minute, 1),
+      metrics_token_required: api.metrics_token_required === undefined ? false : parseBoolean('api.metrics_token_required', api.metrics_token_required),
     },
     store: {
       redis_url: opt(store.redis_url, (v) => {

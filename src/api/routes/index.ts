@@ -25,7 +25,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
   };
   return {
     publicRoutes: [
-      plug(healthRoutes as never, { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics: s.metrics }),
+      plug(healthRoutes as never, { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics: s.metrics, metricsTokenRequired: config.api.metrics_token_required }),
       plug(dashboardRoutes as never, {}),
     ],
     routes: [
@@ -35,7 +35,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(quotaRoutes as never, { policy: s.policy, tenants, queries: s.queries }),
       plug(dkimRoutes as never, { store, tenants, masterKey: config.dkim.master_key, keyDir: config.dkim.key_dir ?? join(config.data_dir, 'dkim-keys'), dnsServers: config.dns.servers, publicIps: config.public_ips }),
       plug(queueRoutes as never, { spool, sendBounce: s.sendBounce }),
-      plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue }),
+      plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue, retentionDays: config.stats.retention_days }),
       plug(listmonkRoutes as never, { store, listmonk: s.listmonk }),
     ],
   };

@@ -72,6 +72,16 @@ describe('lists and bodies', () => {
   });
 });
 
+describe('values sent to the API', () => {
+  it('are stored literally: a tenant named ${RELAIS_ADMIN_TOKEN} keeps that name', async () => {
+    const created = await api(r.base, ADMIN_TOKEN, '/api/v1/tenants', { method: 'POST', body: { id: 'curieux', name: '${RELAIS_ADMIN_TOKEN}', domains: ['curieux.example'] } });
+    expect(created.status).toBe(201);
+    const got = await api(r.base, ADMIN_TOKEN, '/api/v1/tenants/curieux');
+    expect(got.body.name).toBe('${RELAIS_ADMIN_TOKEN}');
+    expect(JSON.stringify(got.body)).not.toContain(ADMIN_TOKEN);
+  });
+});
+
 describe('/metrics with api.metrics_token_required', () => {
   it('401 without a token, 403 with a tenant token, 200 with an admin token; /healthz stays open', async () => {
     const none = await fetch(`${r.base}/metrics`);

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Delivery } from '../relay/delivery/index.js';
 import { watchKeyChanges } from '../relay/dkim/index.js';
+import { AuthGuard } from '../relay/intake/auth-guard.js';
 import { createIntake, type Intake } from '../relay/intake/intake.js';
 import { loadTlsMaterial } from '../relay/intake/tls.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -166,6 +167,13 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
         tls,
         authRequiresTls: config.smtp.auth_requires_tls,
         insecureAuthAllowed: (ip) => ipInNetworks(ip, insecureNets),
+        authGuard: new AuthGuard({
+          failuresPerAddress: config.smtp.auth_failures_per_address,
+          failuresPerUser: config.smtp.auth_failures_per_user,
+          failuresPerConnection: 3,
+          windowMs: config.smtp.auth_failure_window_ms,
+          coolOffMs: config.smtp.auth_cooloff_ms,
+        }),
         banner: config.smtp.banner,
         socketTimeoutMs: config.smtp.socket_timeout_ms,
         maxClients: config.smtp.max_clients,

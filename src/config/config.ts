@@ -65,6 +65,12 @@ export interface RelaisConfig {
     socket_timeout_ms: number;
     max_clients: number;
     greeting_delay_ms: number;
+    /** AUTH failures an address may make within auth_failure_window before its cooling-off. */
+    auth_failures_per_address: number;
+    /** AUTH failures for one user name (all addresses) before it is refused from new addresses. */
+    auth_failures_per_user: number;
+    auth_failure_window_ms: number;
+    auth_cooloff_ms: number;
   };
   api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number; /** /metrics answers only to an admin token. */ metrics_token_required: boolean };
   store: { redis_url?: string; prefix: string };
@@ -249,7 +255,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  checkKeys('smtp', smtp, ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay']);
+  checkKeys('smtp', smtp, ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
   const tls = section(smtp, 'tls');
   checkKeys('smtp.tls', tls, ['cert', 'key']);
   const api = section(raw, 'api');
@@ -293,6 +299,10 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       socket_timeout_ms: smtp.socket_timeout === undefined ? 300_000 : parseDuration('smtp.socket_timeout', smtp.socket_timeout),
       max_clients: smtp.max_clients === undefined ? 1000 : parseInteger('smtp.max_clients', smtp.max_clients, 1),
       greeting_delay_ms: smtp.greeting_delay === undefined ? 0 : parseDuration('smtp.greeting_delay', smtp.greeting_delay),
+      auth_failures_per_address: smtp.auth_failures_per_address === undefined ? 10 : parseInteger('smtp.auth_failures_per_address', smtp.auth_failures_per_address, 1),
+      auth_failures_per_user: smtp.auth_failures_per_user === undefined ? 30 : parseInteger('smtp.auth_failures_per_user', smtp.auth_failures_per_user, 1),
+      auth_failure_window_ms: parseDuration('smtp.auth_failure_window', smtp.auth_failure_window ?? '15m'),
+      auth_cooloff_ms: parseDuration('smtp.auth_cooloff', smtp.auth_cooloff ?? '15m'),
     },
     api: {
       listen: parseHostPort('api.listen', api.listen ?? '127.0.0.1:8025'),

@@ -64,6 +64,8 @@ export interface Intake {
   sessions(): number;
 }
 
+const CLOSE_DELAY_MS = 1000;
+
 /** An unknown client of an inbound listener (a remote MTA returning a DSN or a complaint). */
 const INBOUND_CLIENT: SessionClient = { name: 'inbound', tenants: [], newsletter: false, allowNullSender: true, trusted: false, authenticated: false, anonymous: true };
 
@@ -140,19 +142,23 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         if (options.authRequiresTls && !session.secure && !options.insecureAuthAllowed(session.remoteAddress)) return cb(REPLIES.encryptionRequired());
         const ip = session.remoteAddress;
         const user = auth.username ?? '';
+        // A closing 421 waits a second, like Postfix's smtpd_error_sleep_time: a guesser that
+        // reconnects at once would otherwise turn its block into a connection flood.
+        const close = (reply: SmtpErrorLike) => setTimeout(() => cb(reply), CLOSE_DELAY_MS).unref();
         const refuse = (reply: SmtpErrorLike, countUser: boolean) => {
           const blocked = guard.failure(ip, countUser ? user : undefined);
           const n = (authFailures.get(session.id) ?? 0) + 1;
           authFailures.set(session.id, n);
           if (blocked) {
             log.warn({ smtp: l.name, client: ip, user }, 'smtp: authentication failures, address blocked');
-            return cb(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
+            return close(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
           }
-          cb(n >= guard.failuresPerConnection ? REPLIES.authTooManyOnConnection() : reply);
+          if (n >= guard.failuresPerConnection) return close(REPLIES.authTooManyOnConnection());
+          cb(reply);
         };
         // Refused before scrypt runs: a blocked address or a locked user costs no CPU.
         const gate = guard.gate(ip, user);
-        if (gate === 'address-blocked') return cb(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
+        if (gate === 'address-blocked') return close(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
         if (gate === 'user-locked') {
           log.warn({ smtp: l.name, client: ip, user }, 'smtp: authentication refused, user locked for new addresses');
           return refuse(REPLIES.authUserLocked(), false);

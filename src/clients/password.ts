@@ -5,8 +5,8 @@
  *
  * scrypt runs in one worker thread of its own, never on libuv's thread pool: that pool (4
  * threads) also serves the spool's writes and fsyncs, and a few connections guessing passwords
- * kept it busy enough to add hundreds of milliseconds to every client's end of DATA. One thread
- * means one verification at a time; at most MAX_PENDING wait, beyond that the caller gets
+ * kept it busy enough to add hundreds of milliseconds to every client's end of DATA. The thread
+ * runs at the lowest CPU priority, and one thread means one verification at a time; at most MAX_PENDING wait, beyond that the caller gets
  * ScryptBusyError (a temporary failure, answered 454 by the intake).
  */
 import { randomBytes, timingSafeEqual, type ScryptOptions } from 'node:crypto';
@@ -25,6 +25,12 @@ export class ScryptBusyError extends Error {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { scryptSync } = require('node:crypto');
+// Lowest CPU priority for this thread only (Linux: setpriority on a thread id): under load the
+// event loop and the spool's I/O threads go first, password guesses wait.
+try {
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid > 0) require('node:os').setPriority(tid, 19);
+} catch {}
 parentPort.on('message', ({ id, password, salt, keylen, opts }) => {
   try {
     const key = scryptSync(password, Buffer.from(salt), keylen, opts);

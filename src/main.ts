@@ -28,7 +28,7 @@ import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { TenantDirectory } from './tenants/directory.js';
 import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
-import { createInboundReports } from './wiring/inbound-reports.js';
+import { createInboundReports } from '../listmonk-bridge/index.js';
 import { createIntakeHooks } from './wiring/intake-hooks.js';
 import { createListmonkBridge, type ListmonkBridge } from './wiring/listmonk.js';
 import { createNoticeSender } from './wiring/notices.js';

@@ -117,7 +117,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
           v = deferAnswer('4.7.5', `Aucune clé DKIM pour ${fromDomain}, signature obligatoire : message différé / No DKIM key for ${fromDomain} and signing is required: message deferred`);
         } else if (keys.length) {
           const hashed = (ctx.observer as DkimBodyHasher).result();
-          if (hashed.headerBlock) prependHeaders = signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys }).join('');
+          if (hashed.headerBlock) prependHeaders = (await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys })).join('');
         }
         if (!own) notes.dkim = 'unsigned';
         // Gmail/Yahoo 2024 bulk-sender rules for newsletter mail.

@@ -17,7 +17,7 @@ import { ClientDirectory, ipInNetworks, toNets } from './clients/directory.js';
 import { loadConfig, type RelaisConfig } from './config/config.js';
 import { lockDataDir, updateLock } from './data-dir.js';
 import { Metrics } from './metrics.js';
-import { createPolicyService, resolvePolicyConfig, type PolicyService } from './policy-service/index.js';
+import { createPolicyService, resolvePolicyConfig, type PolicyService } from '../policies/service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
 import { loadClassifier, type Classifier } from './stats/classify.js';

@@ -10,7 +10,7 @@ import type { DataContext, Decision, IntakeHooks } from '../../relay/intake/hook
 import { domainOf } from '../../relay/spool/envelope.js';
 import { makeReturnPath, type Redirector } from '../../listmonk-bridge/index.js';
 import type { Verdict } from '../../policies/types.js';
-import type { PolicyService } from '../policy-service/index.js';
+import type { PolicyService } from '../../policies/service/index.js';
 import type { Metrics } from '../metrics.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 import type { Store } from '../store/types.js';

@@ -35,7 +35,7 @@ export interface EndOfDataDeps {
   /** Step 3 (policies/redirect.ts createRedirect). */
   redirect(ctx: DataContext, v: Verdict): Promise<Verdict>;
   /** Step 4: the keys that sign mail from a domain (its own, then the operator's), and the signing. */
-  dkim: { keys(fromDomain: string): Promise<DkimKey[]>; sign(ctx: DataContext, keys: DkimKey[]): string | undefined };
+  dkim: { keys(fromDomain: string): Promise<DkimKey[]>; sign(ctx: DataContext, keys: DkimKey[]): Promise<string | undefined> };
   /** Step 8, when a bounce domain is configured: stores the VERP record, answers the return path. */
   returnPath?(ctx: DataContext, v: Verdict): Promise<string>;
   /** Step 6: sends a notice through the queue. */
@@ -68,7 +68,7 @@ export function createEndOfData(d: EndOfDataDeps): (ctx: DataContext) => Promise
       const keys = await d.dkim.keys(fromDomain);
       const own = keys.some((k) => k.domain === fromDomain);
       if (!own && tenant?.dkim_required) v = { action: 'defer', reason: 'dkim', smtp: dkimRequiredAnswer(fromDomain) };
-      else if (keys.length) prependHeaders = d.dkim.sign(ctx, keys);
+      else if (keys.length) prependHeaders = await d.dkim.sign(ctx, keys);
       if (!own) notes.dkim = 'unsigned';
       // 5. Bulk-sender rules.
       if (f.client.newsletter && v.action === 'accept') {

@@ -44,9 +44,10 @@ export function stringSeed(s: string): number {
 }
 
 export class FingerprintSightings {
-  // Small-integer keys: a string key built per message cost a flatten and a hash at each lookup
-  // (1.3 → 0.3 µs per message). Two fingerprints sharing a key are told apart by the rest of
-  // their identity: the newer one replaces the older (which loses one sighting, nothing more).
+  // Small-integer keys: a string key built per message costs a flatten and a hash at each
+  // lookup, several times the whole sighting with integer keys. Two fingerprints sharing a key
+  // are told apart by the rest of their identity: the newer one replaces the older (which loses
+  // one sighting, nothing more).
   private current = new Map<number, Seen>();
   private previous = new Map<number, Seen>();
 

@@ -46,9 +46,9 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
     redirect: createRedirect({ tenants: d.tenants, store: d.store, redirector: d.redirector, log: d.log }),
     dkim: {
       keys,
-      sign: (ctx, signing) => {
+      sign: async (ctx, signing) => {
         const hashed = (ctx.observer as DkimBodyHasher).result();
-        return hashed.headerBlock ? signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing }).join('') : undefined;
+        return hashed.headerBlock ? (await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing })).join('') : undefined;
       },
     },
     returnPath: bounceDomain ? (ctx, v) => assignReturnPath(d.store, bounceDomain, ctx.facts, v, ctx.queueId) : undefined,

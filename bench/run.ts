@@ -24,6 +24,7 @@ import './sections/memory.js';
 import './sections/end-to-end.js';
 import './sections/policies.js';
 import './sections/dkim.js';
+import './sections/all-on.js';
 import './sections/auth-guessing.js';
 
 function machine(): Record<string, string | number> {

@@ -80,6 +80,8 @@ export interface RelaisConfig {
     smarthost_user?: string;
     smarthost_password?: string;
     smarthost_tls: 'opportunistic' | 'starttls' | 'implicit' | 'none';
+    /** PEM file of CAs trusted for the smarthost's certificate, besides the system ones. */
+    smarthost_ca_file?: string;
     allow_private_mx: boolean;
     mx_port: number;
     ehlo_name?: string;
@@ -127,6 +129,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_SMARTHOST_USER: 'delivery.smarthost_user',
   RELAIS_SMARTHOST_PASSWORD: 'delivery.smarthost_password',
   RELAIS_SMARTHOST_TLS: 'delivery.smarthost_tls',
+  RELAIS_SMARTHOST_CA_FILE: 'delivery.smarthost_ca_file',
   RELAIS_ALLOW_PRIVATE_MX: 'delivery.allow_private_mx',
   RELAIS_MX_PORT: 'delivery.mx_port',
   RELAIS_EHLO_NAME: 'delivery.ehlo_name',
@@ -237,6 +240,19 @@ function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
   return out;
 }
 
+/** A readable PEM file holding at least one certificate (checked at start, read by delivery). */
+function parsePemFile(key: string, v: unknown): string {
+  const file = resolve(parseString(key, v));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(key, `${file} holds no PEM certificate`);
+  return file;
+}
+
 const opt = <T>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined || v === null || v === '' ? undefined : f(v));
 
 export interface LoadOptions {
@@ -265,7 +281,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const dns = section(raw, 'dns');
   checkKeys('dns', dns, ['servers']);
   const delivery = section(raw, 'delivery');
-  checkKeys('delivery', delivery, ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
+  checkKeys('delivery', delivery, ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'smarthost_ca_file', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
   const queue = section(raw, 'queue');
   checkKeys('queue', queue, ['retry_first', 'retry_max', 'lifetime', 'delay_warning', 'shutdown_timeout']);
   const dkim = section(raw, 'dkim');
@@ -330,6 +346,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       smarthost_user: opt(delivery.smarthost_user, (v) => parseString('delivery.smarthost_user', v)),
       smarthost_password: opt(delivery.smarthost_password, (v) => parseString('delivery.smarthost_password', v)),
       smarthost_tls: delivery.smarthost_tls === undefined ? 'opportunistic' : parseEnum('delivery.smarthost_tls', delivery.smarthost_tls, ['opportunistic', 'starttls', 'implicit', 'none'] as const),
+      smarthost_ca_file: opt(delivery.smarthost_ca_file, (v) => parsePemFile('delivery.smarthost_ca_file', v)),
       allow_private_mx: delivery.allow_private_mx === undefined ? false : parseBoolean('delivery.allow_private_mx', delivery.allow_private_mx),
       mx_port: delivery.mx_port === undefined ? 25 : parseInteger('delivery.mx_port', delivery.mx_port, 1, 65535),
       ehlo_name: opt(delivery.ehlo_name, (v) => parseString('delivery.ehlo_name', v)),

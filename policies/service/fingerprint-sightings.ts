@@ -11,7 +11,7 @@
  * the older one moves to the newer. (Evicting one oldest entry at a time from a Map costs V8 a
  * scan over every entry deleted before it: measured 65 µs per message at 100 000 fingerprints.)
  */
-import type { BodyPrint } from '../../policies/types.js';
+import type { BodyPrint } from '../types.js';
 
 export type Sighting =
   /** First copy: count its own distinct recipients. */

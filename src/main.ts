@@ -21,7 +21,7 @@ import { createPolicyService, resolvePolicyConfig, type PolicyService } from '..
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
 import { loadClassifier, type Classifier } from './stats/classify.js';
-import { loadProviders, type ProviderCatalog } from './stats/providers.js';
+import { loadProviders, type ProviderCatalog } from '../config/providers.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
 import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
 import { openStore } from './store/open.js';

@@ -5,7 +5,7 @@ import type { LevelLimits } from '../limits.js';
 import { DEFAULT_BULK, type BulkPolicy } from '../bulk.js';
 import { DEFAULT_GUARD, type GuardPolicy } from '../guard.js';
 import { bulkPolicy, guardPolicy, levelLimits, object } from '../../src/tenants/checks.js';
-import { Problems, optStr, posInt, posNumber } from '../../src/config/validate.js';
+import { Problems, optStr, posInt, posNumber } from '../../config/validate.js';
 
 export interface PolicyConfig {
   /** Store unreachable: "tempfail" answers 451 4.3.0; "local" enforces per-node local limits. */

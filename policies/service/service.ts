@@ -15,7 +15,7 @@ import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../answers.js';
 import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../limits.js';
 import type { DirectorySnapshot, TenantDirectory } from '../../src/tenants/directory.js';
 import { limitSet } from '../../src/tenants/checks.js';
-import { Problems } from '../../src/config/validate.js';
+import { Problems } from '../../config/validate.js';
 import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';

@@ -1,7 +1,7 @@
 /** Shared by every `relais` sub-command: the same --config FILE and RELAIS_* variables as start. */
 import { Command } from 'commander';
 import { loadConfig, type RelaisConfig } from '../config/config.js';
-import { ConfigError } from '../config/validate.js';
+import { ConfigError } from '../../config/validate.js';
 
 export function withConfig(cmd: Command): Command {
   return cmd.option('-c, --config <file>', 'YAML configuration file (RELAIS_CONFIG)', process.env.RELAIS_CONFIG);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, onlyKeys, oneOf, str } from './validate.js';
+import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, onlyKeys, oneOf, str } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';

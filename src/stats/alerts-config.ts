@@ -10,7 +10,7 @@
  *     auth_failure:   { min_count: 3, window: 1h, per: sender_domain }  # SPF/DKIM/DMARC/PTR replies
  *     policy_rejects: { min_count: 20, window: 1h, per: sender }        # our own policy verdicts "reject"
  */
-import { duration, inFile, mapping, num, oneOf, onlyKeys, posInt } from '../config/validate.js';
+import { duration, inFile, mapping, num, oneOf, onlyKeys, posInt } from '../../config/validate.js';
 
 export const ALERT_TYPES = ['bounce_rate', 'deferral_rate', 'spam_block', 'auth_failure', 'policy_rejects'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];

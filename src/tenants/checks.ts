@@ -7,7 +7,7 @@ import { substituteEnv, MissingEnvError } from './env.js';
 import { LIMIT_LEVELS, LIMIT_NAMES, type LevelLimits, type LimitSet } from '../../policies/limits.js';
 import { BULK_ACTIONS, type BulkPolicy } from '../../policies/bulk.js';
 import type { GuardPolicy } from '../../policies/guard.js';
-import { bool, isObj, mapping, onlyKeys, oneOf, posInt, posNumber, strList, type Obj, type Problems } from '../config/validate.js';
+import { bool, isObj, mapping, onlyKeys, oneOf, posInt, posNumber, strList, type Obj, type Problems } from '../../config/validate.js';
 
 /** Copy of a parsed YAML value with ${VAR} substituted in every string. */
 export function substituteDeep(v: unknown, path: string, p: Problems, env: NodeJS.ProcessEnv): unknown {

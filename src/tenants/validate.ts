@@ -7,7 +7,7 @@ import { normalizeAddress } from '../../policies/address.js';
 import { normalizeDomain } from '../util/domain.js';
 import type { ClientConfig, MailboxSettings, TenantConfig } from './types.js';
 import { bulkPolicy, guardPolicy, levelLimits, limitSet, object, substituteDeep } from './checks.js';
-import { ConfigError, Problems, absent, bool, isObj, optStr, str, strList, url } from '../config/validate.js';
+import { ConfigError, Problems, absent, bool, isObj, optStr, str, strList, url } from '../../config/validate.js';
 
 export { ConfigError };
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { ConfigError, Problems, bool, duration, envBool, envInt, envList, hostPort, inFile, mapping, onlyKeys, oneOf, optStr, posInt, str, url } from '../../src/config/validate.js';
+import { ConfigError, Problems, bool, duration, envBool, envInt, envList, hostPort, inFile, mapping, onlyKeys, oneOf, optStr, posInt, str, url } from '../../config/validate.js';
 
 function problemsOf(fn: () => unknown): string[] {
   try { fn(); } catch (e) { if (e instanceof ConfigError) return e.problems; throw e; }

@@ -1,5 +1,5 @@
 import { HttpError } from '../auth.js';
-import { ConfigError } from '../../config/validate.js';
+import { ConfigError } from '../../../config/validate.js';
 
 /** Validation errors of the tenant/policy modules become a 400 naming the fields. */
 export function configErrorTo400(err: unknown): unknown {

@@ -4,10 +4,8 @@
  * Matching is by MX host first (a custom domain hosted at Google is Google), then by the
  * well-known recipient domain; everything else is `other`.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { bundledConfigPath } from './config-path.js';
-import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from '../config/validate.js';
+import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
+import { loadDataFile } from './data-file.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -199,12 +197,14 @@ function catalogOf(doc: unknown): ProviderCatalog {
 }
 
 /** Read and validate a providers file (defaults to config/providers.yaml of the repo). */
-export function loadProviders(path: string = bundledConfigPath('providers.yaml')): ProviderCatalog {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: cannot read providers file: ${(err as Error).message}`);
-  }
-  return buildProviderCatalog(doc, path);
+export function loadProviders(path?: string): ProviderCatalog {
+  return loadDataFile('providers.yaml', buildProviderCatalog, path);
+}
+
+/** The catalogue when none is configured: every destination is `other`, shaped by these defaults. */
+export function defaultProviderCatalog(): ProviderCatalog {
+  return buildProviderCatalog(
+    { defaults: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false }, providers: [] },
+    '(built-in)',
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * The parts of tenants and policies that several sections share (limits, bulk, guard), checked
- * with the one validation kit (src/config/validate.ts), every problem collected with its key path,
+ * with the one validation kit (config/validate.ts), every problem collected with its key path,
  * e.g. "tenants[2].limits.mailbox.messages_per_hour: must be a positive integer".
  */
 import { substituteEnv, MissingEnvError } from './env.js';

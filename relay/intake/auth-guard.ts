@@ -78,13 +78,13 @@ export class AuthGuard {
   private readonly addresses: Bounded<Counter>;
   private readonly users: Bounded<Counter>;
   /** Addresses (keys) each user name has authenticated from. */
-  private readonly known: Bounded<string[]>;
+  private readonly addressesOf: Bounded<string[]>;
 
   constructor(private readonly opts: AuthGuardOptions) {
     const max = opts.maxEntries ?? 20_000;
     this.addresses = new Bounded(max);
     this.users = new Bounded(max);
-    this.known = new Bounded(max);
+    this.addressesOf = new Bounded(max);
   }
 
   get failuresPerConnection(): number {
@@ -101,11 +101,16 @@ export class AuthGuard {
     return c !== undefined && c.blockedUntil > now;
   }
 
+  /** Whether this user has authenticated from this address (its usual client). */
+  known(ip: string, user: string): boolean {
+    return (this.addressesOf.get(user.slice(0, MAX_USER_KEY)) ?? []).includes(addressKey(ip));
+  }
+
   /** Whether this attempt may run scrypt: the address is not blocked, the user not locked for it. */
   gate(ip: string, user: string, now = Date.now()): AuthGate {
     if (this.addressBlocked(ip, now)) return 'address-blocked';
     const u = this.users.get(user.slice(0, MAX_USER_KEY));
-    if (u && u.blockedUntil > now && !(this.known.get(user.slice(0, MAX_USER_KEY)) ?? []).includes(addressKey(ip))) return 'user-locked';
+    if (u && u.blockedUntil > now && !this.known(ip, user)) return 'user-locked';
     return 'ok';
   }
 
@@ -119,9 +124,9 @@ export class AuthGuard {
   success(ip: string, user: string): void {
     const key = user.slice(0, MAX_USER_KEY);
     const addr = addressKey(ip);
-    const list = (this.known.get(key) ?? []).filter((a) => a !== addr);
+    const list = (this.addressesOf.get(key) ?? []).filter((a) => a !== addr);
     list.push(addr);
-    this.known.set(key, list.slice(-KNOWN_PER_USER));
+    this.addressesOf.set(key, list.slice(-KNOWN_PER_USER));
   }
 
   /** Tracked addresses and user names (for tests and metrics). */

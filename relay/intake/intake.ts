@@ -36,7 +36,8 @@ export interface KnownClient {
 
 export interface ClientLookup {
   byAddress(ip: string): Promise<KnownClient | null>;
-  authenticate(user: string, password: string): Promise<KnownClient | null>;
+  /** `priority`: the user authenticated from this address before (checked ahead of guesses). */
+  authenticate(user: string, password: string, priority: boolean): Promise<KnownClient | null>;
 }
 
 export interface IntakeOptions {
@@ -164,7 +165,7 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
           return refuse(REPLIES.authUserLocked(), false);
         }
         clients
-          .authenticate(user, auth.password ?? '')
+          .authenticate(user, auth.password ?? '', guard.known(ip, user))
           .then((c) => {
             if (!c) {
               log.warn({ smtp: l.name, client: ip, user, method: auth.method }, 'smtp: authentication failed');
@@ -175,7 +176,8 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
             cb(null, { user: { ...c, authenticated: true } as never });
           })
           .catch((err: unknown) => {
-            log.error({ smtp: l.name, err: (err as Error).message }, 'smtp: authentication backend unavailable');
+            // Store down, or too many verifications waiting: temporary, and not the client's failure.
+            log.error({ smtp: l.name, err: (err as Error).message }, 'smtp: credentials not verified');
             cb(REPLIES.authTempFail());
           });
       },

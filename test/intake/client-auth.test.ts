@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openFile } from 'node:fs/promises';
 import { ClientDirectory } from '../../src/clients/directory.js';
-import { hashPassword, scryptRuns, verifyPassword } from '../../src/clients/password.js';
+import { hashPassword, ScryptBusyError, scryptRuns, verifyPassword } from '../../src/clients/password.js';
 import { openStore } from '../../src/store/open.js';
 import { TenantDirectory } from '../../src/tenants/index.js';
 
@@ -60,5 +60,18 @@ describe('client credentials', () => {
     expect(done).toBeLessThan(12);
     await Promise.all(checks);
     expect(done).toBe(12);
+  });
+
+  it('bounds the verifications waiting, and checks a known client ahead of the guesses', async () => {
+    // A cheap hash (N=2) keeps this fast; the queue does not care about the cost.
+    const cheap = `$scrypt$N=2,r=1,p=1$${Buffer.from('sel').toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
+    let lowDone = 0;
+    const low = Array.from({ length: 65 }, () => verifyPassword('x', cheap).then(() => lowDone++));
+    await expect(verifyPassword('x', cheap)).rejects.toBeInstanceOf(ScryptBusyError);
+    const doneWhenHigh = await verifyPassword('x', cheap, true).then(() => lowDone);
+    // Only the verification already running when it arrived went before it.
+    expect(doneWhenHigh).toBeLessThanOrEqual(1);
+    await Promise.all(low);
+    expect(lowDone).toBe(65);
   });
 });

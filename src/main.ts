@@ -123,6 +123,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       providers: s.providers,
       observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
+      classifier,
     });
 
     const clients = new ClientDirectory(tenants);

@@ -12,6 +12,7 @@
  *
  * State is per node: a pool is this node's addresses, which is what the provider judges.
  */
+import type { Envelope } from '../spool/envelope.js';
 import type { ReplyCategory, ReplyClass } from './reply-class.js';
 import { PERSONAL_RESERVE, type AutomationConfig, type AutomationRule, type WarmupSchedule } from './shaping-types.js';
 import type { ProviderInfo, SmtpReply } from './types.js';
@@ -418,4 +419,9 @@ export function warmupVolume(s: WarmupSchedule, now: number): number | null {
   const day = Math.max(0, Math.floor((now - s.startDay) / DAY_MS));
   const v = Math.floor(s.initial * s.growth ** day);
   return v >= s.max ? null : v;
+}
+
+/** Newsletter (Listmonk) mail gives way to person-to-person mail, DSNs and notices. */
+export function priorityOf(env: Pick<Envelope, 'newsletter' | 'listmonk'>): Priority {
+  return env.newsletter || env.listmonk ? 'bulk' : 'personal';
 }

@@ -3,6 +3,9 @@
  * observer the stats recorder and the Listmonk bounce hook listen on.
  */
 import type { Envelope, SmtpReply } from '../spool/envelope.js';
+import type { ReplyClass } from './reply-class.js';
+import type { ShaperEvent } from './shaper.js';
+import type { AutomationConfig, WarmupSchedule } from './shaping-types.js';
 
 export type { SmtpReply };
 
@@ -20,26 +23,26 @@ export interface ProviderInfo {
   shaping: ProviderShaping;
 }
 
-/**
- * A reply matching `match` slows the provider down for `durationMs`. All given conditions must
- * match; `enhanced` and `text` are regular expressions (text case-insensitive).
- */
-export interface ThrottleRule {
-  /** Provider id; absent = any provider. */
-  provider?: string;
-  match: { code?: number; enhanced?: string; text?: string };
-  /** Absolute caps, or `factor` multiplying the current rate (or connections when the rate is unlimited). */
-  action: { messages_per_minute?: number; max_connections?: number; factor?: number };
-  durationMs: number;
-}
-
 /** Injected by the composition root (adapter over src/stats/providers.ts). */
 export interface ProviderCatalog {
   /** Provider of a destination: by MX host first, then by recipient domain; `other` when unknown. */
   forMx(mxHost: string | undefined, domain?: string): ProviderInfo;
-  /** Ordered, first match wins. */
-  throttleRules: ThrottleRule[];
+  /** What replies about us do to sending to a provider (config/providers.yaml `automation`); none: nothing. */
+  automation?: { defaults: AutomationConfig; providers: Record<string, Partial<AutomationConfig>> };
 }
+
+/** What classifying a failed attempt's reply needs to know. */
+export interface ReplyToClassify {
+  reply: SmtpReply;
+  phase: Phase;
+  domain: string;
+  mx?: string;
+  /** Provider id of the destination (from the catalogue). */
+  provider: string;
+}
+
+/** The one reply classifier (config/classification.yaml), injected by the composition root. */
+export type ReplyClassifier = (r: ReplyToClassify) => ReplyClass;
 
 export type SmarthostTls = 'starttls' | 'implicit' | 'none' | 'opportunistic';
 
@@ -72,7 +75,7 @@ export interface DeliveryOptions {
    * Named outbound identities (IP pools): an envelope with `pool` leaves from these addresses
    * with this EHLO name (e.g. newsletters from their own IP). Default identity otherwise.
    */
-  pools?: Record<string, { ehloName?: string; localAddresses?: OutboundAddress[] }>;
+  pools?: Record<string, { ehloName?: string; localAddresses?: OutboundAddress[]; warmup?: WarmupSchedule }>;
   /** Source addresses, one IPv4 and/or one IPv6 used (first of each family); default: any. */
   localAddresses?: OutboundAddress[];
   /** DNS servers "ip", "ip:port", "[v6]:port"; system resolver when empty. */
@@ -112,8 +115,6 @@ export interface DeliveryOptions {
   retryMaxMs?: number; // default 1 h
   lifetimeMs?: number; // default 5 d
   delayWarningMs?: number; // default 4 h; 0 = never
-  /** Time after a throttle's duration between ramp-up steps (default 5 min). */
-  throttleRampStepMs?: number;
 }
 
 export type Outcome = 'delivered' | 'deferred' | 'bounced';
@@ -146,4 +147,6 @@ export interface DeliveryObserver {
   /** A recipient failed for good (5xx, or its lifetime expired). */
   onFinalBounce?(e: RecipientEvent): void;
   onDelivered?(e: RecipientEvent): void;
+  /** A provider was restricted, relaxed, lifted or cleared for a pool (relay/delivery/shaper.ts). */
+  onShaping?(e: ShaperEvent): void;
 }

@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
-import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ProviderCatalog as DeliveryCatalog } from '../../relay/delivery/index.js';
+import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ProviderCatalog as DeliveryCatalog, type ReplyClassifier } from '../../relay/delivery/index.js';
+import type { ReplyClass } from '../../relay/delivery/reply-class.js';
 import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
@@ -26,12 +27,45 @@ export function deliveryCatalog(p: ProviderCatalog): DeliveryCatalog {
   });
   return {
     forMx: (mx, domain) => shaping(domain ? p.providerForDomain(domain, mx) : mx ? p.providerForMx(mx) : p.providerForDomain('')),
-    throttleRules: p.throttleRules.map((r) => ({
-      provider: r.provider,
-      match: { code: r.match.code, enhanced: r.match.enhanced?.source, text: r.match.text?.source },
-      action: { messages_per_minute: r.action.messagesPerMinute, max_connections: r.action.maxConnections, factor: r.action.factor },
-      durationMs: r.durationMs,
-    })),
+    automation: p.automation,
+  };
+}
+
+/** Stats reasons as reply classes, until config/classification.yaml yields ReplyClass itself. */
+const INTERIM_CLASS: Record<string, Pick<ReplyClass, 'category' | 'scope'>> = {
+  invalid_recipient: { category: 'invalid_recipient', scope: 'recipient' },
+  mailbox_full: { category: 'mailbox_full', scope: 'recipient' },
+  blocklisted_ip: { category: 'blocklisted_ip', scope: 'provider' },
+  authentication: { category: 'authentication', scope: 'provider' },
+  rate_limited: { category: 'rate_limited', scope: 'provider' },
+  policy: { category: 'policy', scope: 'message' },
+  tls: { category: 'tls', scope: 'provider' },
+  dns: { category: 'dns', scope: 'recipient' },
+  connection: { category: 'connection', scope: 'provider' },
+};
+
+/**
+ * The reply classifier delivery's shaper is fed from (relay/delivery/shaping-feedback.ts).
+ * INTERIM: built over the stats classifier; replace with the one ReplyClass classifier of
+ * config/classification.yaml when it lands (issue 21), keeping this signature.
+ */
+export function replyClassifier(classifier: Classifier): ReplyClassifier {
+  return ({ reply, phase, provider }) => {
+    const c = classifier.classify({ code: reply.code, enhanced: reply.enhanced, text: reply.text, phase: PHASES[phase] ?? 'connect' });
+    // Stats' spam_block mixes content judged spam (5xx) with reputation throttles (4xx).
+    const mapped = c.reason === 'spam_block'
+      ? reply.code < 500 ? { category: 'reputation_block' as const, scope: 'provider' as const } : { category: 'spam_content' as const, scope: 'message' as const }
+      : INTERIM_CLASS[c.reason] ?? { category: 'other' as const, scope: 'recipient' as const };
+    const url = /https?:\/\/[^\s<>"')\]]+/.exec(reply.text)?.[0];
+    return {
+      ...mapped,
+      permanent: reply.code >= 500,
+      provider,
+      ...(c.ruleId ? { rule: c.ruleId } : {}),
+      ...(mapped.category === 'blocklisted_ip' && url
+        ? { fix: { fr: `Demandez le retrait de l'adresse IP d'envoi : ${url}`, en: `Request the removal of the sending IP: ${url}` } }
+        : {}),
+    };
   };
 }
 
@@ -103,13 +137,14 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
   };
 }
 
-export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver }): Delivery {
+export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver; classifier: Classifier }): Delivery {
   return createDelivery({
     spool: deps.spool,
     log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
     providers: deliveryCatalog(deps.providers),
     observer: deps.observer,
+    classify: replyClassifier(deps.classifier),
   });
 }
 

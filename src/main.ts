@@ -20,6 +20,7 @@ import { Metrics } from './metrics.js';
 import { createPolicyService, resolvePolicyConfig, type PolicyService } from './policy-service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
+import { shapingAlerts } from './stats/shaping-alerts.js';
 import { loadClassifier, type Classifier } from './stats/classify.js';
 import { loadProviders, type ProviderCatalog } from './stats/providers.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
@@ -125,6 +126,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
       classifier,
     });
+    s.alerts.addSource(shapingAlerts(() => delivery.shaping().restrictions));
 
     const clients = new ClientDirectory(tenants);
     const insecureNets = toNets(config.smtp.insecure_auth_networks);
@@ -184,7 +186,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       envAdminToken: config.api.admin_token,
       rateLimitPerMinute: config.api.rate_limit_per_minute,
-      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id) }),
+      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id), delivery }),
     });
     cleanups.push(() => api.close());
 

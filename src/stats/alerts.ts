@@ -14,7 +14,8 @@ import type { StatsLogger } from './recorder.js';
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  type: AlertType;
+  /** `blocklisted_ip`: a provider suspended for a block list (src/stats/shaping-alerts.ts). */
+  type: AlertType | 'blocklisted_ip';
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */
@@ -24,6 +25,8 @@ export interface Alert {
   /** Rate (0..1) for rate alerts, count otherwise. */
   value: number;
   threshold: number;
+  /** What to do about it, when known (e.g. the delisting address quoted in the reply). */
+  fix?: { fr: string; en: string };
 }
 
 export interface StatsAlertsOptions {
@@ -36,8 +39,10 @@ export interface StatsAlertsOptions {
 export interface StatsAlerts {
   /** Evaluate now; with `tenant`, only that tenant's traffic. */
   evaluate(opts?: { tenant?: string; now?: number }): Promise<Alert[]>;
-  /** Result of the last periodic (global) evaluation. */
+  /** Result of the last periodic (global) evaluation, with the added sources' alerts. */
   active(): Alert[];
+  /** Alerts that come from elsewhere than the stats (provider suspensions), listed with the others. */
+  addSource(fn: () => Alert[]): void;
   start(): void;
   stop(): void;
 }
@@ -150,6 +155,8 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   const previous = new Map<string, Set<string>>();
   let last: Alert[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const sources: Array<() => Alert[]> = [];
+  const sourced = (): Alert[] => sources.flatMap((f) => f());
 
   const evaluate = async ({ tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): Promise<Alert[]> => {
     const scope = scopeOf(tenant);
@@ -194,8 +201,12 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   };
 
   return {
-    evaluate,
-    active: () => last,
+    evaluate: async (o = {}) => {
+      const stats = await evaluate(o);
+      return o.tenant === undefined ? [...sourced(), ...stats] : stats;
+    },
+    active: () => [...sourced(), ...last],
+    addSource: (fn) => void sources.push(fn),
     start() {
       if (timer) return;
       const tick = (): void => {

@@ -79,7 +79,7 @@ export interface RelaisConfig {
     ehlo_name?: string;
     local_addresses: string[];
     /** Named outbound identities: EHLO name and source addresses (listeners pick one with `pool`). */
-    pools: Record<string, { ehlo_name?: string; local_addresses: string[] }>;
+    pools: Record<string, { ehlo_name?: string; local_addresses: string[]; warmup?: WarmupConfig }>;
     max_connections: number;
     tls_required_domains: string[];
     connect_timeout_ms: number;
@@ -215,16 +215,45 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
   return out;
 }
 
+/** `delivery.pools.<name>.warmup`: day d since `start` allows initial × growth^d messages per provider. */
+export interface WarmupConfig {
+  /** YYYY-MM-DD, day 0 (UTC). */
+  start: string;
+  initial: number;
+  growth: number;
+  /** Warm-up is over once a day's volume reaches this. */
+  max: number;
+  /** Provider ids (config/providers.yaml) it applies to; absent = all. */
+  providers?: string[];
+}
+
+function parseWarmup(key: string, raw: unknown): WarmupConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(key, 'expected a mapping with start, initial, growth, max');
+  const w = raw as Raw;
+  checkKeys(key, w, ['start', 'initial', 'growth', 'max', 'providers']);
+  // YAML may read an unquoted date as a Date.
+  const start = w.start instanceof Date ? w.start.toISOString().slice(0, 10) : parseString(`${key}.start`, w.start);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) throw new ConfigError(`${key}.start`, `expected a date YYYY-MM-DD, got ${JSON.stringify(start)}`);
+  const growth = w.growth ?? 1.5;
+  if (typeof growth !== 'number' || !(growth >= 1 && growth <= 10)) throw new ConfigError(`${key}.growth`, `expected a number from 1 to 10, got ${JSON.stringify(w.growth)}`);
+  const initial = w.initial === undefined ? 50 : parseInteger(`${key}.initial`, w.initial, 1);
+  const max = w.max === undefined ? 100_000 : parseInteger(`${key}.max`, w.max, initial);
+  const providers = w.providers === undefined ? undefined : parseList(`${key}.providers`, w.providers);
+  for (const p of providers ?? []) if (!/^[a-z0-9_-]+$/.test(p)) throw new ConfigError(`${key}.providers`, `"${p}" is not a provider id of providers.yaml`);
+  return { start, initial, growth, max, ...(providers ? { providers } : {}) };
+}
+
 function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
   const out: RelaisConfig['delivery']['pools'] = {};
   for (const [name, v] of Object.entries(raw)) {
     const key = `delivery.pools.${name}`;
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(key, 'expected a mapping with ehlo_name and local_addresses');
     const p = v as Raw;
-    checkKeys(key, p, ['ehlo_name', 'local_addresses']);
+    checkKeys(key, p, ['ehlo_name', 'local_addresses', 'warmup']);
     out[name] = {
       ehlo_name: p.ehlo_name === undefined ? undefined : parseString(`${key}.ehlo_name`, p.ehlo_name),
       local_addresses: parseList(`${key}.local_addresses`, p.local_addresses).map((ip) => parseIp(`${key}.local_addresses`, ip)),
+      ...(p.warmup === undefined || p.warmup === null ? {} : { warmup: parseWarmup(`${key}.warmup`, p.warmup) }),
     };
   }
   return out;

@@ -75,7 +75,16 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
     hostname: config.hostname,
     ehloName: d.ehlo_name ?? config.hostname,
     localAddresses: d.local_addresses.map((address) => ({ address })),
-    pools: Object.fromEntries(Object.entries(d.pools).map(([name, p]) => [name, { ehloName: p.ehlo_name, localAddresses: p.local_addresses.map((address) => ({ address })) }])),
+    pools: Object.fromEntries(
+      Object.entries(d.pools).map(([name, p]) => [
+        name,
+        {
+          ehloName: p.ehlo_name,
+          localAddresses: p.local_addresses.map((address) => ({ address })),
+          ...(p.warmup ? { warmup: { startDay: Date.parse(`${p.warmup.start}T00:00:00Z`), initial: p.warmup.initial, growth: p.warmup.growth, max: p.warmup.max, providers: p.warmup.providers } } : {}),
+        },
+      ]),
+    ),
     dnsServers: config.dns.servers,
     allowPrivateMx: d.allow_private_mx,
     port: d.mx_port,

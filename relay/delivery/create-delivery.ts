@@ -3,6 +3,7 @@
  * restrictions, warm-up, priorities), the connection pool and the queue runner over the spool.
  */
 import type { Logger } from 'pino';
+import { defaultProviderCatalog } from '../../config/providers.js';
 import type { Spool } from '../spool/spool.js';
 import { Connector } from './connector.js';
 import { createDns } from './dns.js';
@@ -51,23 +52,18 @@ export interface Delivery {
   clearShaping(provider: string, pool?: string): number;
 }
 
-/** Catalogue used when none is injected: every destination is "other" with these limits. */
-export const DEFAULT_PROVIDERS: ProviderCatalog = {
-  forMx: () => ({ id: 'other', shaping: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false } }),
-};
-
 /** Without a classifier, replies say nothing about the provider. */
 const NO_CLASSIFIER: ReplyClassifier = (r) => ({ category: 'other', permanent: r.reply.code >= 500, scope: 'recipient', provider: r.provider });
 
 export function createDelivery(input: CreateDeliveryInput): Delivery {
   const opts = resolveOptions(input.options);
   const log = input.log.child({ component: 'delivery' });
-  const providers = input.providers ?? DEFAULT_PROVIDERS;
+  const providers = input.providers ?? defaultProviderCatalog();
   const dns = createDns(opts.dnsServers, opts.dnsTimeoutMs, opts.dnsTries);
   const sts = opts.mtaSts && !opts.smarthost ? new MtaSts({ dns, log, port: opts.mtaStsPort, ca: opts.caCerts }) : null;
   const shaper = new Shaper({
-    defaults: providers.automation?.defaults ?? { probeIntervalMs: 60_000, relaxStepMs: 60_000, rules: {} },
-    providers: providers.automation?.providers,
+    defaults: providers.automation.defaults,
+    providers: providers.automation.providers,
     warmup: Object.fromEntries(Object.entries(opts.pools).flatMap(([name, p]) => (p.warmup ? [[name, p.warmup]] : []))),
   });
   const observer = input.observer ?? {};

@@ -163,11 +163,7 @@ export class Shaper {
 
   /** The provider's configured limits, lowered by a restriction in force. */
   limits(pool: string | undefined, provider: ProviderInfo, now: number): Limits {
-    const base: Limits = {
-      maxConnections: Math.max(1, provider.shaping.max_connections),
-      messagesPerConnection: Math.max(1, provider.shaping.messages_per_connection),
-      messagesPerMinute: provider.shaping.messages_per_minute ?? null,
-    };
+    const base = baseLimits(provider);
     const r = this.current(keyOf(pool, provider.id), now);
     return r ? restrictedLimits(base, r) : base;
   }
@@ -386,9 +382,7 @@ export class Shaper {
 
   private view(r: Restriction): RestrictionView {
     const s = this.keys.get(keyOf(r.pool, r.provider));
-    const base = s
-      ? { maxConnections: Math.max(1, s.provider.shaping.max_connections), messagesPerConnection: Math.max(1, s.provider.shaping.messages_per_connection), messagesPerMinute: s.provider.shaping.messages_per_minute ?? null }
-      : { maxConnections: 1, messagesPerConnection: 1, messagesPerMinute: null };
+    const base = s ? baseLimits(s.provider) : { maxConnections: 1, messagesPerConnection: 1, messagesPerMinute: null };
     return {
       pool: r.pool,
       provider: r.provider,
@@ -402,6 +396,14 @@ export class Shaper {
       cause: r.cause,
     };
   }
+}
+
+function baseLimits(p: ProviderInfo): Limits {
+  return {
+    maxConnections: Math.max(1, p.shaping.maxConnections),
+    messagesPerConnection: Math.max(1, p.shaping.messagesPerConnection),
+    messagesPerMinute: p.shaping.messagesPerMinute,
+  };
 }
 
 function restrictedLimits(base: Limits, r: Restriction): Limits {

@@ -2,34 +2,15 @@
  * Boundary types of the delivery half: options, the provider catalogue it is shaped by, and the
  * observer the stats recorder and the Listmonk bounce hook listen on.
  */
-import type { Envelope, SmtpReply } from '../spool/envelope.js';
+import type { AttemptOutcome, Envelope, SmtpReply } from '../spool/envelope.js';
 import type { ReplyClass } from './reply-class.js';
 import type { ShaperEvent } from './shaper.js';
-import type { AutomationConfig, WarmupSchedule } from './shaping-types.js';
+import type { WarmupSchedule } from './shaping-types.js';
 
 export type { SmtpReply };
 
-/** Per-provider traffic shaping (same keys as config/providers.yaml). */
-export interface ProviderShaping {
-  max_connections: number;
-  messages_per_connection: number;
-  /** null = unlimited. */
-  messages_per_minute: number | null;
-  tls_required: boolean;
-}
-
-export interface ProviderInfo {
-  id: string;
-  shaping: ProviderShaping;
-}
-
-/** Injected by the composition root (adapter over src/stats/providers.ts). */
-export interface ProviderCatalog {
-  /** Provider of a destination: by MX host first, then by recipient domain; `other` when unknown. */
-  forMx(mxHost: string | undefined, domain?: string): ProviderInfo;
-  /** What replies about us do to sending to a provider (config/providers.yaml `automation`); none: nothing. */
-  automation?: { defaults: AutomationConfig; providers: Record<string, Partial<AutomationConfig>> };
-}
+/** The provider catalogue (config/providers.yaml), loaded once and used as is by delivery and stats. */
+export type { ProviderCatalog, ProviderInfo, ShapingPreset } from '../../config/providers.js';
 
 /** What classifying a failed attempt's reply needs to know. */
 export interface ReplyToClassify {
@@ -117,10 +98,11 @@ export interface DeliveryOptions {
   delayWarningMs?: number; // default 4 h; 0 = never
 }
 
-export type Outcome = 'delivered' | 'deferred' | 'bounced';
+export type Outcome = AttemptOutcome;
 
 /** Where in the exchange the deciding reply came from. */
-export type Phase = 'dns' | 'policy' | 'connect' | 'greeting' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'local';
+export const PHASES = ['dns', 'policy', 'connect', 'greeting', 'tls', 'auth', 'mail', 'rcpt', 'data', 'local'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface AttemptEvent {
   env: Envelope;

@@ -1,35 +1,19 @@
 /**
- * Builds delivery from the configuration: options, the provider catalogue adapted from
+ * Builds delivery from the configuration: options, the provider catalogue of
  * config/providers.yaml, and the observer that turns attempt outcomes into stats and metrics
  * (the Listmonk bounce feedback subscribes through `extraObservers`).
  */
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
-import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ProviderCatalog as DeliveryCatalog, type ReplyClassifier } from '../../relay/delivery/index.js';
+import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ReplyClassifier } from '../../relay/delivery/index.js';
 import type { ReplyClass } from '../../relay/delivery/reply-class.js';
 import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier, Phase as StatsPhase } from '../stats/classify.js';
-import type { ProviderCatalog } from '../stats/providers.js';
+import type { ProviderCatalog } from '../../config/providers.js';
 import type { StatsRecorder } from '../stats/recorder.js';
-
-export function deliveryCatalog(p: ProviderCatalog): DeliveryCatalog {
-  const shaping = (info: ReturnType<ProviderCatalog['providerForDomain']>) => ({
-    id: info.id,
-    shaping: {
-      max_connections: info.shaping.maxConnections,
-      messages_per_connection: info.shaping.messagesPerConnection,
-      messages_per_minute: info.shaping.messagesPerMinute,
-      tls_required: info.shaping.tlsRequired,
-    },
-  });
-  return {
-    forMx: (mx, domain) => shaping(domain ? p.providerForDomain(domain, mx) : mx ? p.providerForMx(mx) : p.providerForDomain('')),
-    automation: p.automation,
-  };
-}
 
 /** Stats reasons as reply classes, until config/classification.yaml yields ReplyClass itself. */
 const INTERIM_CLASS: Record<string, Pick<ReplyClass, 'category' | 'scope'>> = {
@@ -151,7 +135,7 @@ export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: L
     spool: deps.spool,
     log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
-    providers: deliveryCatalog(deps.providers),
+    providers: deps.providers,
     observer: deps.observer,
     classify: replyClassifier(deps.classifier),
   });

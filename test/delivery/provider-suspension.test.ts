@@ -8,7 +8,8 @@
  */
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createDelivery, type ProviderCatalog, type ProviderInfo } from '../../relay/delivery/index.js';
+import { buildProviderCatalog, type ProviderCatalog } from '../../config/providers.js';
+import { createDelivery } from '../../relay/delivery/index.js';
 import { shapingRoutes } from '../../src/api/routes/shaping.js';
 import { loadClassifier } from '../../src/stats/classify.js';
 import { replyClassifier } from '../../src/wiring/delivery.js';
@@ -36,26 +37,21 @@ afterAll(async () => {
   await Promise.all([gmail.close(), other.close(), dns.close()]);
 });
 
-const google: ProviderInfo = { id: 'google', shaping: { max_connections: 2, messages_per_connection: 100, messages_per_minute: 1200, tls_required: false } };
-const otherProvider: ProviderInfo = { id: 'other', shaping: { max_connections: 2, messages_per_connection: 100, messages_per_minute: 600, tls_required: false } };
-
-const catalog: ProviderCatalog = {
-  forMx: (mx) => (mx && /google\.test$/.test(mx) ? google : otherProvider),
-  // The actions of config/providers.yaml, in seconds instead of minutes.
+/** Gmail-like at 1200/min, everything else at 600/min; the actions of config/providers.yaml, in seconds instead of minutes. */
+const catalog: ProviderCatalog = buildProviderCatalog({
+  defaults: { max_connections: 2, messages_per_connection: 100, messages_per_minute: 600, tls_required: false },
+  providers: [{ id: 'google', name: 'Google', mx: ['*.google.test'], shaping: { messages_per_minute: 1200 } }],
   automation: {
-    defaults: {
-      probeIntervalMs: 1000,
-      relaxStepMs: 300,
-      rules: {
-        rate_limited: { action: 'slow', factor: 0.25, durationMs: 2000, maxDurationMs: 20_000 },
-        reputation_block: { action: 'suspend', factor: 0.25, durationMs: 2000, maxDurationMs: 20_000 },
-        blocklisted_ip: { action: 'suspend', factor: 0.25, durationMs: 5000, maxDurationMs: 60_000 },
-        authentication: { action: 'suspend', factor: 0.5, durationMs: 5000, maxDurationMs: 60_000 },
-      },
+    probe_interval: '1s',
+    relax_step: '300ms',
+    rules: {
+      rate_limited: { action: 'slow', factor: 0.25, duration: '2s', max_duration: '20s' },
+      reputation_block: { action: 'suspend', factor: 0.25, duration: '2s', max_duration: '20s' },
+      blocklisted_ip: { action: 'suspend', factor: 0.25, duration: '5s', max_duration: '1m' },
+      authentication: { action: 'suspend', factor: 0.5, duration: '5s', max_duration: '1m' },
     },
-    providers: {},
   },
-};
+});
 
 /** RCPT commands seen by an MX, with their time. */
 function rcptLog(mx: TestMx, answer: () => string | undefined): number[] {

@@ -4,8 +4,8 @@ import { keyOf, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from
 import type { ProviderInfo } from '../../relay/delivery/types.js';
 
 const MIN = 60_000;
-const google: ProviderInfo = { id: 'google', shaping: { max_connections: 4, messages_per_connection: 50, messages_per_minute: 120, tls_required: false } };
-const orange: ProviderInfo = { id: 'orange', shaping: { max_connections: 2, messages_per_connection: 20, messages_per_minute: null, tls_required: false } };
+const google: ProviderInfo = { id: 'google', name: 'google', usGiant: false, shaping: { maxConnections: 4, messagesPerConnection: 50, messagesPerMinute: 120, tlsRequired: false } };
+const orange: ProviderInfo = { id: 'orange', name: 'orange', usGiant: false, shaping: { maxConnections: 2, messagesPerConnection: 20, messagesPerMinute: null, tlsRequired: false } };
 const rate: ReplyClass = { category: 'rate_limited', permanent: false, scope: 'provider', provider: 'google', rule: 'gmail-4.7.28' };
 const listed: ReplyClass = { category: 'blocklisted_ip', permanent: false, scope: 'provider', provider: 'google', fix: { fr: 'Demandez le retrait', en: 'Request delisting' } };
 const reply = { code: 421, enhanced: '4.7.28', text: 'unusual rate' };
@@ -141,7 +141,7 @@ describe('shaper', () => {
     expect(s.capacity(keyOf(undefined, 'google'), 'personal', t)).toBe(2);
     expect(s.admit(undefined, google, 'personal', 1, t)).toMatchObject({ ok: true, waitMs: 500 });
     // The last concurrent slot is kept for personal mail.
-    const one: ProviderInfo = { id: 'x', shaping: { max_connections: 1, messages_per_connection: 1, messages_per_minute: null, tls_required: false } };
+    const one: ProviderInfo = { id: 'x', name: 'x', usGiant: false, shaping: { maxConnections: 1, messagesPerConnection: 1, messagesPerMinute: null, tlsRequired: false } };
     expect(s.admit(undefined, one, 'bulk', 1, t).ok).toBe(true);
     expect(s.admit(undefined, one, 'bulk', 1, t)).toMatchObject({ ok: false, reason: 'busy' });
     expect(s.admit(undefined, one, 'personal', 1, t).ok).toBe(true);
@@ -155,7 +155,7 @@ describe('shaper', () => {
     expect(warmupVolume(sched, day0 + 86_400_000 * 4)).toBeNull(); // 1600 ≥ max: over
     const s = new Shaper(config({ warmup: { news: sched } }));
     const t = day0 + 3600_000;
-    const free: ProviderInfo = { ...orange, shaping: { ...orange.shaping, max_connections: 1000 } };
+    const free: ProviderInfo = { ...orange, shaping: { ...orange.shaping, maxConnections: 1000 } };
     let bulk = 0;
     for (;;) {
       const a = s.admit('news', free, 'bulk', 1, t);

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createDelivery, type ProviderCatalog, type ProviderInfo } from '../../relay/delivery/index.js';
+import { buildProviderCatalog, type ProviderCatalog } from '../../config/providers.js';
+import { createDelivery } from '../../relay/delivery/index.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { enqueue, freePort, openSpool, startMx, type TestMx, waitFor } from './helpers.js';
 
@@ -23,13 +24,12 @@ afterAll(async () => {
   await Promise.all([gmx.close(), dns.close()]);
 });
 
-function catalog(shaping: Partial<ProviderInfo['shaping']>): ProviderCatalog {
-  return {
-    forMx: (mx) =>
-      mx && /google\.test$/.test(mx)
-        ? { id: 'google', shaping: { max_connections: 2, messages_per_connection: 3, messages_per_minute: null, tls_required: false, ...shaping } }
-        : { id: 'other', shaping: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false } },
-  };
+/** The production catalogue type, built from a providers.yaml document (google = *.google.test). */
+function catalog(shaping: Record<string, unknown>): ProviderCatalog {
+  return buildProviderCatalog({
+    defaults: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false },
+    providers: [{ id: 'google', name: 'Google', mx: ['*.google.test'], shaping: { max_connections: 2, messages_per_connection: 3, ...shaping } }],
+  });
 }
 
 function capture() {

@@ -4,7 +4,8 @@
  * it to person-to-person mail, which is taken first.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createDelivery, type ProviderCatalog } from '../../relay/delivery/index.js';
+import { buildProviderCatalog } from '../../config/providers.js';
+import { createDelivery } from '../../relay/delivery/index.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { enqueue, freePort, log, openSpool, sleep, startMx, type TestMx, waitFor } from './helpers.js';
 
@@ -25,9 +26,10 @@ afterAll(async () => {
   await Promise.all([mx.close(), dns.close()]);
 });
 
-const catalog: ProviderCatalog = {
-  forMx: () => ({ id: 'google', shaping: { max_connections: 2, messages_per_connection: 100, messages_per_minute: null, tls_required: false } }),
-};
+const catalog = buildProviderCatalog({
+  defaults: { max_connections: 2, messages_per_connection: 100, messages_per_minute: null },
+  providers: [{ id: 'google', name: 'Google', mx: ['*.google.test'] }],
+});
 
 describe('warm-up and priorities', () => {
   test("the day's volume leaves, newsletters keep a tenth of it for personal mail, the rest stays queued", async () => {

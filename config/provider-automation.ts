@@ -4,9 +4,9 @@
  * defaults; a provider's own section replaces the rules of the categories it names and the
  * timings it sets.
  */
-import { REPLY_CATEGORIES, type ReplyCategory } from '../../relay/delivery/reply-class.js';
-import type { AutomationConfig, AutomationRule } from '../../relay/delivery/shaping-types.js';
-import type { FieldCheck } from './field-check.js';
+import { REPLY_CATEGORIES, type ReplyCategory } from '../relay/delivery/reply-class.js';
+import type { AutomationConfig, AutomationRule } from '../relay/delivery/shaping-types.js';
+import type { FieldCheck } from '../src/stats/field-check.js';
 
 const RULE_KEYS = ['action', 'factor', 'duration', 'max_duration'] as const;
 const SECTION_KEYS = ['probe_interval', 'relax_step', 'rules'] as const;

@@ -118,15 +118,16 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     cleanups.push(unwatchKeys);
 
     const { classifier } = s;
+    const blocklist = shapingAlerts(store, config.hostname, log);
+    s.alerts.addSource(blocklist.list);
     const delivery = buildDelivery({
       config,
       spool,
       log,
       providers: s.providers,
-      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
+      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
       classifier,
     });
-    s.alerts.addSource(shapingAlerts(() => delivery.shaping().restrictions));
 
     const clients = new ClientDirectory(tenants);
     const insecureNets = toNets(config.smtp.insecure_auth_networks);

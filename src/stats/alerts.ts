@@ -39,10 +39,10 @@ export interface StatsAlertsOptions {
 export interface StatsAlerts {
   /** Evaluate now; with `tenant`, only that tenant's traffic. */
   evaluate(opts?: { tenant?: string; now?: number }): Promise<Alert[]>;
-  /** Result of the last periodic (global) evaluation, with the added sources' alerts. */
+  /** Result of the last periodic (global) evaluation. */
   active(): Alert[];
-  /** Alerts that come from elsewhere than the stats (provider suspensions), listed with the others. */
-  addSource(fn: () => Alert[]): void;
+  /** Alerts that come from elsewhere than the stats (provider suspensions), read at each global evaluation. */
+  addSource(fn: () => Promise<Alert[]>): void;
   start(): void;
   stop(): void;
 }
@@ -155,8 +155,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   const previous = new Map<string, Set<string>>();
   let last: Alert[] = [];
   let timer: NodeJS.Timeout | null = null;
-  const sources: Array<() => Alert[]> = [];
-  const sourced = (): Alert[] => sources.flatMap((f) => f());
+  const sources: Array<() => Promise<Alert[]>> = [];
 
   const evaluate = async ({ tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): Promise<Alert[]> => {
     const scope = scopeOf(tenant);
@@ -196,16 +195,14 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
       log?.info?.({ alert: { id } }, 'stats alert cleared');
     }
     previous.set(scope, ids);
+    if (tenant === undefined) for (const source of sources) alerts.push(...(await source()));
     alerts.sort((a, b) => (a.severity === b.severity ? a.id.localeCompare(b.id) : a.severity === 'critical' ? -1 : 1));
     return alerts;
   };
 
   return {
-    evaluate: async (o = {}) => {
-      const stats = await evaluate(o);
-      return o.tenant === undefined ? [...sourced(), ...stats] : stats;
-    },
-    active: () => [...sourced(), ...last],
+    evaluate,
+    active: () => last,
     addSource: (fn) => void sources.push(fn),
     start() {
       if (timer) return;

@@ -127,6 +127,7 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
     onAttempt: (e) => list.forEach((o) => o.onAttempt?.(e)),
     onDelivered: (e) => list.forEach((o) => o.onDelivered?.(e)),
     onFinalBounce: (e) => list.forEach((o) => o.onFinalBounce?.(e)),
+    onShaping: (e) => list.forEach((o) => o.onShaping?.(e)),
   };
 }
 

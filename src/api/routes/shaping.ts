@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Delivery } from '../../../relay/delivery/index.js';
 import { HttpError, requireAdmin } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { authErrors, errorSchema } from '../schemas.js';
 
 export interface ShapingRouteDeps {
   /** Absent when no relay runs in this process (offline CLI): nothing is shaped. */
@@ -99,12 +99,13 @@ export const shapingRoutes: FastifyPluginAsync<ShapingRouteDeps> = async (app, d
         summary: "Lift a provider's restrictions (every pool, or ?pool=)",
         params: { type: 'object', properties: { provider: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' } }, required: ['provider'] },
         querystring: { type: 'object', properties: { pool: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }, additionalProperties: false },
-        response: { 200: { type: 'object', properties: { cleared: { type: 'integer' } } }, ...authErrors },
+        response: { 200: { type: 'object', properties: { cleared: { type: 'integer' } } }, 409: errorSchema, ...authErrors },
       },
     },
     async (req) => {
       requireAdmin(req);
-      if (!deps.delivery) throw new HttpError(503, "Aucun relais en marche : rien n'est restreint / No relay running: nothing is restricted");
+      // 409, not 503: nothing is wrong with the service; there is just nothing to lift here.
+      if (!deps.delivery) throw new HttpError(409, "Aucun relais en marche : rien n'est restreint / No relay running: nothing is restricted");
       return { cleared: deps.delivery.clearShaping(req.params.provider, req.query.pool) };
     },
   );

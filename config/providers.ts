@@ -6,9 +6,9 @@
  * well-known recipient domain; everything else is `other`.
  */
 import type { AutomationConfig } from '../relay/delivery/shaping-types.js';
-import { FieldCheck, type Obj } from '../src/stats/field-check.js';
 import { loadDataFile } from './data-file.js';
 import { parseAutomationDefaults, parseAutomationOverride } from './provider-automation.js';
+import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -59,62 +59,65 @@ function normHost(h: string): string {
 
 const SHAPING_KEYS = ['max_connections', 'messages_per_connection', 'messages_per_minute', 'tls_required'] as const;
 
-function parseShaping(c: FieldCheck, raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
-  const o = raw === undefined && base ? {} : c.obj(raw, key);
-  c.onlyKeys(o, key, SHAPING_KEYS);
+function parseShaping(raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
+  const o = raw === undefined && base ? {} : mapping(raw, key);
+  onlyKeys(o, key, SHAPING_KEYS);
   const pick = <T>(k: string, conv: (v: unknown, key: string) => T, dflt: T | undefined): T => {
     if (o[k] === undefined) {
-      if (dflt === undefined) c.fail(`${key}.${k}`, 'is required');
+      if (dflt === undefined) fail(`${key}.${k}`, 'is required');
       return dflt;
     }
     return conv(o[k], `${key}.${k}`);
   };
   return {
-    maxConnections: pick('max_connections', (v, k) => c.posInt(v, k), base?.maxConnections),
-    messagesPerConnection: pick('messages_per_connection', (v, k) => c.posInt(v, k), base?.messagesPerConnection),
+    maxConnections: pick('max_connections', (v, k) => posInt(v, k), base?.maxConnections),
+    messagesPerConnection: pick('messages_per_connection', (v, k) => posInt(v, k), base?.messagesPerConnection),
     messagesPerMinute: pick<number | null>(
       'messages_per_minute',
-      (v, k) => (v === null ? null : c.posInt(v, k)),
+      (v, k) => (v === null ? null : posInt(v, k)),
       base ? base.messagesPerMinute : null,
     ),
-    tlsRequired: pick('tls_required', (v, k) => c.bool(v, k, false), base?.tlsRequired ?? false),
+    tlsRequired: pick('tls_required', (v, k) => bool(v, k, false), base?.tlsRequired ?? false),
   };
 }
 
 /** Build a catalog from parsed YAML (an object); `source` names the file in errors. */
 export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): ProviderCatalog {
-  const c = new FieldCheck(source);
-  const root: Obj = c.obj(doc, '(root)');
-  c.onlyKeys(root, '', ['defaults', 'providers', 'automation']);
-  const defaults = parseShaping(c, root.defaults, 'defaults', null);
-  const automation: ProviderCatalog['automation'] = { defaults: parseAutomationDefaults(c, root.automation), providers: {} };
+  return inFile(source, () => catalogOf(doc));
+}
+
+function catalogOf(doc: unknown): ProviderCatalog {
+  const root: Obj = mapping(doc, '(root)');
+  onlyKeys(root, '', ['defaults', 'providers', 'automation']);
+  const defaults = parseShaping(root.defaults, 'defaults', null);
+  const automation: ProviderCatalog['automation'] = { defaults: parseAutomationDefaults(root.automation), providers: {} };
 
   const providers: ProviderInfo[] = [];
   const byId = new Map<string, ProviderInfo>();
   const mxPatterns: MxPattern[] = [];
   const byDomain = new Map<string, ProviderInfo>();
-  c.arr(root.providers, 'providers').forEach((raw, i) => {
+  list(root.providers, 'providers').forEach((raw, i) => {
     const key = `providers[${i}]`;
-    const o = c.obj(raw, key);
-    c.onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping', 'automation']);
-    const id = c.str(o.id, `${key}.id`);
-    if (!/^[a-z0-9_-]+$/.test(id)) c.fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
-    if (byId.has(id) || id === OTHER_PROVIDER_ID) c.fail(`${key}.id`, `"${id}" is duplicated or reserved`);
+    const o = mapping(raw, key);
+    onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping', 'automation']);
+    const id = str(o.id, `${key}.id`);
+    if (!/^[a-z0-9_-]+$/.test(id)) fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
+    if (byId.has(id) || id === OTHER_PROVIDER_ID) fail(`${key}.id`, `"${id}" is duplicated or reserved`);
     const info: ProviderInfo = {
       id,
-      name: c.str(o.name, `${key}.name`),
-      usGiant: c.bool(o.us_giant, `${key}.us_giant`, false),
-      shaping: parseShaping(c, o.shaping, `${key}.shaping`, defaults),
+      name: str(o.name, `${key}.name`),
+      usGiant: bool(o.us_giant, `${key}.us_giant`, false),
+      shaping: parseShaping(o.shaping, `${key}.shaping`, defaults),
     };
     providers.push(info);
     byId.set(id, info);
-    if (o.automation !== undefined) automation.providers[id] = parseAutomationOverride(c, o.automation, `${key}.automation`);
-    (o.mx === undefined ? [] : c.arr(o.mx, `${key}.mx`)).forEach((p, j) => {
-      mxPatterns.push({ re: globToRegex(c.str(p, `${key}.mx[${j}]`)), provider: info });
+    if (o.automation !== undefined) automation.providers[id] = parseAutomationOverride(o.automation, `${key}.automation`);
+    (o.mx === undefined ? [] : list(o.mx, `${key}.mx`)).forEach((p, j) => {
+      mxPatterns.push({ re: globToRegex(str(p, `${key}.mx[${j}]`)), provider: info });
     });
-    (o.domains === undefined ? [] : c.arr(o.domains, `${key}.domains`)).forEach((d, j) => {
-      const dom = normHost(c.str(d, `${key}.domains[${j}]`));
-      if (byDomain.has(dom)) c.fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
+    (o.domains === undefined ? [] : list(o.domains, `${key}.domains`)).forEach((d, j) => {
+      const dom = normHost(str(d, `${key}.domains[${j}]`));
+      if (byDomain.has(dom)) fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
       byDomain.set(dom, info);
     });
   });

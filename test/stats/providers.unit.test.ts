@@ -64,15 +64,15 @@ describe('providers catalog (config/providers.yaml)', () => {
 
   it('rejects invalid files naming the key', () => {
     const base = { defaults: { max_connections: 5, messages_per_connection: 10 }, providers: [] as unknown[] };
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections must be a positive integer/);
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx must be a list/);
-    expect(() => buildProviderCatalog({ ...base, automation: { rules: { spam: { action: 'slow', duration: '1m' } } } })).toThrow(/automation\.rules\.spam must be one of invalid_recipient/);
-    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1 minute' } } } })).toThrow(/automation\.rules\.rate_limited\.duration must be a duration like 30s/);
-    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'pause', duration: '1m' } } } })).toThrow(/rate_limited\.action must be one of slow, suspend/);
-    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1h', max_duration: '5m' } } } })).toThrow(/max_duration must not be shorter than duration/);
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', automation: { relax: '1m' } }] })).toThrow(/providers\[0\]\.automation\.relax is not a known key/);
-    expect(() => buildProviderCatalog({ ...base, throttle_rules: [] })).toThrow(/throttle_rules is not a known key/);
-    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection is required/);
-    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider is not a known key/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections: must be a positive integer/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx: must be a list/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { spam: { action: 'slow', duration: '1m' } } } })).toThrow(/automation\.rules\.spam: must be one of invalid_recipient/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1 minute' } } } })).toThrow(/automation\.rules\.rate_limited\.duration: must be a duration like 30s/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'pause', duration: '1m' } } } })).toThrow(/rate_limited\.action: must be one of slow\|suspend/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1h', max_duration: '5m' } } } })).toThrow(/max_duration: must not be shorter than duration/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', automation: { relax: '1m' } }] })).toThrow(/providers\[0\]\.automation\.relax: unknown key/);
+    expect(() => buildProviderCatalog({ ...base, throttle_rules: [] })).toThrow(/throttle_rules: unknown key/);
+    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection: is required/);
+    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider: unknown key/);
   });
 });

@@ -21,6 +21,7 @@ import { Metrics } from './metrics.js';
 import { createPolicyService, resolvePolicyConfig, type PolicyService } from '../policies/service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
+import { shapingAlerts } from './stats/shaping-alerts.js';
 import { loadClassifier, type Classifier } from './stats/classify.js';
 import { loadProviders, type ProviderCatalog } from '../config/providers.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
@@ -118,12 +119,15 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     cleanups.push(unwatchKeys);
 
     const { classifier } = s;
+    const blocklist = shapingAlerts(store, config.hostname, log);
+    s.alerts.addSource(blocklist.list);
     const delivery = buildDelivery({
       config,
       spool,
       log,
       providers: s.providers,
-      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer]),
+      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
+      classifier,
     });
 
     const clients = new ClientDirectory(tenants);
@@ -191,7 +195,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       envAdminToken: config.api.admin_token,
       rateLimitPerMinute: config.api.rate_limit_per_minute,
-      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id) }),
+      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id), delivery }),
     });
     cleanups.push(() => api.close());
 

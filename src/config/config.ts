@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, onlyKeys, oneOf, str } from '../../config/validate.js';
+import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, num, onlyKeys, oneOf, str, strList } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
@@ -75,7 +75,7 @@ export interface RelaisConfig {
     ehlo_name?: string;
     local_addresses: string[];
     /** Named outbound identities: EHLO name and source addresses (listeners pick one with `pool`). */
-    pools: Record<string, { ehlo_name?: string; local_addresses: string[] }>;
+    pools: Record<string, { ehlo_name?: string; local_addresses: string[]; warmup?: WarmupConfig }>;
     max_connections: number;
     tls_required_domains: string[];
     connect_timeout_ms: number;
@@ -202,15 +202,42 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
   return out;
 }
 
+/** `delivery.pools.<name>.warmup`: day d since `start` allows initial × growth^d messages per provider. */
+export interface WarmupConfig {
+  /** YYYY-MM-DD, day 0 (UTC). */
+  start: string;
+  initial: number;
+  growth: number;
+  /** Warm-up is over once a day's volume reaches this. */
+  max: number;
+  /** Provider ids (config/providers.yaml) it applies to; absent = all. */
+  providers?: string[];
+}
+
+function parseWarmup(key: string, raw: unknown): WarmupConfig {
+  const w = mapping(raw, key);
+  onlyKeys(w, key, ['start', 'initial', 'growth', 'max', 'providers']);
+  // YAML may read an unquoted date as a Date.
+  const start = w.start instanceof Date ? w.start.toISOString().slice(0, 10) : str(w.start, `${key}.start`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) throw new ConfigError(`${key}.start`, `must be a date YYYY-MM-DD (got ${JSON.stringify(start)})`);
+  const growth = w.growth === undefined ? 1.5 : num(w.growth, `${key}.growth`, 1, 10);
+  const initial = w.initial === undefined ? 50 : envInt(w.initial, `${key}.initial`, 1);
+  const max = w.max === undefined ? 100_000 : envInt(w.max, `${key}.max`, initial);
+  const providers = w.providers === undefined ? undefined : strList(w.providers, `${key}.providers`);
+  for (const p of providers ?? []) if (!/^[a-z0-9_-]+$/.test(p)) throw new ConfigError(`${key}.providers`, `"${p}" is not a provider id of providers.yaml`);
+  return { start, initial, growth, max, ...(providers ? { providers } : {}) };
+}
+
 function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
   const out: RelaisConfig['delivery']['pools'] = {};
   for (const [name, v] of Object.entries(raw)) {
     const key = `delivery.pools.${name}`;
     const p = mapping(v, key);
-    onlyKeys(p, key, ['ehlo_name', 'local_addresses']);
+    onlyKeys(p, key, ['ehlo_name', 'local_addresses', 'warmup']);
     out[name] = {
       ehlo_name: p.ehlo_name === undefined ? undefined : str(p.ehlo_name, `${key}.ehlo_name`),
       local_addresses: envList(p.local_addresses, `${key}.local_addresses`).map((a) => ip(a, `${key}.local_addresses`)),
+      ...(p.warmup === undefined || p.warmup === null ? {} : { warmup: parseWarmup(`${key}.warmup`, p.warmup) }),
     };
   }
   return out;

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../src/store/types.js';
 import type { ClientOptions } from './client.js';
+import type { Fix } from './errors.js';
 import { DRAFT_MAX_BYTES, type MessageFileRef } from './draft.js';
 import { runDraftJob, type DraftJobPayload, type TenantListmonkConfig } from './draft-job.js';
 import { Outbox, createLoop, type OutboxJob, type RunResult, type Worker } from './outbox.js';
@@ -76,12 +77,17 @@ export interface PendingDraft {
   createdAt: number;
   nextAttemptAt: number;
   lastError?: string;
+  /** Stopped on a permanent failure: not retried until `retry(id)`. */
+  failed?: { at: number; reason: string; fix: Fix };
   campaignId?: number;
 }
 
 export interface BridgeWorker extends Worker {
-  /** Pending draft jobs with their last error (for the admin API); tokens are never included. */
+  /** Unfinished draft jobs (waiting, retrying, or failed) with their last error (for the admin
+   * API); tokens are never included. */
   status(): Promise<{ pending: PendingDraft[] }>;
+  /** Restarts a job (e.g. failed on a permission the admin has since granted); false if unknown. */
+  retry(id: string): Promise<boolean>;
 }
 
 export interface Redirector {
@@ -116,7 +122,7 @@ export function createRedirector(o: RedirectorOptions): Redirector {
   const ctx = { node: outbox.node, clientOptions: o.client, resolveTenant: o.resolveTenant, log: o.log };
   const loop = createLoop(
     () => outbox.runDue((job, save) => runDraftJob(job.payload, save, ctx)).then((r: RunResult) => {
-      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed, will retry');
+      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed (retried later unless the failure is permanent)');
       return r;
     }),
     o.pollMs ?? 5_000,
@@ -130,9 +136,14 @@ export function createRedirector(o: RedirectorOptions): Redirector {
         pending: jobs.map((j) => ({
           id: j.id, kind: j.payload.kind, tenantId: j.payload.tenantId, sender: j.payload.sender, messageId: j.payload.messageId,
           recipientCount: j.payload.recipientCount, attempts: j.attempts, createdAt: j.createdAt, nextAttemptAt: j.nextAttemptAt,
-          lastError: j.lastError, campaignId: j.payload.campaignId,
+          lastError: j.lastError, failed: j.failed, campaignId: j.payload.campaignId,
         })),
       };
+    },
+    async retry(id) {
+      const ok = await outbox.retry(id);
+      if (ok) loop.kick();
+      return ok;
     },
   };
 

@@ -122,7 +122,7 @@ export function createRedirector(o: RedirectorOptions): Redirector {
   const ctx = { node: outbox.node, clientOptions: o.client, resolveTenant: o.resolveTenant, log: o.log };
   const loop = createLoop(
     () => outbox.runDue((job, save) => runDraftJob(job.payload, save, ctx)).then((r: RunResult) => {
-      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed (retried later unless the failure is permanent)');
+      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed, will retry');
       return r;
     }),
     o.pollMs ?? 5_000,

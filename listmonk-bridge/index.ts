@@ -9,3 +9,4 @@ export { makeReturnPath, parseReturnPath } from './verp.js';
 export { checkListmonk, requiredPermissions, majorVersion, type CheckLine, type CheckResult, type Permission } from './check.js';
 export { FailJob, fixFor, isPermanent, permissionFix, type Fix } from './errors.js';
 export { decodeEncodedWords } from './mime-lite.js';
+export { createInboundReports, type InboundReports, type InboundReportsDeps } from './inbound-reports.js';

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { checkListmonk, decodeEncodedWords } from '../../../listmonk-bridge/index.js';
 import type { ListmonkBridge } from '../../wiring/listmonk.js';
-import { REDIRECTS_NS, type RedirectRecord } from '../../wiring/intake-hooks.js';
+import { REDIRECTS_NS, type RedirectRecord } from '../../../policies/redirect.js';
 import type { Store } from '../../store/types.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireTenantAccess, tenantFilter } from '../auth.js';

@@ -47,14 +47,14 @@ describe('configuration', () => {
   it('invalid values fail naming the key', () => {
     const bad: Array<[Record<string, string>, RegExp]> = [
       [{ RELAIS_SMTP_LISTEN: 'localhost' }, /^smtp\.listen: missing port/],
-      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: expected an integer/],
+      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: must be an integer/],
       [{ RELAIS_DNS_SERVERS: 'resolver.example' }, /^dns\.servers: invalid IP address/],
       [{ RELAIS_REDIS_URL: 'http://x' }, /^store\.redis_url: expected redis:\/\//],
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],
-      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: expected a duration/],
-      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: expected true or false/],
+      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: must be a duration/],
+      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: must be true or false/],
       [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example' }, /^listmonk\.postmaster_forward: listmonk\.bounce_domain is set \(bounce\.example\): give the address that receives mail for postmaster@bounce\.example \(RELAIS_POSTMASTER_FORWARD\)/],
-      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'admin' }, /^listmonk\.postmaster_forward: expected an e-mail address/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'admin' }, /^listmonk\.postmaster_forward: must be an e-mail address/],
       [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'x@bounce.example' }, /^listmonk\.postmaster_forward: must be outside the bounce domain/],
     ];
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);

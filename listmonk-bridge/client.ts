@@ -283,9 +283,10 @@ export function asciiFilename(name: string): string {
  * Creates an object once although a reply may be lost: looks it up by its unique name or tag first,
  * and after a create that failed in a way that may have happened anyway (network, timeout, 5xx),
  * looks again before giving up, so the retry of the job does not make a second one.
+ * `alreadyLooked`: the caller has just looked it up (and needed the answer itself).
  */
-export async function findOrCreate<T>(find: () => Promise<T | null>, create: () => Promise<T>): Promise<T> {
-  const found = await find();
+export async function findOrCreate<T>(find: () => Promise<T | null>, create: () => Promise<T>, opts: { alreadyLooked?: boolean } = {}): Promise<T> {
+  const found = opts.alreadyLooked ? null : await find();
   if (found) return found;
   try {
     return await create();

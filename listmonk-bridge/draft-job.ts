@@ -132,7 +132,7 @@ export async function runDraftJob(p: DraftJobPayload, save: (p: DraftJobPayload)
       }
       const src = p.file ? await readDraftSource({ path: p.file }) : emptyDraftSource();
       const built = await buildDraft(client, src, { listId: p.listId, fromEmail: p.sender, tag: p.tag });
-      campaign = await findOrCreate(find, () => client.createCampaign(built.campaign));
+      campaign = await findOrCreate(find, () => client.createCampaign(built.campaign), { alreadyLooked: true });
       p.notes = built.notes;
       ctx.log.info({ tenant: p.tenantId, sender: p.sender, campaign: campaign.id, notes: built.notes.length }, 'listmonk draft created');
     }

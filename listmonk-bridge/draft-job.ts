@@ -45,6 +45,8 @@ export interface DraftJobPayload {
   file?: string;
   node: string;
   tag: string;
+  /** The redirect this job belongs to (its draft job's id); import jobs of later transactions share it. */
+  redirect?: string;
   listId?: number;
   campaignId?: number;
   campaignUuid?: string;

@@ -68,6 +68,8 @@ export interface RedirectorOptions {
 
 export interface PendingDraft {
   id: string;
+  /** The redirect (draft job id) this job belongs to; an import job of a later transaction has its own id. */
+  redirectId: string;
   kind: 'draft' | 'import';
   tenantId: string;
   sender: string;
@@ -86,7 +88,8 @@ export interface BridgeWorker extends Worker {
   /** Unfinished draft jobs (waiting, retrying, or failed) with their last error (for the admin
    * API); tokens are never included. */
   status(): Promise<{ pending: PendingDraft[] }>;
-  /** Restarts a job (e.g. failed on a permission the admin has since granted); false if unknown. */
+  /** Restarts a job and the other jobs of its redirect (e.g. failed on a permission the admin has
+   * since granted); false if none is left. */
   retry(id: string): Promise<boolean>;
 }
 
@@ -134,14 +137,16 @@ export function createRedirector(o: RedirectorOptions): Redirector {
       const jobs: OutboxJob<DraftJobPayload>[] = await outbox.list();
       return {
         pending: jobs.map((j) => ({
-          id: j.id, kind: j.payload.kind, tenantId: j.payload.tenantId, sender: j.payload.sender, messageId: j.payload.messageId,
+          id: j.id, redirectId: j.payload.redirect ?? j.id, kind: j.payload.kind, tenantId: j.payload.tenantId, sender: j.payload.sender, messageId: j.payload.messageId,
           recipientCount: j.payload.recipientCount, attempts: j.attempts, createdAt: j.createdAt, nextAttemptAt: j.nextAttemptAt,
           lastError: j.lastError, failed: j.failed, campaignId: j.payload.campaignId,
         })),
       };
     },
     async retry(id) {
-      const ok = await outbox.retry(id);
+      const ids = (await outbox.list()).filter((j) => j.id === id || j.payload.redirect === id).map((j) => j.id);
+      let ok = false;
+      for (const jid of ids) ok = (await outbox.retry(jid)) || ok;
       if (ok) loop.kick();
       return ok;
     },
@@ -158,7 +163,7 @@ export function createRedirector(o: RedirectorOptions): Redirector {
     });
     const payload = (kind: DraftJobPayload['kind'], recipients: string[], file?: string): DraftJobPayload => ({
       kind, tenantId: req.tenant.id, listmonk: lm, sender, messageId: req.messageId, recipientCount: req.recipientCount,
-      recipients: lm.import_recipients ? recipients : [], file, node: outbox.node, tag: `relais-${id.slice(0, 16)}`,
+      recipients: lm.import_recipients ? recipients : [], file, node: outbox.node, tag: `relais-${id.slice(0, 16)}`, redirect: id,
     });
 
     const decisionKey = `listmonk:redirect:${id}`;

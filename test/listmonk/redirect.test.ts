@@ -254,3 +254,37 @@ describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('Listmonk %s with an AP
     expect(lm.campaigns).toHaveLength(1);
   });
 });
+
+describe.each<ListmonkVersion>(['v5.1', 'v6.2'])('Listmonk %s: an import job of a later transaction', (version) => {
+  it('fails on subscribers:sql_query (the 409 look-up), shows under its redirect, and the redirect\'s retry restarts it', async () => {
+    const lm = await startFakeListmonk({ version, permissions: README_ROLE[version].filter((p) => p !== 'subscribers:sql_query') });
+    const store = await openTestStore('redis');
+    const r = createRedirector({ store, log: testLogger(), dataDir: await tempDir(), client: { retries: 0 }, retry: { backoffMs: 5, maxBackoffMs: 10 } });
+    try {
+      const pre = await fetch(`${lm.url}/api/subscribers`, { method: 'POST', headers: { Authorization: `token ${lm.user}:${lm.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'bob@example.org' }) });
+      expect(pre.status).toBe(200);
+      const msg = await writeMessageFile({ from: SENDER, subject: 'AG', text: 'x' });
+      const base: RedirectRequest = { tenant: { id: 'laruche', listmonk: { url: lm.url, user: lm.user, token: lm.token, import_recipients: true } }, sender: SENDER, messageId: '<imp@laruche.example>', recipientCount: 40, recipients: ['new@example.org'], messageFile: { path: msg.path } };
+      const v1 = await r.redirect(base);
+      await r.redirect({ ...base, recipients: ['bob@example.org'], recipientCount: 80 });
+      await r.worker.runOnce();
+      const { pending } = await r.worker.status();
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toMatchObject({ kind: 'import', redirectId: v1.draft.jobId });
+      expect(pending[0].failed?.reason).toContain('403 Permission denied: subscribers:sql_query');
+      expect(pending[0].failed?.fix.en).toContain('tick subscribers:sql_query');
+      lm.setPermissions(README_ROLE[version]);
+      expect(await r.worker.retry(v1.draft.jobId)).toBe(true);
+      expect((await r.worker.runOnce()).done).toBe(1);
+      const bob = lm.subscribers.find((s) => s.email === 'bob@example.org');
+      expect(lm.subscriptions).toContainEqual({ subscriber_id: bob.id, list_id: lm.lists[0].id, status: 'unconfirmed' });
+      expect(lm.optinMails).toEqual([]);
+      expect(lm.campaigns).toHaveLength(1);
+      expect(lm.violations).toEqual([]);
+    } finally {
+      await r.worker.stop();
+      await store.close();
+      await lm.close();
+    }
+  });
+});

@@ -4,7 +4,7 @@
  * tenant's Listmonk (reach, version, permissions, bounce webhooks).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { checkListmonk, decodeEncodedWords } from '../../../listmonk-bridge/index.js';
+import { checkListmonk, decodeEncodedWords, type PendingDraft } from '../../../listmonk-bridge/index.js';
 import type { ListmonkBridge } from '../../wiring/listmonk.js';
 import { REDIRECTS_NS, type RedirectRecord } from '../../../policies/redirect.js';
 import type { Store } from '../../store/types.js';
@@ -60,7 +60,12 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
     async (req) => {
       if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;
-      const pending = new Map((await listmonk.redirector.worker.status()).pending.filter((p) => p.kind === 'draft').map((p) => [p.id, p]));
+      // A redirect is as far as its least advanced job: the draft, or an import of a later transaction.
+      const pending = new Map<string, PendingDraft>();
+      for (const p of (await listmonk.redirector.worker.status()).pending) {
+        const seen = pending.get(p.redirectId);
+        if (!seen || (p.failed && !seen.failed)) pending.set(p.redirectId, seen && !p.campaignId ? { ...p, campaignId: seen.campaignId } : p);
+      }
       const recs = (await store.listDocs<RedirectRecord>(REDIRECTS_NS)).map((d) => d.value).filter((r) => only === undefined || r.tenant === only);
       recs.sort((a, b) => b.at - a.at);
       return {
@@ -110,7 +115,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
     },
     async (req) => {
       const { id } = req.params;
-      const draft = (await listmonk.redirector.worker.status()).pending.find((p) => p.id === id);
+      const draft = (await listmonk.redirector.worker.status()).pending.find((p) => p.id === id || p.redirectId === id);
       const bounce = draft ? undefined : (await listmonk.feedback.worker.status()).pending.find((p) => p.id === id);
       const tenant = draft?.tenantId ?? bounce?.tenantId;
       if (!tenant) throw new HttpError(404, `Aucune tâche Listmonk ${id} en attente / No pending Listmonk job ${id}`);

@@ -6,6 +6,7 @@ import { registerConfigCheck } from './cli/config-check.js';
 import { registerDkim } from './cli/dkim.js';
 import { registerDomain } from './cli/domain.js';
 import { registerHashPassword } from './cli/hash-password.js';
+import { registerListmonk } from './cli/listmonk.js';
 import { registerQueue } from './cli/queue.js';
 import { registerQuota } from './cli/quota.js';
 import { registerShaping } from './cli/shaping.js';
@@ -31,6 +32,7 @@ registerQueue(program);
 registerStats(program);
 registerShaping(program);
 registerToken(program);
+registerListmonk(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`relais: ${(err as Error).message}\n`);
   process.exit(1);

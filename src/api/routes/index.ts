@@ -38,7 +38,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(dkimRoutes as never, { store, tenants, masterKey: config.dkim.master_key, keyDir: config.dkim.key_dir ?? join(config.data_dir, 'dkim-keys'), dnsServers: config.dns.servers, publicIps: config.public_ips }),
       plug(queueRoutes as never, { spool, sendBounce: s.sendBounce }),
       plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue, retentionDays: config.stats.retention_days }),
-      plug(listmonkRoutes as never, { store, listmonk: s.listmonk }),
+      plug(listmonkRoutes as never, { store, listmonk: s.listmonk, tenants }),
       plug(shapingRoutes as never, { delivery: s.delivery, node: config.hostname }),
     ],
   };

@@ -23,6 +23,8 @@ import {
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../policy-service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
+import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
+import { parseDnsblConfig, type DnsblConfig } from '../dnsbl/config.js';
 
 export interface ListenerConfig {
   name: string;
@@ -89,6 +91,9 @@ export interface RelaisConfig {
   dkim: { master_key?: string; key_dir?: string; operator_domain?: string; operator_selector?: string; algorithms: string[] };
   stats: { retention_days: number; classification_file: string };
   listmonk: { bounce_domain?: string; retry_first_ms: number; retry_max_ms: number };
+  /** DMARC / TLS report intake (src/dmarc/config.ts) and block-list watch (src/dnsbl/config.ts). */
+  dmarc: DmarcConfig;
+  dnsbl: DnsblConfig;
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
@@ -135,7 +140,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_LISTMONK_RETRY_MAX: 'listmonk.retry_max',
 };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
+const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'dmarc', 'dnsbl', 'policies', 'alerts', 'tenants', 'clients'];
 
 type Raw = Record<string, unknown>;
 
@@ -351,6 +356,8 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       retry_first_ms: parseDuration('listmonk.retry_first', listmonk.retry_first ?? '5s'),
       retry_max_ms: parseDuration('listmonk.retry_max', listmonk.retry_max ?? '15m'),
     },
+    dmarc: parseDmarcConfig(section(raw, 'dmarc')),
+    dnsbl: parseDnsblConfig(section(raw, 'dnsbl')),
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
     tenants: Array.isArray(raw.tenants) ? raw.tenants : raw.tenants === undefined ? [] : (() => {

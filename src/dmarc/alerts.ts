@@ -1,6 +1,6 @@
 /**
- * Alerts from the DMARC reports, evaluated with the stats alerts (at most every 10 minutes:
- * reports arrive daily):
+ * Alerts from the DMARC reports, evaluated with the stats alerts (again when this node stored a
+ * report, else at most every 10 minutes: reports arrive daily):
  *  - dmarc_alignment: the aligned share of Relais's own mail for a domain, over `window`,
  *    is under `threshold` (with at least `min_messages` reported);
  *  - dmarc_new_source: a source that is not Relais, never reported before for a domain that
@@ -47,8 +47,8 @@ export function parseDmarcAlertsConfig(raw: unknown, source = 'relais.yaml'): Dm
 
 const pct = (x: number) => `${Math.round(x * 1000) / 10}`;
 
-export function dmarcAlertSource(d: { queries: DmarcQueries; config: DmarcAlertsConfig; tenantOf(domain: string): Promise<string | undefined> }): AlertSource {
-  let cached: { at: number; alerts: Alert[] } | null = null;
+export function dmarcAlertSource(d: { queries: DmarcQueries; config: DmarcAlertsConfig; tenantOf(domain: string): Promise<string | undefined>; generation(): number }): AlertSource {
+  let cached: { at: number; generation: number; alerts: Alert[] } | null = null;
 
   async function evaluate(now: number): Promise<Alert[]> {
     const out: Alert[] = [];
@@ -103,7 +103,9 @@ export function dmarcAlertSource(d: { queries: DmarcQueries; config: DmarcAlerts
   }
 
   return async (now) => {
-    if (!cached || now - cached.at >= EVERY_MS || now < cached.at) cached = { at: now, alerts: await evaluate(now) };
+    // Recomputed when this node stored a report, else every 10 minutes (other nodes' reports).
+    const generation = d.generation();
+    if (!cached || cached.generation !== generation || now - cached.at >= EVERY_MS || now < cached.at) cached = { at: now, generation, alerts: await evaluate(now) };
     return cached.alerts;
   };
 }

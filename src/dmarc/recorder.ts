@@ -27,6 +27,8 @@ function reportDay(r: InboundReport): string {
 
 export function createReportRecorder(d: ReportRecorderDeps) {
   const retentionMs = d.retentionDays * DAY_MS;
+  /** Bumped at every stored report: views computed before are out of date. */
+  let generation = 0;
 
   async function tenantDomains(domains: Iterable<string>): Promise<Set<string>> {
     const out = new Set<string>();
@@ -70,6 +72,7 @@ export function createReportRecorder(d: ReportRecorderDeps) {
       await d.store.deleteValue(seen.key).catch(() => undefined);
       throw err;
     }
+    generation++;
     return { stored: true, domains, rows: entries.reduce((n, e) => n + Object.keys(e.fields).length, 0) };
   }
 
@@ -106,6 +109,7 @@ export function createReportRecorder(d: ReportRecorderDeps) {
   }
 
   return {
+    generation: () => generation,
     async record(r: InboundReport, now = Date.now()): Promise<RecordOutcome> {
       const day = reportDay(r);
       const ttlMs = dayStart(day) + DAY_MS + retentionMs - now;

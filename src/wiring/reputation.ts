@@ -49,7 +49,7 @@ export function createReputation(d: { config: RelaisConfig; store: Store; tenant
     },
   });
   const alertSources: AlertSource[] = [
-    dmarcAlertSource({ queries: dmarc, config: parseDmarcAlertsConfig(config.alerts), tenantOf }),
+    dmarcAlertSource({ queries: dmarc, config: parseDmarcAlertsConfig(config.alerts), tenantOf, generation: recorder.generation }),
     (now) => dnsbl.alerts(now),
   ];
   return { dmarc, recorder, dnsbl, alertSources, tenantOf };

@@ -9,6 +9,7 @@ import { healthRoutes } from './health.js';
 import { listmonkRoutes } from './listmonk.js';
 import { queueRoutes } from './queue.js';
 import { quotaRoutes } from './quotas.js';
+import { reputationRoutes } from './reputation.js';
 import { statsRoutes } from './stats.js';
 import { tenantRoutes } from './tenants.js';
 import { tokenRoutes } from './tokens.js';
@@ -37,6 +38,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(queueRoutes as never, { spool, sendBounce: s.sendBounce }),
       plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue }),
       plug(listmonkRoutes as never, { store, listmonk: s.listmonk }),
+      plug(reputationRoutes as never, { reputation: s.reputation }),
     ],
   };
 }

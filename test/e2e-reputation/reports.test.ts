@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aggregateMail, gzipBomb, reportMessage, tlsReportMail, xxeXml, type ReportSpec, type Row } from '../helpers/dmarc-reports.js';
 import { ptrName, startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import type { RelayProcess } from '../helpers/relay-process.js';
-import { BOUNCE_DOMAIN, api, dialogue, startE2eRelay, transaction, waitUntil } from '../e2e-listmonk/helpers.js';
+import { ADMIN_TOKEN, BOUNCE_DOMAIN, api, dialogue, startE2eRelay, transaction, waitUntil } from '../e2e-listmonk/helpers.js';
+import { ok, relais } from '../cli/run-cli.js';
 
 const RELAIS_IP = '198.51.100.10';
 const RELAIS_IP2 = '198.51.100.11';
@@ -159,6 +160,16 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     expect(v.tls).toEqual([{ org: 'Google Inc.', successful: 500, failed: 4, failures: { 'certificate-expired': 4 } }]);
   });
 
+  it('relais dmarc show / list print the same figures', async () => {
+    const env = { RELAIS_DATA_DIR: relay.dataDir, RELAIS_API_TOKEN: ADMIN_TOKEN };
+    const text = await ok(['dmarc', 'show', 'laruche.example'], env);
+    expect(text).toMatch(/Relais: 246 messages, 97\.6% aligned/);
+    expect(text).toMatch(new RegExp(`${OUTSIDE_IP.replace(/\./g, '\\.')}\\s+elsewhere\\s+www\\.formulaire-contact\\.example\\s+18\\s+0\\.0%`));
+    expect(text).toMatch(/Google Inc\.\s+500\s+4\s+certificate-expired 4/);
+    const list = await ok(['dmarc', 'list', '--json'], env);
+    expect(JSON.parse(list).items.map((i: any) => i.domain)).toEqual(['autre.example', 'laruche.example']);
+  });
+
   it('shows a tenant token only its own domains', async () => {
     const list = await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/dmarc/domains`, { headers: { authorization: `Bearer ${autreToken}` } });
     const items = ((await list.json()) as any).items;
@@ -197,6 +208,10 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     expect(items.every((e) => e.kind === 'domain' && e.name === 'autre.example')).toBe(true);
 
     await waitUntil(async () => ((await api(relay, 'GET', '/alerts')).json.items as any[]).find((a) => a.id === `dnsbl_listing:zen.spamhaus.org:${RELAIS_IP}`), 'listing alert');
+    const cli = await relais(['dnsbl', 'check'], { RELAIS_DATA_DIR: relay.dataDir, RELAIS_API_TOKEN: ADMIN_TOKEN });
+    expect(cli.code, cli.stderr).toBe(2);
+    expect(cli.stdout).toMatch(/198\.51\.100\.10\s+zen\.spamhaus\.org\s+LISTED\s+127\.0\.0\.2/);
+    expect(cli.stdout).toMatch(/2 listed, 1 refused/);
     delete dns.zones['10.100.51.198.zen.spamhaus.org'];
     const after = await api(relay, 'GET', '/dnsbl?refresh=true');
     expect(after.json.items.find((e: any) => e.zone === 'zen.spamhaus.org' && e.name === RELAIS_IP)).toMatchObject({ status: 'clear', listed: false });

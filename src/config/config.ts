@@ -21,7 +21,7 @@ import {
   parseString,
 } from './parse.js';
 import { validateSeed } from '../tenants/validate.js';
-import { resolvePolicyConfig } from '../policy-service/config.js';
+import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
 import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
 import { parseDnsblConfig, type DnsblConfig } from '../dnsbl/config.js';

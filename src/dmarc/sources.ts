@@ -6,7 +6,7 @@
  * renewed daily); a failed lookup answers null.
  */
 import { Resolver } from 'node:dns/promises';
-import { memoize } from '../../policies/memo.js';
+import { memoize } from '../util/memo.js';
 import { ipInNetworks, toNets } from '../clients/directory.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { TenantDirectory } from '../tenants/directory.js';

@@ -9,21 +9,28 @@
  */
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
-import { extractReports } from '../../relay/reports/extract.js';
-import type { DataContext, Decision } from '../../relay/intake/hooks.js';
 import type { Verdict } from '../../policies/types.js';
-import type { DmarcConfig } from '../dmarc/config.js';
-import type { ReportRecorder } from '../dmarc/recorder.js';
-import { StoreUnavailableError } from '../store/types.js';
-import type { InboundReports } from './inbound-reports.js';
+import { StoreUnavailableError } from '../../src/store/types.js';
+import type { DataContext, Decision, ReportRecipient } from '../intake/hooks.js';
+import { extractReports } from './extract.js';
+import type { InboundReport } from './types.js';
 
 export interface DmarcReportsDeps {
   bounceDomain: string;
-  config: DmarcConfig;
-  recorder: ReportRecorder;
+  /** dmarc.report_addresses, dmarc.max_report_size, dmarc.max_rows. */
+  config: { report_addresses: string[]; max_report_size: number; max_rows: number };
+  /** Stores a parsed report (src/dmarc/recorder.ts); rejects with StoreUnavailableError when down. */
+  recorder: { record(r: InboundReport): Promise<{ stored: true; domains: string[]; rows: number } | { stored: false; reason: string; domains?: string[] }> };
   /** relais_reports_total{kind, outcome}. */
   counter: Counter<'kind' | 'outcome'>;
   log: Logger;
+}
+
+/** The intake's view of a part taking reports (the same shape as the VERP bounce reports'). */
+export interface ReportTaker {
+  recipientKind(address: string): ReportRecipient;
+  isReport(recipients: string[]): boolean;
+  handle(ctx: DataContext): Promise<Decision>;
 }
 
 const verdict = (code: number, enhanced: string, text: string, action: Verdict['action'], reason: string): Verdict => ({ action, reason, smtp: { code, enhanced, text } });
@@ -31,7 +38,7 @@ const received = verdict(250, '2.0.0', 'Rapport reçu / Report received', 'accep
 const storeDown = verdict(451, '4.3.0', 'Erreur locale, rapport non accepté, réessayez plus tard / Local error in processing, try again later', 'defer', 'store_unavailable');
 const noReport = verdict(550, '5.6.0', 'Aucun rapport DMARC ou TLS en pièce jointe (gzip, zip, XML ou JSON) / No DMARC or TLS report attached (gzip, zip, XML or JSON)', 'reject', 'dmarc_no_report');
 
-export function createDmarcReports(d: DmarcReportsDeps): InboundReports {
+export function createDmarcReports(d: DmarcReportsDeps): ReportTaker {
   const log = d.log.child({ component: 'dmarc-reports' });
   const bounce = d.bounceDomain.toLowerCase();
   const addresses = new Set([`dmarc@${bounce}`, `tlsrpt@${bounce}`, ...d.config.report_addresses]);
@@ -77,18 +84,5 @@ export function createDmarcReports(d: DmarcReportsDeps): InboundReports {
       }
       return { verdict: received, consume: true };
     },
-  };
-}
-
-/** One InboundReports over several: each message goes to the one whose addresses it is sent to. */
-export function combineReports(parts: InboundReports[]): InboundReports {
-  const owner = (recipients: string[]) => parts.find((p) => p.isReport(recipients));
-  return {
-    recipientKind(address) {
-      const kinds = parts.map((p) => p.recipientKind(address));
-      return kinds.includes('report') ? 'report' : kinds.includes('unknown') ? 'unknown' : null;
-    },
-    isReport: (recipients) => owner(recipients) !== undefined,
-    handle: (ctx) => owner(ctx.facts.recipients)!.handle(ctx),
   };
 }

@@ -10,7 +10,7 @@ import { aggKey, DAY_MS, dayOf, dayStart, REPORTS_FIELD, rowField, rowsKey, seen
 
 export type RecordOutcome =
   | { stored: true; domains: string[]; rows: number }
-  | { stored: false; reason: 'duplicate' | 'not_tenant' | 'too_old' | 'day_full'; domains?: string[] };
+  | { stored: false; reason: 'duplicate' | 'not_tenant' | 'out_of_range' | 'day_full'; domains?: string[] };
 
 export interface ReportRecorderDeps {
   store: Store;
@@ -113,7 +113,8 @@ export function createReportRecorder(d: ReportRecorderDeps) {
     async record(r: InboundReport, now = Date.now()): Promise<RecordOutcome> {
       const day = reportDay(r);
       const ttlMs = dayStart(day) + DAY_MS + retentionMs - now;
-      if (ttlMs <= 0) return { stored: false, reason: 'too_old' };
+      // Older than the retention, or dated after tomorrow (a forged date would outlive retention).
+      if (ttlMs <= 0 || dayStart(day) > now + DAY_MS) return { stored: false, reason: 'out_of_range' };
       return r.kind === 'dmarc' ? recordAggregate(r, day, ttlMs) : recordTls(r, day, ttlMs);
     },
   };

@@ -10,7 +10,7 @@
  *     dmarc_alignment: { threshold: 0.98, min_messages: 50, window: 7d }
  *     dmarc_new_source: { min_messages: 100 }
  */
-import { FieldCheck } from '../stats/field-check.js';
+import { duration, fail, inFile, mapping, num, onlyKeys, posInt } from '../../config/validate.js';
 import type { Alert, AlertSource } from '../stats/alerts.js';
 import { DAY_MS, dayOf, isoDay } from './keys.js';
 import type { DmarcQueries } from './queries.js';
@@ -25,23 +25,26 @@ const NEW_DAYS = 3;
 const EVERY_MS = 10 * 60_000;
 
 export function parseDmarcAlertsConfig(raw: unknown, source = 'relais.yaml'): DmarcAlertsConfig {
-  const c = new FieldCheck(source);
-  const root = raw === undefined || raw === null ? {} : c.obj(raw, 'alerts');
+  return inFile(source, () => dmarcAlertsOf(raw));
+}
+
+function dmarcAlertsOf(raw: unknown): DmarcAlertsConfig {
+  const root = raw === undefined || raw === null ? {} : mapping(raw, 'alerts');
   const a = root.dmarc_alignment;
   const n = root.dmarc_new_source;
-  const ao = a === false ? null : a === undefined || a === true ? {} : c.obj(a, 'alerts.dmarc_alignment');
-  const no = n === false ? null : n === undefined || n === true ? {} : c.obj(n, 'alerts.dmarc_new_source');
-  if (ao) c.onlyKeys(ao, 'alerts.dmarc_alignment', ['threshold', 'min_messages', 'window']);
-  if (no) c.onlyKeys(no, 'alerts.dmarc_new_source', ['min_messages']);
-  const windowMs = ao?.window === undefined ? 7 * DAY_MS : c.duration(ao.window, 'alerts.dmarc_alignment.window');
-  if (ao && (windowMs < DAY_MS || windowMs % DAY_MS)) c.fail('alerts.dmarc_alignment.window', 'whole days (1d, 7d…): reports cover days');
+  const ao = a === false ? null : a === undefined || a === true ? {} : mapping(a, 'alerts.dmarc_alignment');
+  const no = n === false ? null : n === undefined || n === true ? {} : mapping(n, 'alerts.dmarc_new_source');
+  if (ao) onlyKeys(ao, 'alerts.dmarc_alignment', ['threshold', 'min_messages', 'window']);
+  if (no) onlyKeys(no, 'alerts.dmarc_new_source', ['min_messages']);
+  const windowMs = ao?.window === undefined ? 7 * DAY_MS : duration(ao.window, 'alerts.dmarc_alignment.window');
+  if (ao && (windowMs < DAY_MS || windowMs % DAY_MS)) fail('alerts.dmarc_alignment.window', 'whole days (1d, 7d…): reports cover days');
   return {
     alignment: ao ? {
-      threshold: ao.threshold === undefined ? 0.98 : c.num(ao.threshold, 'alerts.dmarc_alignment.threshold', 0, 1),
-      minMessages: ao.min_messages === undefined ? 50 : c.posInt(ao.min_messages, 'alerts.dmarc_alignment.min_messages'),
+      threshold: ao.threshold === undefined ? 0.98 : num(ao.threshold, 'alerts.dmarc_alignment.threshold', 0, 1),
+      minMessages: ao.min_messages === undefined ? 50 : posInt(ao.min_messages, 'alerts.dmarc_alignment.min_messages'),
       windowDays: windowMs / DAY_MS,
     } : null,
-    newSource: no ? { minMessages: no.min_messages === undefined ? 100 : c.posInt(no.min_messages, 'alerts.dmarc_new_source.min_messages') } : null,
+    newSource: no ? { minMessages: no.min_messages === undefined ? 100 : posInt(no.min_messages, 'alerts.dmarc_new_source.min_messages') } : null,
   };
 }
 

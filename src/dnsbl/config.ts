@@ -17,7 +17,7 @@
  *     domain_lists: [...]
  */
 import { isIP } from 'node:net';
-import { ConfigError, parseDuration } from '../config/parse.js';
+import { duration, fail, onlyKeys } from '../../config/validate.js';
 
 export interface BlockList {
   zone: string;
@@ -52,26 +52,26 @@ export const DEFAULT_DOMAIN_LISTS: BlockList[] = [
 
 function parseLists(key: string, raw: unknown, dflt: BlockList[]): BlockList[] {
   if (raw === undefined || raw === null) return dflt;
-  if (!Array.isArray(raw)) throw new ConfigError(key, 'expected a list of zones or { zone, delist, refused }');
+  if (!Array.isArray(raw)) return fail(key, 'expected a list of zones or { zone, delist, refused }');
   return raw.map((v: unknown, i) => {
     const k = `${key}[${i}]`;
     const o = typeof v === 'string' ? { zone: v } : v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
-    if (!o) throw new ConfigError(k, 'expected a zone name or { zone, delist, refused }');
-    for (const f of Object.keys(o)) if (!['zone', 'delist', 'refused'].includes(f)) throw new ConfigError(`${k}.${f}`, 'unknown key (allowed: zone, delist, refused)');
+    if (!o) return fail(k, 'expected a zone name or { zone, delist, refused }');
+    onlyKeys(o, k, ['zone', 'delist', 'refused']);
     const zone = typeof o.zone === 'string' ? o.zone.trim().toLowerCase().replace(/\.$/, '') : '';
-    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(zone)) throw new ConfigError(`${k}.zone`, `invalid zone ${JSON.stringify(o.zone)}`);
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(zone)) fail(`${k}.zone`, `invalid zone ${JSON.stringify(o.zone)}`);
     const known = dflt.find((d) => d.zone === zone);
     const refused = o.refused === undefined ? (known?.refused ?? []) : Array.isArray(o.refused) ? o.refused.map(String) : null;
-    if (!refused || refused.some((r) => isIP(r) !== 4)) throw new ConfigError(`${k}.refused`, 'expected a list of IPv4 answers');
+    if (!refused || refused.some((r) => isIP(r) !== 4)) return fail(`${k}.refused`, 'expected a list of IPv4 answers');
     const delist = o.delist === undefined ? (known?.delist ?? '') : String(o.delist);
     return { zone, delist, refused };
   });
 }
 
 export function parseDnsblConfig(raw: Record<string, unknown>): DnsblConfig {
-  for (const k of Object.keys(raw)) if (!['interval', 'ip_lists', 'domain_lists'].includes(k)) throw new ConfigError(`dnsbl.${k}`, 'unknown key (allowed: interval, ip_lists, domain_lists)');
-  const interval = raw.interval === false ? 0 : parseDuration('dnsbl.interval', raw.interval ?? '30m');
-  if (interval !== 0 && interval < 60_000) throw new ConfigError('dnsbl.interval', 'at least 1m (block lists limit query rates), or 0 to stop watching');
+  onlyKeys(raw, 'dnsbl', ['interval', 'ip_lists', 'domain_lists']);
+  const interval = raw.interval === false ? 0 : duration(raw.interval ?? '30m', 'dnsbl.interval');
+  if (interval !== 0 && interval < 60_000) fail('dnsbl.interval', 'at least 1m (block lists limit query rates), or 0 to stop watching');
   return {
     interval_ms: interval,
     ip_lists: parseLists('dnsbl.ip_lists', raw.ip_lists, DEFAULT_IP_LISTS),

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { parseArf, parseDsn, type DsnRecipient } from './reports.js';
 import { parseReturnPath } from './verp.js';
 import type { BounceFeedback } from './bounce-feedback.js';
-import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
+import type { ReportTaker } from '../relay/intake/hooks.js';
 import type { Verdict } from '../policies/types.js';
 import { StoreUnavailableError, type Store } from '../src/store/types.js';
 import { verpKey, type VerpRef } from '../policies/verp.js';
@@ -26,14 +26,8 @@ export interface InboundReportsDeps {
   bounceDomain: string;
 }
 
-export interface InboundReports {
-  /** For RCPT TO from unauthenticated clients. */
-  recipientKind(address: string): ReportRecipient;
-  /** True when every recipient is a VERP return path (the message is a report for us). */
-  isReport(recipients: string[]): boolean;
-  /** Parses the spooled report, queues the Listmonk events, and answers 250 (consumed) or 451. */
-  handle(ctx: DataContext): Promise<Decision>;
-}
+/** Its addresses are the VERP return paths; handle() queues the Listmonk events, answers 250 or 451. */
+export type InboundReports = ReportTaker;
 
 const received: Verdict = { action: 'accept', reason: 'report', smtp: { code: 250, enhanced: '2.0.0', text: 'Rapport reçu / Report received' } };
 const storeDown: Verdict = {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { Verdict } from '../../policies/types.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import type { DataContext, Decision, ReportRecipient } from '../intake/hooks.js';
+import type { DataContext, Decision, ReportTaker } from '../intake/hooks.js';
 import { extractReports } from './extract.js';
 import type { InboundReport } from './types.js';
 
@@ -24,13 +24,6 @@ export interface DmarcReportsDeps {
   /** relais_reports_total{kind, outcome}. */
   counter: Counter<'kind' | 'outcome'>;
   log: Logger;
-}
-
-/** The intake's view of a part taking reports (the same shape as the VERP bounce reports'). */
-export interface ReportTaker {
-  recipientKind(address: string): ReportRecipient;
-  isReport(recipients: string[]): boolean;
-  handle(ctx: DataContext): Promise<Decision>;
 }
 
 const verdict = (code: number, enhanced: string, text: string, action: Verdict['action'], reason: string): Verdict => ({ action, reason, smtp: { code, enhanced, text } });

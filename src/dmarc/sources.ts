@@ -37,15 +37,21 @@ export function createSourceLabeller(opts: { config: Pick<RelaisConfig, 'public_
       ),
     4096,
   );
+  /** The clients' networks, parsed once per directory snapshot. */
+  const upstreams = new WeakMap<object, ReturnType<typeof toNets>>();
+  const upstreamNets = async () => {
+    const snap = await opts.tenants.snapshot();
+    let nets = upstreams.get(snap);
+    if (!nets) {
+      nets = toNets([...snap.clients.values()].filter((c) => !c.disabled).flatMap((c) => c.networks ?? []));
+      upstreams.set(snap, nets);
+    }
+    return nets;
+  };
   return {
     async label(ip) {
       if (ipInNetworks(ip, own)) return 'relais';
-      const clients = (await opts.tenants.snapshot()).clients.values();
-      for (const c of clients) {
-        if (c.disabled || !c.networks?.length) continue;
-        if (ipInNetworks(ip, toNets(c.networks))) return 'mailcow';
-      }
-      return 'elsewhere';
+      return ipInNetworks(ip, await upstreamNets()) ? 'mailcow' : 'elsewhere';
     },
     reverse(ip, now = Date.now()) {
       return lookup(`${ip}|${Math.floor(now / 86_400_000)}`);

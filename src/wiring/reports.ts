@@ -1,7 +1,7 @@
 /** The intake takes reports from several parts (VERP bounces, DMARC/TLS reports): one view over them. */
-import type { ReportTaker } from '../../relay/reports/inbound.js';
+import type { ReportTaker } from '../../relay/intake/hooks.js';
 
-/** One InboundReports over several: each message goes to the one whose addresses it is sent to. */
+/** One ReportTaker over several: each message goes to the one whose addresses it is sent to. */
 export function combineReports(parts: ReportTaker[]): ReportTaker {
   const owner = (recipients: string[]) => parts.find((p) => p.isReport(recipients));
   return {

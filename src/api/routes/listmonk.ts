@@ -4,9 +4,9 @@ import type { ListmonkBridge } from '../../wiring/listmonk.js';
 import { REDIRECTS_NS, type RedirectRecord } from '../../../policies/redirect.js';
 import type { Store } from '../../store/types.js';
 import { requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { authErrors, tenantParam } from '../schemas.js';
 
-const tenantQs = { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } }, additionalProperties: false } as const;
+const tenantQs = { type: 'object', properties: { tenant: tenantParam, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } }, additionalProperties: false } as const;
 
 export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: ListmonkBridge }> = async (app, { store, listmonk }) => {
   app.get<{ Querystring: { tenant?: string; limit: number } }>(

@@ -32,7 +32,7 @@ export const providersPage = {
 
     const [stats, series] = await Promise.all([api('/stats/providers', { query: range }), api('/stats/timeseries', { query: { ...range, provider: view.provider, step } })]);
     if (!ctx.alive()) return;
-    const providers = stats.providers;
+    const providers = stats.items;
     providerSel.append(h('option', { value: '' }, t('providers.all')), providers.map((p) => h('option', { value: p.provider, selected: p.provider === view.provider }, p.name)));
     const selected = providers.find((p) => p.provider === view.provider);
 

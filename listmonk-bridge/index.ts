@@ -7,3 +7,4 @@ export { createBounceFeedback, bounceEventKey, type BounceFeedback, type BounceF
 export { parseDsn, parseArf, classifyDsn, type DsnReport, type DsnRecipient, type ArfReport } from './reports.js';
 export { makeReturnPath, parseReturnPath } from './verp.js';
 export { createInboundReports, type InboundReports, type InboundReportsDeps } from './inbound-reports.js';
+export { reportDeliveryBounce } from './delivery-bounces.js';

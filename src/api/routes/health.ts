@@ -4,6 +4,7 @@ import { Resolver } from 'node:dns/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Metrics } from '../../metrics.js';
 import type { Store } from '../../store/types.js';
+import { requireAdmin } from '../auth.js';
 import { addSchemas, ref, shared } from '../schemas.js';
 
 export interface HealthDeps {
@@ -11,6 +12,8 @@ export interface HealthDeps {
   spoolDir: string;
   dnsServers: string[];
   metrics: Metrics;
+  /** api.metrics_token_required: /metrics then needs an admin token (Prometheus `authorization`). */
+  metricsTokenRequired?: boolean;
 }
 
 async function check(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; error?: string }> {
@@ -65,7 +68,10 @@ export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) =>
     },
   );
 
-  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
+  const guard = deps.metricsTokenRequired
+    ? { onRequest: app.authenticate, preHandler: async (req: Parameters<typeof requireAdmin>[0]) => requireAdmin(req) }
+    : {};
+  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false }, ...guard }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

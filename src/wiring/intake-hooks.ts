@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { DkimBodyHasher, activeSigningKeys, signMessage, type DkimKey } from '../../relay/dkim/index.js';
-import type { IntakeHooks } from '../../relay/intake/hooks.js';
-import type { InboundReports, Redirector } from '../../listmonk-bridge/index.js';
+import type { IntakeHooks, ReportTaker } from '../../relay/intake/hooks.js';
+import type { Redirector } from '../../listmonk-bridge/index.js';
 import { createEndOfData } from '../../policies/end-of-data.js';
 import { createRedirect } from '../../policies/redirect.js';
 import { assignReturnPath } from '../../policies/verp.js';
@@ -27,7 +27,7 @@ export interface IntakeHooksDeps {
   dkim: { masterKey?: string; operatorDomain?: string };
   bounceDomain?: string;
   /** DSNs and complaints sent to the VERP return paths (consumed, posted to Listmonk). */
-  reports?: InboundReports;
+  reports?: ReportTaker;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;
 }

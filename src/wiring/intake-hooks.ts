@@ -26,7 +26,7 @@ export interface IntakeHooksDeps {
   log: Logger;
   dkim: { masterKey?: string; operatorDomain?: string };
   bounceDomain?: string;
-  /** DSNs and complaints sent to the VERP return paths (consumed, posted to Listmonk). */
+  /** Reports sent to our own addresses (VERP bounces and complaints, DMARC/TLS reports): consumed. */
   reports?: ReportTaker;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;

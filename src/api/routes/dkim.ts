@@ -112,7 +112,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
 
   app.get<{ Querystring: { tenant?: string } }>(
     '/domains',
-    { schema: { tags: ['domains'], summary: 'Sending domains of the tenants', querystring: tenantQuery, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' } } } } } }, ...authErrors } } },
+    { schema: { tags: ['domains'], summary: 'Sending domains of the tenants', querystring: tenantQuery, response: { 200: listOf({ type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' } } }), ...authErrors } } },
     async (req) => {
       if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;

@@ -4,7 +4,7 @@
  * bounce at delivery (5xx at once, 4xx on expiry) to their tenant's Listmonk.
  */
 import type { Logger } from 'pino';
-import { createBounceFeedback, createRedirector, type BounceFeedback, type Redirector } from '../../listmonk-bridge/index.js';
+import { createBounceFeedback, createRedirector, reportDeliveryBounce, type BounceFeedback, type Redirector } from '../../listmonk-bridge/index.js';
 import type { DeliveryObserver } from '../../relay/delivery/index.js';
 import type { Store } from '../store/types.js';
 import type { TenantDirectory } from '../tenants/directory.js';
@@ -32,24 +32,7 @@ export function createListmonkBridge(deps: {
   const pollMs = deps.retry ? Math.min(5_000, deps.retry.firstMs) : undefined;
   const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant, retry, pollMs });
   const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant, retry, pollMs });
-  const observer: DeliveryObserver = {
-    onFinalBounce(e) {
-      const env = e.env;
-      if (!env.newsletter || !env.tenant || !env.listmonk) return;
-      const type = e.reply.code >= 500 ? 'hard' : 'soft';
-      void feedback
-        .report({
-          tenantId: env.tenant,
-          key: `${env.id}:${e.recipient}:delivery`,
-          email: e.recipient,
-          subscriber_uuid: env.listmonk.subscriber,
-          campaign_uuid: env.listmonk.campaign,
-          type,
-          meta: { source: 'delivery', status: e.reply.enhanced, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
-        })
-        .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
-    },
-  };
+  const observer: DeliveryObserver = { onFinalBounce: (e) => reportDeliveryBounce(feedback, log, e) };
   return {
     redirector,
     feedback,

@@ -4,7 +4,7 @@ import type { Envelope } from '../../../relay/spool/envelope.js';
 import { deleteMessage, filterQueue, holdMessage, releaseMessage, retryNow } from '../../../relay/spool/queue-ops.js';
 import type { Spool } from '../../../relay/spool/spool.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, okSchema, ref, shared, tenantParam } from '../schemas.js';
 
 export interface QueueRouteDeps {
   spool: Spool;
@@ -21,7 +21,7 @@ const recipientSchema = {
   },
 } as const;
 
-const summarySchema = {
+const summarySchema = shared('QueueMessage', {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -36,7 +36,7 @@ const summarySchema = {
     messageId: { type: 'string' },
     holdReason: { type: 'string' },
   },
-} as const;
+} as const);
 
 const detailSchema = {
   type: 'object',
@@ -68,6 +68,7 @@ function summary(e: Envelope) {
 }
 
 export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps) => {
+  addSchemas(app, summarySchema);
   const find = (req: { params: { id: string } } & Parameters<typeof requireTenantAccess>[0]): Envelope => {
     const env = deps.spool.get(req.params.id);
     if (!env) throw new HttpError(404, `Message ${req.params.id} absent de la file / Message ${req.params.id} is not queued`);
@@ -88,7 +89,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
             sender: { type: 'string', maxLength: 320 },
             recipient: { type: 'string', maxLength: 320 },
             domain: { type: 'string', maxLength: 253 },
-            tenant: { type: 'string', maxLength: 64 },
+            tenant: tenantParam,
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             offset: { type: 'integer', minimum: 0, default: 0 },
           },
@@ -100,7 +101,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
             properties: {
               total: { type: 'integer' },
               counts: { type: 'object', properties: { active: { type: 'integer' }, deferred: { type: 'integer' }, hold: { type: 'integer' } } },
-              items: { type: 'array', items: summarySchema },
+              items: { type: 'array', items: ref(summarySchema) },
             },
           },
           ...authErrors,

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Reputation } from '../../wiring/reputation.js';
 import { HttpError, tenantFilter } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { authErrors, listOf } from '../schemas.js';
 
 const tally = { type: 'object', properties: { messages: { type: 'integer' }, aligned: { type: 'integer' }, share: { type: ['number', 'null'] } } } as const;
 const others = { type: 'object', properties: { ...tally.properties, sources: { type: 'integer' } } } as const;
@@ -77,15 +77,7 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = 
         summary: 'Domains with DMARC reports: aligned share of Relais’s mail, and mail from other sources',
         querystring: daysQs,
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              items: {
-                type: 'array',
-                items: { type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' }, relais: tally, others, reports: { type: 'integer' }, lastDay: { type: ['string', 'null'] } } },
-              },
-            },
-          },
+          200: listOf({ type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' }, relais: tally, others, reports: { type: 'integer' }, lastDay: { type: ['string', 'null'] } } }),
           ...authErrors,
         },
       },

@@ -38,7 +38,7 @@ export const providersPage = {
     ]);
     if (!ctx.alive()) return;
     if (shaping) main.append(shapingSection(ctx, shaping));
-    const providers = stats.providers;
+    const providers = stats.items;
     providerSel.append(h('option', { value: '' }, t('providers.all')), providers.map((p) => h('option', { value: p.provider, selected: p.provider === view.provider }, p.name)));
     const selected = providers.find((p) => p.provider === view.provider);
 

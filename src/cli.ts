@@ -9,6 +9,7 @@ import { registerHashPassword } from './cli/hash-password.js';
 import { registerListmonk } from './cli/listmonk.js';
 import { registerQueue } from './cli/queue.js';
 import { registerQuota } from './cli/quota.js';
+import { registerShaping } from './cli/shaping.js';
 import { registerStart } from './cli/start.js';
 import { registerStats } from './cli/stats.js';
 import { registerTenant } from './cli/tenant.js';
@@ -29,6 +30,7 @@ registerDkim(program);
 registerDomain(program);
 registerQueue(program);
 registerStats(program);
+registerShaping(program);
 registerToken(program);
 registerListmonk(program);
 program.parseAsync(process.argv).catch((err: unknown) => {

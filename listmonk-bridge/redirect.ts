@@ -131,7 +131,8 @@ export function createRedirector(o: RedirectorOptions): Redirector {
       const { kind, campaignId } = job.payload;
       if (kind === 'draft' && campaignId !== undefined && o.onDrafted) await o.onDrafted(job.id, campaignId).catch((err: unknown) => o.log.warn({ err: String(err), job: job.id }, 'listmonk draft id not recorded'));
     }).then((r: RunResult) => {
-      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed, will retry');
+      if (r.stopped) o.log.error({ stopped: r.stopped }, 'listmonk draft jobs failed for good: see relais listmonk jobs, fix, then relais listmonk retry');
+      if (r.failed > r.stopped) o.log.warn({ failed: r.failed - r.stopped }, 'listmonk draft jobs failed, will retry');
       return r;
     }),
     o.pollMs ?? 5_000,

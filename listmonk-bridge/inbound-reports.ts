@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { parseArf, parseDsn, type DsnRecipient } from './reports.js';
 import { parseReturnPath } from './verp.js';
 import type { BounceFeedback } from './bounce-feedback.js';
-import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
+import type { Decision, ReportTaker } from '../relay/intake/hooks.js';
 import type { Verdict } from '../policies/types.js';
 import { StoreUnavailableError, type Store } from '../src/store/types.js';
 import { verpKey, verpRecipients, type VerpRef } from '../policies/verp.js';
@@ -31,14 +31,8 @@ export interface InboundReportsDeps {
   postmasterForward?: string;
 }
 
-export interface InboundReports {
-  /** For RCPT TO from unauthenticated clients. */
-  recipientKind(address: string): ReportRecipient;
-  /** True when every recipient is a VERP return path or postmaster@ (the message is for us). */
-  isReport(recipients: string[]): boolean;
-  /** Parses the spooled report, queues the Listmonk events, and answers 250 (consumed) or 451. */
-  handle(ctx: DataContext): Promise<Decision>;
-}
+/** Its addresses are the VERP return paths and postmaster@ (forwarded); handle() queues the Listmonk events, answers 250 or 451. */
+export type InboundReports = ReportTaker;
 
 const forwarded: Verdict = { action: 'accept', reason: 'postmaster', smtp: { code: 250, enhanced: '2.0.0', text: 'Transmis au postmaster / Forwarded to the postmaster' } };
 const received: Verdict = { action: 'accept', reason: 'report', smtp: { code: 250, enhanced: '2.0.0', text: 'Rapport reçu / Report received' } };

@@ -45,6 +45,16 @@ export interface Decision {
  */
 export type ReportRecipient = 'report' | 'postmaster' | 'unknown' | null;
 
+/** A part that takes reports at its own addresses (VERP bounces, DMARC/TLS reports). */
+export interface ReportTaker {
+  /** For RCPT TO from unauthenticated clients. */
+  recipientKind(address: string): ReportRecipient;
+  /** True when every recipient is one of its addresses (the message is a report for it). */
+  isReport(recipients: string[]): boolean;
+  /** Reads the spooled report and answers: 250 (consumed), 4xx or 5xx. */
+  handle(ctx: DataContext): Promise<Decision>;
+}
+
 export interface IntakeHooks {
   checkSender?(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;
   createObserver?(): DataObserver | undefined;

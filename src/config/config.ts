@@ -11,6 +11,8 @@ import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, 
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
+import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
+import { parseDnsblConfig, type DnsblConfig } from '../dnsbl/config.js';
 
 export interface ListenerConfig {
   name: string;
@@ -85,6 +87,9 @@ export interface RelaisConfig {
   dkim: { master_key?: string; key_dir?: string; operator_domain?: string; operator_selector?: string; algorithms: string[] };
   stats: { retention_days: number; classification_file: string };
   listmonk: { bounce_domain?: string; postmaster_forward?: string; retry_first_ms: number; retry_max_ms: number };
+  /** DMARC / TLS report intake (src/dmarc/config.ts) and block-list watch (src/dnsbl/config.ts). */
+  dmarc: DmarcConfig;
+  dnsbl: DnsblConfig;
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
@@ -134,7 +139,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_LISTMONK_RETRY_MAX: 'listmonk.retry_max',
 };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
+const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'dmarc', 'dnsbl', 'policies', 'alerts', 'tenants', 'clients'];
 
 type Raw = Obj;
 
@@ -389,6 +394,8 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       retry_first_ms: duration(listmonk.retry_first ?? '5s', 'listmonk.retry_first'),
       retry_max_ms: duration(listmonk.retry_max ?? '15m', 'listmonk.retry_max'),
     },
+    dmarc: parseDmarcConfig(section(raw, 'dmarc')),
+    dnsbl: parseDnsblConfig(section(raw, 'dnsbl')),
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
     tenants: raw.tenants === undefined ? [] : list(raw.tenants, 'tenants'),

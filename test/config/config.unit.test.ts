@@ -62,11 +62,6 @@ describe('configuration', () => {
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);
   });
 
-  it('listmonk.postmaster_forward comes with the bounce domain', () => {
-    const c = loadConfig({ env: { RELAIS_BOUNCE_DOMAIN: 'Bounce.Example', RELAIS_POSTMASTER_FORWARD: 'admin@laruche.example' } });
-    expect(c.listmonk).toMatchObject({ bounce_domain: 'bounce.example', postmaster_forward: 'admin@laruche.example' });
-  });
-
   it('delivery.pools.<name>.warmup: read with its defaults, checked naming the key', () => {
     const dir = mkdtempSync(join(tmpdir(), 'relais-warmup-'));
     const load = (warmup: string) => {
@@ -84,5 +79,10 @@ describe('configuration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('listmonk.postmaster_forward comes with the bounce domain', () => {
+    const c = loadConfig({ env: { RELAIS_BOUNCE_DOMAIN: 'Bounce.Example', RELAIS_POSTMASTER_FORWARD: 'admin@laruche.example' } });
+    expect(c.listmonk).toMatchObject({ bounce_domain: 'bounce.example', postmaster_forward: 'admin@laruche.example' });
   });
 });

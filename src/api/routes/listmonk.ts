@@ -76,7 +76,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
             attempts: p?.attempts,
             error: p?.failed?.reason ?? p?.lastError,
             fix: p?.failed?.fix,
-            campaignId: p?.campaignId,
+            campaignId: p?.campaignId ?? r.campaignId,
             listmonkUrl: r.listmonkUrl,
           };
         }),

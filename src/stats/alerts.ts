@@ -20,7 +20,8 @@ export type AlertSource = (now: number) => Promise<Alert[]>;
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  type: AlertType | ExternalAlertType;
+  /** `blocklisted_ip`: a provider suspended for a block list (src/stats/shaping-alerts.ts). */
+  type: AlertType | ExternalAlertType | 'blocklisted_ip';
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */
@@ -30,6 +31,8 @@ export interface Alert {
   /** Rate (0..1) for rate alerts, count otherwise. */
   value: number;
   threshold: number;
+  /** What to do about it, when known (e.g. the delisting address quoted in the reply). */
+  fix?: { fr: string; en: string };
 }
 
 export interface StatsAlertsOptions {
@@ -45,6 +48,8 @@ export interface StatsAlerts {
   evaluate(opts?: { tenant?: string; now?: number }): Promise<Alert[]>;
   /** Result of the last periodic (global) evaluation. */
   active(): Alert[];
+  /** Alerts that come from elsewhere than the stats (provider suspensions), read at each global evaluation. */
+  addSource(fn: () => Promise<Alert[]>): void;
   start(): void;
   stop(): void;
 }
@@ -157,6 +162,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   const previous = new Map<string, Set<string>>();
   let last: Alert[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const sources: Array<() => Promise<Alert[]>> = [];
 
   const evaluate = async ({ tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): Promise<Alert[]> => {
     const scope = scopeOf(tenant);
@@ -203,6 +209,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
       log?.info?.({ alert: { id } }, 'stats alert cleared');
     }
     previous.set(scope, ids);
+    if (tenant === undefined) for (const source of sources) alerts.push(...(await source()));
     alerts.sort((a, b) => (a.severity === b.severity ? a.id.localeCompare(b.id) : a.severity === 'critical' ? -1 : 1));
     return alerts;
   };
@@ -210,6 +217,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   return {
     evaluate,
     active: () => last,
+    addSource: (fn) => void sources.push(fn),
     start() {
       if (timer) return;
       const tick = (): void => {

@@ -67,9 +67,10 @@ class PartReader {
       () => sink.result(),
       (err: unknown) => {
         this.failed = true;
-        if (err instanceof ReportRejected) throw err;
         // zlib's own errors (bad header, truncated data) are malformed input, not our failures.
-        throw new ReportRejected('malformed', `pièce jointe illisible / unreadable attachment: ${(err as Error).message}`);
+        const rejected = err instanceof ReportRejected ? err : new ReportRejected('malformed', `pièce jointe illisible / unreadable attachment: ${(err as Error).message}`);
+        rejected.kind = kind.format === 'json' ? 'tlsrpt' : 'dmarc';
+        throw rejected;
       },
     );
     this.done.catch(() => undefined);

@@ -6,8 +6,9 @@ export function combineReports(parts: ReportTaker[]): ReportTaker {
   const owner = (recipients: string[]) => parts.find((p) => p.isReport(recipients));
   return {
     recipientKind(address) {
+      // A part that takes the address wins over one that only knows its domain ('unknown').
       const kinds = parts.map((p) => p.recipientKind(address));
-      return kinds.includes('report') ? 'report' : kinds.includes('unknown') ? 'unknown' : null;
+      return kinds.find((k) => k !== null && k !== 'unknown') ?? (kinds.includes('unknown') ? 'unknown' : null);
     },
     isReport: (recipients) => owner(recipients) !== undefined,
     handle: (ctx) => owner(ctx.facts.recipients)!.handle(ctx),

@@ -36,7 +36,7 @@ beforeAll(async () => {
   dns = await startDnsServer({ [ptrName('192.0.2.80')]: { PTR: ['site.collectif-a.org'] }, '10.100.51.198.bl.spamcop.net': { A: ['127.0.0.2'] } });
   relay = await startE2eRelay(
     ['public_ips: [198.51.100.10]', 'tenants:', '  - id: collectif-a', '    domains: [collectif-a.org]', '  - id: amap-b', '    domains: [amap-b.fr]'].join('\n'),
-    { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_DNS_SERVERS: dns.server },
+    { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_POSTMASTER_FORWARD: 'admin@relais.test', RELAIS_DNS_SERVERS: dns.server },
   );
   for (let d = 1; d <= 3; d++) {
     const rows: Row[] = [

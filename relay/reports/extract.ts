@@ -111,6 +111,8 @@ export async function extractReports(file: string, opts: ExtractOptions): Promis
   };
   const splitter = new Splitter({ maxHeadSize: 64 * 1024 });
   const source = createReadStream(file);
+  // pipe() does not pass a read error on: without this the loop below would wait forever.
+  source.once('error', (err) => splitter.destroy(err));
   try {
     for await (const item of source.pipe(splitter) as AsyncIterable<SplitterChunk>) {
       if (item.type === 'node') {

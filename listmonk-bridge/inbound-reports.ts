@@ -31,7 +31,7 @@ export interface InboundReportsDeps {
   postmasterForward?: string;
 }
 
-/** Its addresses are the VERP return paths and postmaster@; handle() queues the Listmonk events, answers 250 or 451. */
+/** Its addresses are the VERP return paths and postmaster@ (forwarded); handle() queues the Listmonk events, answers 250 or 451. */
 export type InboundReports = ReportTaker;
 
 const forwarded: Verdict = { action: 'accept', reason: 'postmaster', smtp: { code: 250, enhanced: '2.0.0', text: 'Transmis au postmaster / Forwarded to the postmaster' } };

@@ -12,7 +12,8 @@ import type { ByDimension, Counters, StatsQueries } from './queries.js';
 import type { StatsLogger } from './recorder.js';
 
 /** Alerts raised by other parts than the stats rules: DMARC reports (src/dmarc), block lists (src/dnsbl). */
-export type ExternalAlertType = 'dmarc_alignment' | 'dmarc_new_source' | 'dnsbl_listing' | 'dnsbl_delisting';
+/** Raised outside this module: DMARC and block-list watches, and `blocklisted_ip` when a provider is suspended for a block list (src/stats/shaping-alerts.ts). */
+export type ExternalAlertType = 'dmarc_alignment' | 'dmarc_new_source' | 'dnsbl_listing' | 'dnsbl_delisting' | 'blocklisted_ip';
 
 /** Alerts of another part, evaluated with the stats rules (a failing source is logged, skipped). */
 export type AlertSource = (now: number) => Promise<Alert[]>;
@@ -20,8 +21,7 @@ export type AlertSource = (now: number) => Promise<Alert[]>;
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  /** `blocklisted_ip`: a provider suspended for a block list (src/stats/shaping-alerts.ts). */
-  type: AlertType | ExternalAlertType | 'blocklisted_ip';
+  type: AlertType | ExternalAlertType;
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */

@@ -8,7 +8,7 @@ export function combineReports(parts: ReportTaker[]): ReportTaker {
     recipientKind(address) {
       // A part that takes the address wins over one that only knows its domain ('unknown').
       const kinds = parts.map((p) => p.recipientKind(address));
-      return kinds.find((k) => k !== null && k !== 'unknown') ?? (kinds.includes('unknown') ? 'unknown' : null);
+      return (['report', 'postmaster', 'unknown'] as const).find((k) => kinds.includes(k)) ?? null;
     },
     isReport: (recipients) => owner(recipients) !== undefined,
     handle: (ctx) => owner(ctx.facts.recipients)!.handle(ctx),

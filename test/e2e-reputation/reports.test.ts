@@ -126,6 +126,9 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const list = (await api(relay, 'GET', '/dmarc/domains')).json.items.map((i: any) => i.domain);
     expect(list).toEqual(['autre.example', 'laruche.example']);
     expect((await api(relay, 'GET', '/dmarc/domains/inconnu.example')).status).toBe(404);
+    const tooLong = await api(relay, 'GET', '/dmarc/domains?days=200');
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json.message).toContain('querystring/days: at most 90 (stats.retention_days)');
   });
 
   it('refuses a 1 GiB gzip bomb and an external entity, and keeps answering', async () => {

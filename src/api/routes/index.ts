@@ -52,7 +52,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue, retentionDays: config.stats.retention_days }),
       plug(listmonkRoutes as never, { store, listmonk: s.listmonk, tenants }),
       plug(shapingRoutes as never, { delivery: s.delivery, node: config.hostname }),
-      plug(reputationRoutes as never, { reputation: s.reputation }),
+      plug(reputationRoutes as never, { reputation: s.reputation, retentionDays: config.stats.retention_days }),
     ],
   };
 }

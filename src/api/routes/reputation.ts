@@ -65,7 +65,11 @@ const dnsblEntry = {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = async (app, { reputation: r }) => {
+export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation; retentionDays: number }> = async (app, { reputation: r, retentionDays }) => {
+  /** Days past the retention hold nothing: refused rather than read (each day is a store read per domain). */
+  const checkDays = (days: number) => {
+    if (days > retentionDays) throw new HttpError(400, `querystring/days : au plus ${retentionDays} (stats.retention_days) / querystring/days: at most ${retentionDays} (stats.retention_days)`);
+  };
   /** Whether the caller may see this domain's reports. */
   const visible = (only: string | undefined) => async (domain: string) => only === undefined || (await r.tenantOf(domain)) === only;
 
@@ -83,6 +87,7 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = 
       },
     },
     async (req) => {
+      checkDays(req.query.days);
       const items = await r.dmarc.summaries({ days: req.query.days, only: visible(tenantFilter(req)) });
       return { items: await Promise.all(items.map(async (i) => ({ ...i, tenant: await r.tenantOf(i.domain) }))) };
     },
@@ -100,6 +105,7 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = 
       },
     },
     async (req) => {
+      checkDays(req.query.days);
       const domain = req.params.domain.toLowerCase();
       const tenant = await r.tenantOf(domain);
       if (!tenant || !(await visible(tenantFilter(req))(domain))) throw new HttpError(404, `Aucun rapport DMARC pour ${domain} / No DMARC reports for ${domain}`);

@@ -34,6 +34,8 @@ export interface AttemptDeps {
   router: Router;
   shaper: Shaper;
   classify: ReplyClassifier;
+  /** Messages whose next attempt an admin asked for (see Delivery.operatorRetry). */
+  operatorRetries: Set<string>;
   pool: SessionPool;
   connector: Connector;
 }
@@ -54,7 +56,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
   const { provider, dest } = routing;
   // Sessions are reused only within one outbound identity (IP pool).
   const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
-  const admission = deps.shaper.admit(env.pool, provider, priorityOf(env), rcpts.length, Date.now());
+  const admission = deps.shaper.admit(env.pool, provider, priorityOf(env), rcpts.length, Date.now(), deps.operatorRetries.has(env.id));
   if (!admission.ok) return { parked: { key: admission.key, retryAt: admission.retryAt, reason: admission.reason } };
   const feed = (results: RecipientResult[], mx: string | undefined) => feedShaper(deps, env, provider, domain, mx, results, started);
   try {

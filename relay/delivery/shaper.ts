@@ -204,8 +204,9 @@ export class Shaper {
   /**
    * May one attempt of `rcpts` recipients to this provider leave now? On ok the budget is taken:
    * call `release` when the attempt is over, and wait `waitMs` (its rate slot) before sending.
+   * `operator`: an admin asked for this attempt; while suspended it goes as a probe at once.
    */
-  admit(pool: string | undefined, provider: ProviderInfo, priority: Priority, rcpts: number, now: number): Admission {
+  admit(pool: string | undefined, provider: ProviderInfo, priority: Priority, rcpts: number, now: number, operator = false): Admission {
     const s = this.state(pool ?? '', provider);
     const key = keyOf(pool, provider.id);
     const r = this.current(key, now);
@@ -213,7 +214,7 @@ export class Shaper {
     let probe = false;
     if (r?.mode === 'suspended') {
       const nextProbe = r.probeIntervalMs > 0 ? r.lastProbeAt + r.probeIntervalMs : Infinity;
-      if (now < nextProbe || s.inFlight > 0) return { ok: false, key, reason: 'suspended', retryAt: Math.min(r.until, Math.max(nextProbe, now + 1000)) };
+      if (!operator && (now < nextProbe || s.inFlight > 0)) return { ok: false, key, reason: 'suspended', retryAt: Math.min(r.until, Math.max(nextProbe, now + 1000)) };
       probe = true;
     }
     const w = this.warmupLeft(s, now);

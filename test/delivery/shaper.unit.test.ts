@@ -111,6 +111,13 @@ describe('shaper', () => {
     expect(s2.onReply(undefined, google, listed, reply, MIN, MIN + 100)).toMatchObject({ level: 2, mode: 'suspended', until: MIN + 100 + 60 * MIN });
   });
 
+  test("an admin's retry goes to a suspended provider as a probe at once", () => {
+    const s = new Shaper(config());
+    s.onReply(undefined, google, listed, reply, 0, 0);
+    expect(s.admit(undefined, google, 'personal', 1, 1000).ok).toBe(false);
+    expect(s.admit(undefined, google, 'bulk', 1, 1000, true)).toMatchObject({ ok: true, probe: true });
+  });
+
   test('clear lifts a provider in one pool or all', () => {
     const s = new Shaper(config());
     const opened: string[] = [];

@@ -26,6 +26,12 @@ export const MAX_PACE_WAIT_MS = 1000;
 /** Rate that a slow-down divides when the provider's rate is unlimited (messages per minute). */
 export const NOMINAL_UNLIMITED_RATE = 600;
 const MAX_LEVEL = 8;
+/**
+ * When replies of several kinds restrict one key, it keeps the gravest as its category and cause
+ * (a block list is still the news after a later "rate limited").
+ */
+const GRAVITY: readonly ReplyCategory[] = ['rate_limited', 'reputation_block', 'authentication', 'blocklisted_ip'];
+const graver = (a: ReplyCategory, b: ReplyCategory) => GRAVITY.indexOf(a) > GRAVITY.indexOf(b);
 const DAY_MS = 86_400_000;
 /** When only a release of a concurrent slot can open a key, look again after this anyway. */
 const BUSY_RECHECK_MS = 30_000;
@@ -298,19 +304,21 @@ export class Shaper {
     const key = keyOf(pool, provider.id);
     const cause: Cause = { reply, class: c, at: now, ...(mx ? { mx } : {}) };
     const old = this.current(key, now);
+    const keep = old !== undefined && graver(old.category, c.category);
     if (old && startedAt < old.changedAt) {
       old.triggers++;
-      old.cause = cause;
+      if (!keep) old.cause = cause;
       return null;
     }
     const level = Math.min(MAX_LEVEL, (old?.level ?? 0) + 1);
     const suspend = rule.action === 'suspend' || old?.mode === 'suspended';
-    const duration = Math.min(rule.maxDurationMs, rule.durationMs * 2 ** (level - 1));
+    const applied = keep ? old.rule : rule;
+    const duration = Math.min(applied.maxDurationMs, applied.durationMs * 2 ** (level - 1));
     const r: Restriction = {
       pool: pool || DEFAULT_POOL,
       provider: provider.id,
-      category: c.category,
-      rule,
+      category: keep ? old.category : c.category,
+      rule: applied,
       relaxStepMs: auto.relaxStepMs,
       probeIntervalMs: auto.probeIntervalMs,
       mode: suspend ? 'suspended' : 'slowed',
@@ -319,7 +327,7 @@ export class Shaper {
       changedAt: now,
       until: now + duration,
       triggers: (old?.triggers ?? 0) + 1,
-      cause,
+      cause: keep ? old.cause : cause,
       attemptsInStep: 0,
       successesInStep: 0,
       lastProbeAt: now,

@@ -118,6 +118,13 @@ describe('shaper', () => {
     expect(s.admit(undefined, google, 'bulk', 1, 1000, true)).toMatchObject({ ok: true, probe: true });
   });
 
+  test('a later, milder reply escalates but keeps the gravest category and its cause', () => {
+    const s = new Shaper(config());
+    s.onReply(undefined, google, listed, { code: 550, text: 'listed' }, 0, 0);
+    const v = s.onReply(undefined, google, rate, reply, MIN, MIN)!;
+    expect(v).toMatchObject({ level: 2, mode: 'suspended', category: 'blocklisted_ip', cause: { reply: { text: 'listed' } }, until: MIN + 60 * MIN });
+  });
+
   test('clear lifts a provider in one pool or all', () => {
     const s = new Shaper(config());
     const opened: string[] = [];

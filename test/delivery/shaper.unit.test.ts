@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { loadProviders } from '../../config/providers.js';
 import type { ReplyClass } from '../../relay/delivery/reply-class.js';
 import { keyOf, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from '../../relay/delivery/shaper.js';
 import type { ProviderInfo } from '../../relay/delivery/types.js';
@@ -188,5 +189,42 @@ describe('shaper', () => {
     // The default pool has no warm-up; the next day has a new volume.
     expect(s.admit(undefined, free, 'bulk', 1, t).ok).toBe(true);
     expect(s.admit('news', free, 'bulk', 1, day0 + 86_400_000 + 1).ok).toBe(true);
+  });
+
+  test('bundled rules: a storm of refusals gets under a quarter of the attempts; once accepted again, mail leaves within 2 minutes', () => {
+    const catalog = loadProviders();
+    const gmail = catalog.get('google')!;
+    for (const category of ['rate_limited', 'reputation_block', 'blocklisted_ip', 'authentication'] as const) {
+      const s = new Shaper({ defaults: catalog.automation.defaults, providers: catalog.automation.providers });
+      const c: ReplyClass = { category, permanent: false, scope: 'provider', provider: 'google' };
+      let accepting = true;
+      const attempts: number[] = [];
+      // One attempt whenever the shaper admits one (a full queue), every refusal fed back.
+      const drive = (from: number, to: number) => {
+        for (let t = from; t < to; t += 250) {
+          for (;;) {
+            const a = s.admit(undefined, gmail, 'personal', 1, t);
+            if (!a.ok) break;
+            attempts.push(t);
+            s.release(a.key);
+            if (accepting) s.onDelivered(undefined, gmail, t);
+            else s.onReply(undefined, gmail, c, reply, t, t);
+          }
+        }
+      };
+      drive(0, 10 * MIN);
+      const before = attempts.length;
+      accepting = false;
+      drive(10 * MIN, 130 * MIN);
+      const storm = attempts.filter((t) => t >= 10 * MIN && t < 20 * MIN).length;
+      expect(storm, category).toBeLessThanOrEqual(before / 4);
+      accepting = true;
+      const back = 130 * MIN;
+      drive(back, back + 5 * MIN);
+      const first = attempts.find((t) => t >= back)!;
+      expect(first - back, category).toBeLessThanOrEqual(2 * MIN);
+      // And it keeps going: more than the one probe in the next minutes.
+      expect(attempts.filter((t) => t >= back).length, category).toBeGreaterThan(3);
+    }
   });
 });

@@ -99,12 +99,14 @@ function splitByDomain<T extends { address: string }>(results: T[]): Map<string,
 
 /** DSNs and delay warnings, then removal or the next attempt's schedule. */
 async function finish(d: RunDeps, env: Envelope): Promise<void> {
+  // Deleted during the attempt (admin DELETE): nothing to bounce, warn or reschedule.
+  if (!d.spool.has(env.id)) return;
   const now = Date.now();
   const expiry = env.receivedAt + d.opts.lifetimeMs;
   const bounceable = mayBounce(env);
   const toBounce = env.recipients.filter((r) => r.status === 'bounced' && !r.bounced);
   if (toBounce.length && bounceable) {
-    await d.spool.update(env);
+    if (!(await d.spool.update(env))) return;
     await queueDsn({ spool: d.spool, env, action: 'failed', hostname: d.opts.hostname, recipients: toBounce.map((r) => dsnRecipient(r, now >= expiry)) });
   }
   for (const r of toBounce) r.bounced = true;

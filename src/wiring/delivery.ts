@@ -3,6 +3,7 @@
  * config/providers.yaml, and the observer that turns attempt outcomes into stats and metrics
  * (the Listmonk bounce feedback subscribes through `extraObservers`).
  */
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
 import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ReplyClassifier } from '../../relay/delivery/index.js';
@@ -79,9 +80,10 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
           port: d.smarthost.port,
           tls: d.smarthost_tls,
           auth: d.smarthost_user ? { user: d.smarthost_user, pass: d.smarthost_password ?? '' } : undefined,
-          rejectUnauthorized: false,
+          // starttls and implicit verify the certificate (delivery's default), opportunistic does not.
         }
       : undefined,
+    caCerts: d.smarthost_ca_file ? [readFileSync(d.smarthost_ca_file, 'utf8')] : [],
     tlsRequiredDomains: d.tls_required_domains,
     maxConnections: d.max_connections,
     connectTimeoutMs: d.connect_timeout_ms,

@@ -280,7 +280,8 @@ export class Shaper {
   /** Warm-up volume of the key's day, or null when its pool has none (or it is over). */
   private warmupLeft(s: KeyState, now: number): { day: number; volume: number; left: number } | null {
     const sched = this.config.warmup?.[s.pool];
-    if (!sched || (sched.providers && !sched.providers.includes(s.provider.id))) return null;
+    // `other:<mx>` keys count as `other` in the schedule's provider list.
+    if (!sched || (sched.providers && !sched.providers.includes(s.provider.id.split(':')[0]!))) return null;
     const volume = warmupVolume(sched, now);
     if (volume === null) return null;
     const day = Math.floor(now / DAY_MS);

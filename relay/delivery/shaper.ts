@@ -33,6 +33,11 @@ const MAX_LEVEL = 8;
 const GRAVITY: readonly ReplyCategory[] = ['rate_limited', 'reputation_block', 'authentication', 'blocklisted_ip'];
 const graver = (a: ReplyCategory, b: ReplyCategory) => GRAVITY.indexOf(a) > GRAVITY.indexOf(b);
 const DAY_MS = 86_400_000;
+/**
+ * Keys (pool × provider, and pool × MX host for unclaimed destinations, which recipients'
+ * domains decide) kept before idle ones are forgotten.
+ */
+export const MAX_KEYS = 10_000;
 /** When only a release of a concurrent slot can open a key, look again after this anyway. */
 const BUSY_RECHECK_MS = 30_000;
 
@@ -128,6 +133,7 @@ export class Shaper {
   private readonly keys = new Map<string, KeyState>();
   private readonly listeners: Array<(e: ShaperEvent) => void> = [];
   private readonly openListeners: Array<(key: string) => void> = [];
+  private sweptAt = -Infinity;
 
   constructor(private readonly config: ShaperConfig) {}
 
@@ -159,12 +165,36 @@ export class Shaper {
     };
   }
 
-  private state(pool: string, provider: ProviderInfo): KeyState {
+  private state(pool: string, provider: ProviderInfo, now: number): KeyState {
     const key = keyOf(pool, provider.id);
     let s = this.keys.get(key);
-    if (!s) this.keys.set(key, (s = { pool: pool || DEFAULT_POOL, provider, inFlight: 0, nextSlot: 0, day: -1, sentToday: 0 }));
-    else s.provider = provider;
+    if (s) s.provider = provider;
+    else {
+      // At most one sweep a second: a map full of live keys is not rescanned per new key.
+      if (this.keys.size >= MAX_KEYS && now - this.sweptAt >= 1000) this.sweep(now);
+      this.keys.set(key, (s = { pool: pool || DEFAULT_POOL, provider, inFlight: 0, nextSlot: 0, day: -1, sentToday: 0 }));
+    }
     return s;
+  }
+
+  /**
+   * Forgets keys with nothing to remember: no attempt under way, no restriction left once due
+   * relaxation is applied, rate slot past, nothing counted for today's warm-up. A full map of
+   * live keys stays full (each holds an attempt, a restriction or a warm-up count).
+   */
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    const today = Math.floor(now / DAY_MS);
+    for (const [key, s] of this.keys) {
+      if (s.inFlight > 0 || s.nextSlot > now || (s.day === today && s.sentToday > 0)) continue;
+      if (this.current(key, now)) continue;
+      this.keys.delete(key);
+    }
+  }
+
+  /** Number of keys held (bounded by MAX_KEYS while they are idle). */
+  size(): number {
+    return this.keys.size;
   }
 
   /** The provider's configured limits, lowered by a restriction in force. */
@@ -213,7 +243,7 @@ export class Shaper {
    * `operator`: an admin asked for this attempt; while suspended it goes as a probe at once.
    */
   admit(pool: string | undefined, provider: ProviderInfo, priority: Priority, rcpts: number, now: number, operator = false): Admission {
-    const s = this.state(pool ?? '', provider);
+    const s = this.state(pool ?? '', provider, now);
     const key = keyOf(pool, provider.id);
     const r = this.current(key, now);
     const lim = this.limits(pool, provider, now);
@@ -333,7 +363,7 @@ export class Shaper {
       successesInStep: 0,
       lastProbeAt: now,
     };
-    this.state(pool ?? '', provider);
+    this.state(pool ?? '', provider, now);
     this.restrictions.set(key, r);
     const view = this.view(r);
     this.emit({ type: 'restricted', restriction: view });

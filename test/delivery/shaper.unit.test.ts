@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { loadProviders } from '../../config/providers.js';
 import type { ReplyClass } from '../../relay/delivery/reply-class.js';
-import { keyOf, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from '../../relay/delivery/shaper.js';
+import { keyOf, MAX_KEYS, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from '../../relay/delivery/shaper.js';
 import type { ProviderInfo } from '../../relay/delivery/types.js';
 
 const MIN = 60_000;
@@ -124,6 +124,20 @@ describe('shaper', () => {
     s.onReply(undefined, google, listed, { code: 550, text: 'listed' }, 0, 0);
     const v = s.onReply(undefined, google, rate, reply, MIN, MIN)!;
     expect(v).toMatchObject({ level: 2, mode: 'suspended', category: 'blocklisted_ip', cause: { reply: { text: 'listed' } }, until: MIN + 60 * MIN });
+  });
+
+  test('idle keys are forgotten past MAX_KEYS (unclaimed MX hosts are chosen by recipients)', () => {
+    const s = new Shaper(config());
+    const mx = (i: number): ProviderInfo => ({ ...orange, id: `other:mx${i}.example` });
+    const restricted = mx(-1);
+    s.onReply(undefined, restricted, { ...rate, provider: 'other' }, reply, 0, 0);
+    for (let i = 0; i < MAX_KEYS + 500; i++) {
+      const a = s.admit(undefined, mx(i), 'personal', 1, 1000 + i);
+      if (a.ok) s.release(a.key);
+    }
+    expect(s.size()).toBeLessThanOrEqual(MAX_KEYS);
+    // A restriction in force is not forgotten.
+    expect(s.list(MAX_KEYS).map((r) => r.provider)).toEqual(['other:mx-1.example']);
   });
 
   test('clear lifts a provider in one pool or all', () => {

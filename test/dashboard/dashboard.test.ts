@@ -140,6 +140,11 @@ describe('dashboard', () => {
     expect(['suspendu', 'ralenti']).toContain(microsoft?.[2]);
     expect(microsoft?.[3]).toBe('Adresse IP sur liste de blocage');
     expect(microsoft?.[7]).toContain('block list (S3150)');
+    // Lifting it from the page: the row goes, the relay no longer restricts Microsoft.
+    await page.getByRole('button', { name: 'Lever la restriction de microsoft (pool default)' }).click();
+    await expect.poll(async () => norm(await page.locator('#status').textContent())).toBe('Restriction levée : microsoft (pool default)');
+    const after = await fetch(`${target.baseUrl}/api/v1/delivery/shaping`, { headers: { authorization: `Bearer ${target.adminToken}` } }).then((r) => r.json());
+    expect(after.restrictions.map((r: { provider: string }) => r.provider)).not.toContain('microsoft');
     // uPlot's legend shows raw (not stacked) values: the last day of all providers.
     await shot(page, 'providers');
     // Selecting a provider shows its chart and its reasons with sample replies.

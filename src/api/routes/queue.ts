@@ -9,6 +9,8 @@ import { addSchemas, authErrors, okSchema, ref, shared, tenantParam } from '../s
 export interface QueueRouteDeps {
   spool: Spool;
   sendBounce?: (env: Envelope, reason: string) => Promise<void>;
+  /** An admin's retry may probe a provider suspended by delivery's shaping (relay/delivery/shaper.ts). */
+  operatorRetry?: (id: string) => void;
 }
 
 const recipientSchema = {
@@ -135,7 +137,10 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
       }
       return { ok: true };
     });
-  action('retry', 'Retry now', (env) => retryNow(deps.spool, env));
+  action('retry', 'Retry now', (env) => {
+    deps.operatorRetry?.(env.id);
+    return retryNow(deps.spool, env);
+  });
   action('hold', 'Put on hold', (env) => holdMessage(deps.spool, env));
   action('release', 'Release from hold', (env) => releaseMessage(deps.spool, env));
 

@@ -125,10 +125,16 @@ function shapingSection(ctx, shaping) {
       {
         type: 'button',
         class: 'btn',
+        'aria-label': t('shaping.clearLabel', { provider: r.provider, pool: r.pool }),
         onclick: async () => {
-          await api(`/delivery/shaping/${seg(r.provider)}`, { method: 'DELETE', query: { pool: r.pool } });
-          ctx.status(t('shaping.cleared', { provider: r.provider, pool: r.pool }));
-          ctx.rerender();
+          try {
+            await api(`/delivery/shaping/${seg(r.provider)}`, { method: 'DELETE', query: { pool: r.pool } });
+            await ctx.rerender();
+            ctx.status(t('shaping.cleared', { provider: r.provider, pool: r.pool }));
+            document.getElementById('page-title')?.focus();
+          } catch (err) {
+            ctx.status(ctx.errorText(err), 'error');
+          }
         },
       },
       t('shaping.clear'),

@@ -160,6 +160,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
         limits: {
           hostname: config.hostname,
           maxMessageSize: config.smtp.max_message_size,
+          maxHeaderSize: config.smtp.max_header_size,
+          maxReportSize: config.smtp.max_report_size,
           maxRecipients: config.smtp.max_recipients,
           bareNewlines: config.smtp.bare_newlines,
         },

@@ -139,7 +139,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       dkim: { masterKey: config.dkim.master_key, operatorDomain: config.dkim.operator_domain },
       bounceDomain: config.listmonk.bounce_domain,
-      reports: config.listmonk.bounce_domain ? createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain }) : undefined,
+      reports: config.listmonk.bounce_domain ? createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain, maxReportSize: config.smtp.max_report_size }) : undefined,
       sendNotice: async (to, subject, text) => {
         await sendNotice(to, subject, text);
       },

@@ -3,6 +3,7 @@
  * the queue runner over the spool.
  */
 import type { Logger } from 'pino';
+import { defaultProviderCatalog } from '../../config/providers.js';
 import type { Spool } from '../spool/spool.js';
 import { Connector } from './connector.js';
 import { createDns } from './dns.js';
@@ -44,19 +45,13 @@ export interface Delivery {
   stats(): DeliveryStats;
 }
 
-/** Catalogue used when none is injected: every destination is "other" with these limits. */
-export const DEFAULT_PROVIDERS: ProviderCatalog = {
-  forMx: () => ({ id: 'other', shaping: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false } }),
-  throttleRules: [],
-};
-
 export function createDelivery(input: CreateDeliveryInput): Delivery {
   const opts = resolveOptions(input.options);
   const log = input.log.child({ component: 'delivery' });
-  const providers = input.providers ?? DEFAULT_PROVIDERS;
+  const providers = input.providers ?? defaultProviderCatalog();
   const dns = createDns(opts.dnsServers, opts.dnsTimeoutMs, opts.dnsTries);
   const sts = opts.mtaSts && !opts.smarthost ? new MtaSts({ dns, log, port: opts.mtaStsPort, ca: opts.caCerts }) : null;
-  const throttle = new Throttle(providers.throttleRules, log, opts.throttleRampStepMs);
+  const throttle = new Throttle(providers, log, opts.throttleRampStepMs);
   const pool = new SessionPool(opts.maxConnections, opts.idleTimeoutMs);
   const deps: RunDeps = {
     spool: input.spool,

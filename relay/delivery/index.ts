@@ -1,4 +1,4 @@
-export { createDelivery, DEFAULT_PROVIDERS, type CreateDeliveryInput, type Delivery, type DeliveryStats } from './create-delivery.js';
+export { createDelivery, type CreateDeliveryInput, type Delivery, type DeliveryStats } from './create-delivery.js';
 export type {
   AttemptEvent,
   DeliveryObserver,
@@ -8,7 +8,7 @@ export type {
   Phase,
   ProviderCatalog,
   ProviderInfo,
-  ProviderShaping,
+  ShapingPreset,
   RecipientEvent,
   SmarthostOptions,
   SmarthostTls,

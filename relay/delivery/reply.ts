@@ -1,26 +1,42 @@
 /** SMTP replies as data: parsing server text, and local replies for failures that had none. */
 import type { Phase, SmtpReply } from './types.js';
 
-/** "550-5.1.1 first\n550 5.1.1 second" → { code: 550, enhanced: '5.1.1', text: 'first second' }. */
-export function parseReply(raw: string): SmtpReply | null {
-  const lines = raw.split(/\r?\n/).filter((l) => l.trim());
-  const m = /^([2-5]\d\d)[ -]?(.*)$/.exec(lines[0] ?? '');
-  if (!m) return null;
-  const code = Number(m[1]);
-  let enhanced: string | undefined;
-  const texts = lines.map((line) => {
-    let t = line.replace(/^\d{3}[ -]?/, '');
-    const e = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+|$)/.exec(t);
-    if (e) {
-      enhanced ??= e[1];
-      t = t.slice(e[0].length);
-    }
-    return t.trim();
-  });
-  return { code, ...(enhanced ? { enhanced } : {}), text: texts.filter(Boolean).join(' ') };
+/** A reply as read from text: the code is absent when the text had none (a local error message). */
+export interface ReadReply {
+  code?: number;
+  enhanced?: string;
+  text: string;
 }
 
-export const isPermanent = (r: SmtpReply) => r.code >= 500;
+const LINE_PREFIX = /^\s*([2-5]\d\d)(?:[ -]|$)\s*(?:([245]\.\d{1,3}\.\d{1,3})(?:\s+|$))?/;
+const ENHANCED_IN_TEXT = /(?:^|\s|#|=)([245]\.\d{1,3}\.\d{1,3})(?=$|\s|[,;:)\]]|\.(?!\d))/;
+
+/**
+ * The one SMTP reply reader: "550-5.1.1 first\n550 5.1.1 second" → { code: 550, enhanced:
+ * '5.1.1', text: 'first second' }. Per-line "550-5.1.1 " prefixes are removed and whitespace
+ * collapsed; without an enhanced code in a prefix, one early in the text is taken ("Le serveur a
+ * répondu : 5.2.0 …", "dsn=5.1.1"). Linear in the input.
+ */
+export function readReply(raw: string): ReadReply {
+  let code: number | undefined;
+  let enhanced: string | undefined;
+  const lines = raw.split(/\r?\n/).map((line) => {
+    const m = LINE_PREFIX.exec(line);
+    if (!m) return line.trim();
+    code ??= Number(m[1]);
+    if (m[2]) enhanced ??= m[2];
+    return line.slice(m[0].length).trim();
+  });
+  const text = lines.filter((l) => l !== '').join(' ').replace(/\s+/g, ' ').trim();
+  if (!enhanced) enhanced = ENHANCED_IN_TEXT.exec(text.slice(0, 80))?.[1];
+  return { ...(code !== undefined ? { code } : {}), ...(enhanced ? { enhanced } : {}), text };
+}
+
+/** A server reply, or null when the text does not start with a reply code. */
+export function parseReply(raw: string): SmtpReply | null {
+  const r = readReply(raw);
+  return r.code === undefined || !/^\s*[2-5]\d\d/.test(raw) ? null : { code: r.code, ...(r.enhanced ? { enhanced: r.enhanced } : {}), text: r.text };
+}
 
 export function formatReply(r: SmtpReply): string {
   return [r.code, r.enhanced, r.text].filter((x) => x !== undefined && x !== '').join(' ');

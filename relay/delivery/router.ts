@@ -29,11 +29,13 @@ export class Router {
     if (sh) {
       this.smarthostProvider = {
         id: 'smarthost',
+        name: 'Smarthost',
+        usGiant: false,
         shaping: {
-          max_connections: sh.maxConnections ?? 10,
-          messages_per_connection: sh.messagesPerConnection ?? 100,
-          messages_per_minute: null,
-          tls_required: sh.tls === 'starttls' || sh.tls === 'implicit',
+          maxConnections: sh.maxConnections ?? 10,
+          messagesPerConnection: sh.messagesPerConnection ?? 100,
+          messagesPerMinute: null,
+          tlsRequired: sh.tls === 'starttls' || sh.tls === 'implicit',
         },
       };
     }
@@ -65,7 +67,7 @@ export class Router {
     }
     const route = await this.resolve(domain);
     if (!route.ok) {
-      return { ok: false, permanent: route.permanent, reply: route.reply, phase: 'dns', provider: this.providers.forMx(undefined, domain) };
+      return { ok: false, permanent: route.permanent, reply: route.reply, phase: 'dns', provider: this.providers.providerForDomain(domain) };
     }
     let hosts = route.hosts;
     let tls: Destination['tls'] = 'opportunistic';
@@ -74,7 +76,7 @@ export class Router {
     if (policy && policy.mode !== 'none') {
       const allowed = hosts.filter((h) => this.sts!.matches(h.exchange, policy));
       if (policy.mode === 'enforce') {
-        const provider = this.providers.forMx(hosts[0]!.exchange, domain);
+        const provider = this.providers.providerForDomain(domain, hosts[0]!.exchange);
         if (!allowed.length) {
           const text = `MTA-STS policy of ${domain} lists none of its MX hosts (${hosts.map((h) => h.exchange).join(', ')})`;
           return { ok: false, permanent: false, reply: { code: 451, enhanced: '4.7.5', text }, phase: 'policy', provider };
@@ -86,8 +88,8 @@ export class Router {
         this.log.info({ domain, mode: policy.mode }, 'mta-sts (testing): MX hosts outside the policy');
       }
     }
-    const provider = this.providers.forMx(hosts[0]!.exchange, domain);
-    if (tls !== 'require' && (this.opts.tlsRequiredDomains.has(domain) || provider.shaping.tls_required)) tls = 'require';
+    const provider = this.providers.providerForDomain(domain, hosts[0]!.exchange);
+    if (tls !== 'require' && (this.opts.tlsRequiredDomains.has(domain) || provider.shaping.tlsRequired)) tls = 'require';
     return {
       ok: true,
       provider,

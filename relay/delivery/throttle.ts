@@ -5,7 +5,7 @@
  * Every change is logged. Also paces messages to messages_per_minute.
  */
 import type { Logger } from 'pino';
-import type { ProviderInfo, SmtpReply, ThrottleRule } from './types.js';
+import type { ProviderCatalog, ProviderInfo, SmtpReply } from './types.js';
 
 export interface Limits {
   maxConnections: number;
@@ -15,7 +15,6 @@ export interface Limits {
 }
 
 interface Adjustment {
-  rule: number;
   provider: ProviderInfo;
   maxConnections?: number;
   messagesPerMinute?: number;
@@ -30,19 +29,18 @@ const UNLIMITED_RATE_CEILING = 1000;
 export class Throttle {
   private readonly adjustments = new Map<string, Adjustment>();
   private readonly nextSlot = new Map<string, number>();
-  private readonly regex = new Map<string, RegExp>();
 
   constructor(
-    private readonly rules: ThrottleRule[],
+    private readonly catalog: ProviderCatalog,
     private readonly log: Logger,
     private readonly rampStepMs: number,
   ) {}
 
   limits(p: ProviderInfo, now = Date.now()): Limits {
     const base: Limits = {
-      maxConnections: Math.max(1, p.shaping.max_connections),
-      messagesPerConnection: Math.max(1, p.shaping.messages_per_connection),
-      messagesPerMinute: p.shaping.messages_per_minute ?? null,
+      maxConnections: Math.max(1, p.shaping.maxConnections),
+      messagesPerConnection: Math.max(1, p.shaping.messagesPerConnection),
+      messagesPerMinute: p.shaping.messagesPerMinute,
     };
     const adj = this.adjustments.get(p.id);
     if (!adj) return base;
@@ -82,14 +80,13 @@ export class Throttle {
   /** Applies the first matching rule to the provider; returns true when it slowed down. */
   onReply(p: ProviderInfo, reply: SmtpReply, now = Date.now()): boolean {
     if (reply.code < 400) return false;
-    const idx = this.rules.findIndex((r) => (!r.provider || r.provider === p.id) && this.matches(r, reply));
-    if (idx < 0) return false;
-    const rule = this.rules[idx]!;
+    const rule = this.catalog.throttleFor(p.id, reply);
+    if (!rule) return false;
     const current = this.limits(p, now);
-    const adj: Adjustment = { rule: idx, provider: p, until: now + rule.durationMs, steps: 0 };
+    const adj: Adjustment = { provider: p, until: now + rule.durationMs, steps: 0 };
     const a = rule.action;
-    if (a.messages_per_minute !== undefined) adj.messagesPerMinute = Math.max(1, Math.min(current.messagesPerMinute ?? Infinity, a.messages_per_minute));
-    if (a.max_connections !== undefined) adj.maxConnections = Math.max(1, Math.min(current.maxConnections, a.max_connections));
+    if (a.messagesPerMinute !== undefined) adj.messagesPerMinute = Math.max(1, Math.min(current.messagesPerMinute ?? Infinity, a.messagesPerMinute));
+    if (a.maxConnections !== undefined) adj.maxConnections = Math.max(1, Math.min(current.maxConnections, a.maxConnections));
     if (a.factor !== undefined) {
       if (current.messagesPerMinute !== null) adj.messagesPerMinute = Math.max(1, Math.floor(Math.min(adj.messagesPerMinute ?? Infinity, current.messagesPerMinute * a.factor)));
       else adj.maxConnections = Math.max(1, Math.floor(Math.min(adj.maxConnections ?? Infinity, current.maxConnections * a.factor)));
@@ -99,7 +96,7 @@ export class Throttle {
       {
         provider: p.id,
         reply,
-        rule: idx,
+        rule: this.catalog.throttleRules.indexOf(rule),
         durationMs: rule.durationMs,
         from: current,
         to: { maxConnections: adj.maxConnections ?? current.maxConnections, messagesPerMinute: adj.messagesPerMinute ?? current.messagesPerMinute },
@@ -107,21 +104,6 @@ export class Throttle {
       'throttle: provider slowed down after a matching reply',
     );
     return true;
-  }
-
-  private matches(rule: ThrottleRule, reply: SmtpReply): boolean {
-    const m = rule.match;
-    if (m.code !== undefined && m.code !== reply.code) return false;
-    if (m.enhanced !== undefined && !this.re(m.enhanced, '').test(reply.enhanced ?? '')) return false;
-    if (m.text !== undefined && !this.re(m.text, 'i').test(reply.text)) return false;
-    return true;
-  }
-
-  private re(src: string, flags: string): RegExp {
-    const key = `${flags}/${src}`;
-    let r = this.regex.get(key);
-    if (!r) this.regex.set(key, (r = new RegExp(src, flags)));
-    return r;
   }
 
   /** Waits for the provider's next message slot (spacing 60 s / messages_per_minute). */

@@ -2,44 +2,12 @@
  * Boundary types of the delivery half: options, the provider catalogue it is shaped by, and the
  * observer the stats recorder and the Listmonk bounce hook listen on.
  */
-import type { Envelope, SmtpReply } from '../spool/envelope.js';
+import type { AttemptOutcome, Envelope, SmtpReply } from '../spool/envelope.js';
 
 export type { SmtpReply };
 
-/** Per-provider traffic shaping (same keys as config/providers.yaml). */
-export interface ProviderShaping {
-  max_connections: number;
-  messages_per_connection: number;
-  /** null = unlimited. */
-  messages_per_minute: number | null;
-  tls_required: boolean;
-}
-
-export interface ProviderInfo {
-  id: string;
-  shaping: ProviderShaping;
-}
-
-/**
- * A reply matching `match` slows the provider down for `durationMs`. All given conditions must
- * match; `enhanced` and `text` are regular expressions (text case-insensitive).
- */
-export interface ThrottleRule {
-  /** Provider id; absent = any provider. */
-  provider?: string;
-  match: { code?: number; enhanced?: string; text?: string };
-  /** Absolute caps, or `factor` multiplying the current rate (or connections when the rate is unlimited). */
-  action: { messages_per_minute?: number; max_connections?: number; factor?: number };
-  durationMs: number;
-}
-
-/** Injected by the composition root (adapter over src/stats/providers.ts). */
-export interface ProviderCatalog {
-  /** Provider of a destination: by MX host first, then by recipient domain; `other` when unknown. */
-  forMx(mxHost: string | undefined, domain?: string): ProviderInfo;
-  /** Ordered, first match wins. */
-  throttleRules: ThrottleRule[];
-}
+/** The provider catalogue (config/providers.yaml), loaded once and used as is by delivery and stats. */
+export type { ProviderCatalog, ProviderInfo, ShapingPreset, ThrottleRule } from '../../config/providers.js';
 
 export type SmarthostTls = 'starttls' | 'implicit' | 'none' | 'opportunistic';
 
@@ -116,10 +84,11 @@ export interface DeliveryOptions {
   throttleRampStepMs?: number;
 }
 
-export type Outcome = 'delivered' | 'deferred' | 'bounced';
+export type Outcome = AttemptOutcome;
 
 /** Where in the exchange the deciding reply came from. */
-export type Phase = 'dns' | 'policy' | 'connect' | 'greeting' | 'tls' | 'auth' | 'mail' | 'rcpt' | 'data' | 'local';
+export const PHASES = ['dns', 'policy', 'connect', 'greeting', 'tls', 'auth', 'mail', 'rcpt', 'data', 'local'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export interface AttemptEvent {
   env: Envelope;

@@ -30,12 +30,15 @@ export interface RecipientState {
   delayWarned?: boolean;
 }
 
+/** What an attempt did for its recipients. */
+export type AttemptOutcome = 'delivered' | 'deferred' | 'bounced';
+
 /** One delivery attempt to one destination domain (kept for the admin API and stats). */
 export interface AttemptRecord {
   at: number;
   domain: string;
   mx?: string;
-  outcome: 'delivered' | 'deferred' | 'bounced';
+  outcome: AttemptOutcome;
   recipients: string[];
   reply: SmtpReply;
 }

@@ -3,10 +3,11 @@
  * reason category, from the SMTP reply and the phase where the attempt ended. The rules are
  * ordered data (config/classification.yaml), first match wins.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { bundledConfigPath } from './config-path.js';
-import { FieldCheck } from './field-check.js';
+import { loadClassificationRules, type ClassificationRule } from '../../config/classification.js';
+import { readReply } from '../../relay/delivery/reply.js';
+import type { Outcome, Phase } from '../../relay/delivery/types.js';
+
+export type { Outcome, Phase };
 
 export const REASONS = [
   'invalid_recipient',
@@ -24,10 +25,6 @@ export const REASONS = [
 /** `none` is the reason of a delivered attempt. */
 export type Reason = (typeof REASONS)[number] | 'none';
 
-export const PHASES = ['dns', 'connect', 'tls', 'mail', 'rcpt', 'data'] as const;
-export type Phase = (typeof PHASES)[number];
-
-export type Outcome = 'delivered' | 'deferred' | 'bounced';
 export type BounceKind = 'hard' | 'soft';
 
 export interface AttemptResult {
@@ -54,40 +51,13 @@ export interface Classification {
   text: string;
 }
 
-export interface ClassificationRule {
-  id: string;
-  match: { phase?: Phase[]; code?: number[]; enhanced?: RegExp; text?: RegExp };
-  reason: Exclude<Reason, 'none'>;
-  outcome?: 'deferred' | 'bounced';
-}
-
 export interface Classifier {
   readonly rules: readonly ClassificationRule[];
   classify(attempt: AttemptResult): Classification;
 }
 
-const LINE_PREFIX = /^\s*(\d{3})[ -]((?:[245])\.\d{1,3}\.\d{1,3})?\s*/;
-const ENHANCED_IN_TEXT = /(?:^|\s|#)([245]\.\d{1,3}\.\d{1,3})(?=$|\s|[,;:)\]]|\.(?!\d))/;
-
 /** Join a multi-line reply and strip the per-line "550-5.7.1 " prefixes; returns code/enhanced seen. */
-export function normalizeReply(text: string): { text: string; code?: number; enhanced?: string } {
-  let code: number | undefined;
-  let enhanced: string | undefined;
-  const lines = text.split(/\r?\n/).map((line) => {
-    const m = LINE_PREFIX.exec(line);
-    if (!m) return line.trim();
-    code ??= Number(m[1]);
-    if (m[2]) enhanced ??= m[2];
-    return line.slice(m[0].length).trim();
-  });
-  const joined = lines.filter((l) => l !== '').join(' ').replace(/\s+/g, ' ').trim();
-  if (!enhanced) {
-    // "Le serveur a répondu : 5.2.0 Taille limite..." or "dsn=5.1.1": enhanced code early in text.
-    const m = ENHANCED_IN_TEXT.exec(joined.slice(0, 80));
-    if (m) enhanced = m[1];
-  }
-  return { text: joined, ...(code !== undefined ? { code } : {}), ...(enhanced ? { enhanced } : {}) };
-}
+export const normalizeReply = readReply;
 
 function ruleMatches(rule: ClassificationRule, phase: Phase, code: number | undefined, enhanced: string, text: string): boolean {
   const m = rule.match;
@@ -129,46 +99,7 @@ export function createClassifier(rules: readonly ClassificationRule[]): Classifi
   };
 }
 
-/** Validate parsed YAML into rules; errors name the key ("rules[4].match.text"). */
-export function parseClassificationRules(doc: unknown, source = 'classification.yaml'): ClassificationRule[] {
-  const c = new FieldCheck(source);
-  const root = c.obj(doc, '(root)');
-  c.onlyKeys(root, '', ['rules']);
-  const ids = new Set<string>();
-  return c.arr(root.rules, 'rules').map((raw, i) => {
-    const key = `rules[${i}]`;
-    const o = c.obj(raw, key);
-    c.onlyKeys(o, key, ['id', 'match', 'reason', 'outcome']);
-    const id = c.str(o.id, `${key}.id`);
-    if (ids.has(id)) c.fail(`${key}.id`, `"${id}" is duplicated`);
-    ids.add(id);
-    const m = c.obj(o.match, `${key}.match`);
-    c.onlyKeys(m, `${key}.match`, ['phase', 'code', 'enhanced', 'text']);
-    const match: ClassificationRule['match'] = {};
-    if (m.phase !== undefined) {
-      const list = Array.isArray(m.phase) ? m.phase : [m.phase];
-      match.phase = list.map((p, j) => c.oneOf(p, `${key}.match.phase[${j}]`, PHASES));
-    }
-    if (m.code !== undefined) {
-      const list = Array.isArray(m.code) ? m.code : [m.code];
-      match.code = list.map((v, j) => c.num(v, `${key}.match.code[${j}]`, 200, 599));
-    }
-    if (m.enhanced !== undefined) match.enhanced = c.regex(m.enhanced, `${key}.match.enhanced`);
-    if (m.text !== undefined) match.text = c.regex(m.text, `${key}.match.text`);
-    if (Object.keys(match).length === 0) c.fail(`${key}.match`, 'needs at least one of phase, code, enhanced, text');
-    const rule: ClassificationRule = { id, match, reason: c.oneOf(o.reason, `${key}.reason`, REASONS) };
-    if (o.outcome !== undefined) rule.outcome = c.oneOf(o.outcome, `${key}.outcome`, ['deferred', 'bounced'] as const);
-    return rule;
-  });
-}
-
 /** Load config/classification.yaml (or another file) into a classifier. */
-export function loadClassifier(path: string = bundledConfigPath('classification.yaml')): Classifier {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: cannot read classification file: ${(err as Error).message}`);
-  }
-  return createClassifier(parseClassificationRules(doc, path));
+export function loadClassifier(path?: string): Classifier {
+  return createClassifier(loadClassificationRules(path));
 }

@@ -6,7 +6,7 @@
  * day; fields (ids are recipient domains and senders, which come from mail) until FIELDS_MAX_BYTES
  * are held, then forgotten at once; verdict metrics for good.
  */
-import { memoize } from '../../policies/memo.js';
+import { memoize } from '../util/memo.js';
 import { bucketKey, bucketStart, cleanPart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
 
 /** Bound of the field strings held (estimated at two bytes a character, 64 a field). */

@@ -10,7 +10,7 @@ import {
   type Dimension, type Granularity,
 } from './buckets.js';
 import { emptyCounters, mergeInto, parseHash, type Counters } from './counters.js';
-import type { ProviderCatalog } from './providers.js';
+import type { ProviderCatalog } from '../../config/providers.js';
 import type { SampleReply } from './recorder.js';
 
 export type { Counters } from './counters.js';

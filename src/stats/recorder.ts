@@ -19,7 +19,7 @@ export interface StatsLogger {
   info?(obj: object, msg: string): void;
 }
 
-export interface AttemptRecord {
+export interface AttemptStat {
   at?: number | Date;
   tenant?: string;
   senderDomain: string;
@@ -71,7 +71,7 @@ export interface StatsRecorderOptions {
 }
 
 export interface StatsRecorder {
-  recordAttempt(a: AttemptRecord): void;
+  recordAttempt(a: AttemptStat): void;
   recordVerdict(v: VerdictRecord): void;
   /** Write pending batches to the store; resolves when written (or kept for retry on failure). */
   flush(): Promise<void>;
@@ -135,7 +135,7 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
     }
   };
 
-  const recordAttempt = (a: AttemptRecord): void => {
+  const recordAttempt = (a: AttemptStat): void => {
     const at = toMs(a.at);
     const n = Math.max(1, Math.round(a.count ?? 1));
     const metrics: Record<string, number> = { [a.outcome]: n };

@@ -1,39 +1,18 @@
 /**
- * Builds delivery from the configuration: options, the provider catalogue adapted from
+ * Builds delivery from the configuration: options, the provider catalogue of
  * config/providers.yaml, and the observer that turns attempt outcomes into stats and metrics
  * (the Listmonk bounce feedback subscribes through `extraObservers`).
  */
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
-import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ProviderCatalog as DeliveryCatalog } from '../../relay/delivery/index.js';
+import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions } from '../../relay/delivery/index.js';
 import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier, Phase as StatsPhase } from '../stats/classify.js';
-import type { ProviderCatalog } from '../stats/providers.js';
+import type { ProviderCatalog } from '../../config/providers.js';
 import type { StatsRecorder } from '../stats/recorder.js';
-
-export function deliveryCatalog(p: ProviderCatalog): DeliveryCatalog {
-  const shaping = (info: ReturnType<ProviderCatalog['providerForDomain']>) => ({
-    id: info.id,
-    shaping: {
-      max_connections: info.shaping.maxConnections,
-      messages_per_connection: info.shaping.messagesPerConnection,
-      messages_per_minute: info.shaping.messagesPerMinute,
-      tls_required: info.shaping.tlsRequired,
-    },
-  });
-  return {
-    forMx: (mx, domain) => shaping(domain ? p.providerForDomain(domain, mx) : mx ? p.providerForMx(mx) : p.providerForDomain('')),
-    throttleRules: p.throttleRules.map((r) => ({
-      provider: r.provider,
-      match: { code: r.match.code, enhanced: r.match.enhanced?.source, text: r.match.text?.source },
-      action: { messages_per_minute: r.action.messagesPerMinute, max_connections: r.action.maxConnections, factor: r.action.factor },
-      durationMs: r.durationMs,
-    })),
-  };
-}
 
 export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
   const d = config.delivery;
@@ -108,7 +87,7 @@ export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: L
     spool: deps.spool,
     log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
-    providers: deliveryCatalog(deps.providers),
+    providers: deps.providers,
     observer: deps.observer,
   });
 }

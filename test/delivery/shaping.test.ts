@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createDelivery, type AttemptEvent, type ProviderCatalog, type ProviderInfo } from '../../relay/delivery/index.js';
+import { buildProviderCatalog, type ProviderCatalog } from '../../config/providers.js';
+import { createDelivery, type AttemptEvent } from '../../relay/delivery/index.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { enqueue, freePort, openSpool, startMx, type TestMx, waitFor } from './helpers.js';
 
@@ -23,14 +24,13 @@ afterAll(async () => {
   await Promise.all([gmx.close(), dns.close()]);
 });
 
-function catalog(shaping: Partial<ProviderInfo['shaping']>, rules: ProviderCatalog['throttleRules'] = []): ProviderCatalog {
-  return {
-    forMx: (mx) =>
-      mx && /google\.test$/.test(mx)
-        ? { id: 'google', shaping: { max_connections: 2, messages_per_connection: 3, messages_per_minute: null, tls_required: false, ...shaping } }
-        : { id: 'other', shaping: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false } },
-    throttleRules: rules,
-  };
+/** The production catalogue type, built from a providers.yaml document (google = *.google.test). */
+function catalog(shaping: Record<string, unknown>, throttleRules: unknown[] = []): ProviderCatalog {
+  return buildProviderCatalog({
+    defaults: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false },
+    providers: [{ id: 'google', name: 'Google', mx: ['*.google.test'], shaping: { max_connections: 2, messages_per_connection: 3, ...shaping } }],
+    throttle_rules: throttleRules,
+  });
 }
 
 function capture() {
@@ -76,7 +76,7 @@ describe('provider shaping', () => {
     const { log, lines } = capture();
     const attempts: AttemptEvent[] = [];
     const rules = [
-      { provider: 'google', match: { code: 421, enhanced: '^4\\.7\\.28$', text: 'unusual rate' }, action: { messages_per_minute: 300 }, durationMs: 1500 },
+      { provider: 'google', match: { code: 421, enhanced: '^4\\.7\\.28$', text: 'unusual rate' }, action: { messages_per_minute: 300 }, duration: '1500ms' },
     ];
     const delivery = createDelivery({
       spool: ts.spool,

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
 import { createStatsAlerts } from '../../src/stats/alerts.js';
 import { parseAlertsConfig } from '../../src/stats/alerts-config.js';
-import { loadProviders } from '../../src/stats/providers.js';
+import { loadProviders } from '../../config/providers.js';
 import { createStatsQueries } from '../../src/stats/queries.js';
-import { createStatsRecorder, type AttemptRecord } from '../../src/stats/recorder.js';
+import { createStatsRecorder, type AttemptStat } from '../../src/stats/recorder.js';
 import { STORE_KINDS, clearStats, openTestStore, removeTempDirs } from './helpers.js';
 
 const H = 3_600_000;
@@ -13,7 +13,7 @@ const NOW = T0 + 30 * 60_000;
 
 afterAll(removeTempDirs);
 
-function a(over: Partial<AttemptRecord>): AttemptRecord {
+function a(over: Partial<AttemptStat>): AttemptStat {
   return {
     at: T0 + 60_000, tenant: 'ruche', senderDomain: 'la-ruche.org', sender: 'alice@la-ruche.org', provider: 'google',
     recipientDomain: 'gmail.com', outcome: 'delivered', reason: 'none', count: 1, ...over,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadClassifier, normalizeReply, parseClassificationRules, type Phase, type Reason } from '../../src/stats/classify.js';
+import { parseClassificationRules } from '../../config/classification.js';
+import { loadClassifier, normalizeReply, type Phase, type Reason } from '../../src/stats/classify.js';
 
 const classifier = loadClassifier();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildProviderCatalog, loadProviders } from '../../src/stats/providers.js';
+import { buildProviderCatalog, loadProviders } from '../../config/providers.js';
 
 const catalog = loadProviders();
 

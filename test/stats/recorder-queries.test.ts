@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/types.js';
-import { loadProviders } from '../../src/stats/providers.js';
+import { loadProviders } from '../../config/providers.js';
 import { createStatsQueries, type StatsQueries } from '../../src/stats/queries.js';
-import { createStatsRecorder, type AttemptRecord, type StatsRecorder } from '../../src/stats/recorder.js';
+import { createStatsRecorder, type AttemptStat, type StatsRecorder } from '../../src/stats/recorder.js';
 import { STORE_KINDS, clearStats, openTestStore, removeTempDirs } from './helpers.js';
 
 const providers = loadProviders();
@@ -12,7 +12,7 @@ const T0 = Date.UTC(2026, 0, 15, 10, 0, 0);
 
 afterAll(removeTempDirs);
 
-function attempt(over: Partial<AttemptRecord>): AttemptRecord {
+function attempt(over: Partial<AttemptStat>): AttemptStat {
   return {
     at: T0 + 5 * 60_000,
     tenant: 'ruche',
@@ -29,7 +29,7 @@ function attempt(over: Partial<AttemptRecord>): AttemptRecord {
   };
 }
 
-const gmailUnknown = (to: string): AttemptRecord['reply'] => ({
+const gmailUnknown = (to: string): AttemptStat['reply'] => ({
   code: 550,
   enhanced: '5.1.1',
   text: `The email account that you tried to reach does not exist. <${to}> - gsmtp`,

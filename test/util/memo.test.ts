@@ -4,7 +4,7 @@
  * a repeated key (the point of it).
  */
 import { describe, expect, it } from 'vitest';
-import { memoize } from '../../policies/memo.js';
+import { memoize } from '../../src/util/memo.js';
 
 describe('memoize', () => {
   it('never holds more than maxBytes, however many distinct keys come', () => {

@@ -4,11 +4,8 @@
  * Matching is by MX host first (a custom domain hosted at Google is Google), then by the
  * well-known recipient domain; everything else is `other`.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { bundledConfigPath } from './config-path.js';
-import { parseDuration } from '../config/parse.js';
-import { FieldCheck, type Obj } from './field-check.js';
+import { FieldCheck, type Obj } from '../src/stats/field-check.js';
+import { loadDataFile } from './data-file.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -197,12 +194,14 @@ export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): P
 }
 
 /** Read and validate a providers file (defaults to config/providers.yaml of the repo). */
-export function loadProviders(path: string = bundledConfigPath('providers.yaml')): ProviderCatalog {
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${path}: cannot read providers file: ${(err as Error).message}`);
-  }
-  return buildProviderCatalog(doc, path);
+export function loadProviders(path?: string): ProviderCatalog {
+  return loadDataFile('providers.yaml', buildProviderCatalog, path);
+}
+
+/** The catalogue when none is configured: every destination is `other`, shaped by these defaults. */
+export function defaultProviderCatalog(): ProviderCatalog {
+  return buildProviderCatalog(
+    { defaults: { max_connections: 10, messages_per_connection: 100, messages_per_minute: null, tls_required: false }, providers: [] },
+    '(built-in)',
+  );
 }

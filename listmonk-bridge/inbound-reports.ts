@@ -8,11 +8,13 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
-import { parseReport, parseReturnPath, type BounceFeedback, type DsnRecipient } from '../../listmonk-bridge/index.js';
-import type { DataContext, Decision, ReportRecipient } from '../../relay/intake/hooks.js';
-import type { Verdict } from '../../policies/types.js';
-import { StoreUnavailableError, type Store } from '../store/types.js';
-import { verpKey, type VerpRef } from './intake-hooks.js';
+import { parseReport } from './reports.js';
+import { parseReturnPath } from './verp.js';
+import type { BounceFeedback, DsnRecipient } from './bounce-feedback.js';
+import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
+import type { Verdict } from '../policies/types.js';
+import { StoreUnavailableError, type Store } from '../src/store/types.js';
+import { verpKey, type VerpRef } from '../policies/verp.js';
 
 export interface InboundReportsDeps {
   store: Store;

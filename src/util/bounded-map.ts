@@ -50,6 +50,12 @@ export class BoundedMap<V> {
     this.used += cost;
   }
 
+  /** Counts `bytes` more for an entry that grew after it was set (cleared when that passes the bound). */
+  charge(bytes: number): void {
+    this.used += bytes;
+    if (this.used > this.maxBytes) this.clear();
+  }
+
   delete(key: string): boolean {
     return this.map.delete(key);
   }

@@ -4,8 +4,8 @@
  * as Postfix's cleanup does). Everything else passes through byte for byte.
  *
  * Work is linear in the header section's size however it is chunked: each byte is looked at
- * once by the end-of-header search (a state machine that carries over chunk boundaries), and
- * the chunks are joined once, when the section is complete. Past `maxBytes` the reader gives up:
+ * once by the end-of-header search (HeaderEnd), and the chunks are joined once, when the section
+ * is complete. Past `maxBytes` the reader gives up:
  * it keeps nothing and passes nothing on (`oversized`), so the intake answers 552 without having
  * spooled or parsed any of it.
  */
@@ -13,6 +13,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderFacts } from '../../policies/types.js';
 import { memoize } from '../../src/util/memo.js';
+import { HeaderEnd } from './header-end.js';
 
 /** smtp.max_header_size's default. */
 export const MAX_HEADER_BYTES = 1024 * 1024;
@@ -42,17 +43,11 @@ export class HeaderReader extends Transform {
   done = false;
   /** True when the header section was larger than maxBytes: nothing was kept or passed on. */
   oversized = false;
-  /** Bytes examined looking for the end of the header section (linear: at most its size). */
-  scanned = 0;
   /** Raw header section as delivered (with the headers Relais added), for DKIM signing. */
   headerBlock: Buffer = Buffer.alloc(0);
   private buf: Buffer[] = [];
   private buffered = 0;
-  /**
-   * How much of CR LF CR LF ends the bytes seen so far (0–3). It starts at 2, as if a line had
-   * just ended: a message starting with an empty line has no headers at all.
-   */
-  private matched = 2;
+  private readonly headerEnd = new HeaderEnd();
   private readonly maxBytes: number;
   private readonly memo: boolean;
 
@@ -76,7 +71,7 @@ export class HeaderReader extends Transform {
       this.onBody?.(chunk);
       return cb(null, chunk);
     }
-    const end = this.findEnd(chunk);
+    const end = this.headerEnd.find(chunk);
     // `end` counts from the start of this chunk; the section is everything before its empty line.
     const split = end === null ? null : this.buffered + end;
     this.buf.push(chunk);
@@ -92,6 +87,11 @@ export class HeaderReader extends Transform {
     cb();
   }
 
+  /** Bytes examined looking for the end of the header section (linear: at most its size). */
+  get scanned(): number {
+    return this.headerEnd.scanned;
+  }
+
   override _flush(cb: TransformCallback): void {
     if (!this.done) {
       const all = Buffer.concat(this.buf, this.buffered);
@@ -100,37 +100,6 @@ export class HeaderReader extends Transform {
       this.finish(text, text.length);
     }
     cb();
-  }
-
-  /**
-   * Offset in `chunk` just after the CRLF that ends the last header line (where the empty line
-   * starts; negative when that CRLF was in an earlier chunk), or null when not there yet.
-   */
-  private findEnd(chunk: Buffer): number | null {
-    let m = this.matched;
-    let i = 0;
-    while (i < chunk.length) {
-      if (m === 0) {
-        // Nothing under way: jump to the next CR (native search, still each byte once).
-        const cr = chunk.indexOf(CR, i);
-        if (cr === -1) {
-          this.scanned += chunk.length - i;
-          this.matched = 0;
-          return null;
-        }
-        this.scanned += cr - i;
-        i = cr;
-      }
-      const b = chunk[i]!;
-      this.scanned++;
-      i++;
-      if (b === CR) m = m === 2 ? 3 : 1;
-      else if (b === LF && (m === 1 || m === 3)) m++;
-      else m = 0;
-      if (m === 4) return i - 2;
-    }
-    this.matched = m;
-    return null;
   }
 
   /** `split` = offset where the header section ends (after its last CRLF, before the empty line). */

@@ -4,7 +4,9 @@
  * header seen, wherever it sits.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Readable } from 'node:stream';
 import { HeaderReader } from '../../relay/intake/header-reader.js';
+import { readHeaderBlock } from '../../relay/bounce/header-reader.js';
 
 const MiB = 1024 * 1024;
 
@@ -107,5 +109,24 @@ describe('header reader', () => {
     await run(b, text, 10);
     expect(a.facts().from).toEqual(['a@x.example', 'b@y.example']);
     expect(a.facts().from).toEqual(b.facts().from);
+  });
+
+  it('the bounce side reads a stored header section the same way: once, whatever the chunking', async () => {
+    let copied = 0;
+    const concat = Buffer.concat;
+    vi.spyOn(Buffer, 'concat').mockImplementation((list: readonly Uint8Array[], total?: number) => {
+      const b = concat(list, total);
+      copied += b.length;
+      return b;
+    });
+    const head = `From: a@laruche.example\r\n${padding(200 * 1024)}`;
+    const msg = Buffer.from(`${head}\r\nbody\r\n`);
+    const chunks = (size: number) => Readable.from(Array.from({ length: Math.ceil(msg.length / size) }, (_, i) => msg.subarray(i * size, (i + 1) * size)));
+    for (const size of [1, 200, 4096, msg.length]) {
+      copied = 0;
+      expect((await readHeaderBlock(chunks(size))).toString()).toBe(head);
+      expect(copied).toBeLessThanOrEqual(msg.length);
+    }
+    expect((await readHeaderBlock(chunks(200), 1000)).length).toBe(1000);
   });
 });

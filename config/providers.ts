@@ -4,7 +4,7 @@
  * Matching is by MX host first (a custom domain hosted at Google is Google), then by the
  * well-known recipient domain; everything else is `other`.
  */
-import { FieldCheck, type Obj } from '../src/stats/field-check.js';
+import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
 import { loadDataFile } from './data-file.js';
 
 export interface ShapingPreset {
@@ -71,48 +71,48 @@ function normHost(h: string): string {
 
 const SHAPING_KEYS = ['max_connections', 'messages_per_connection', 'messages_per_minute', 'tls_required'] as const;
 
-function parseShaping(c: FieldCheck, raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
-  const o = raw === undefined && base ? {} : c.obj(raw, key);
-  c.onlyKeys(o, key, SHAPING_KEYS);
+function parseShaping(raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
+  const o = raw === undefined && base ? {} : mapping(raw, key);
+  onlyKeys(o, key, SHAPING_KEYS);
   const pick = <T>(k: string, conv: (v: unknown, key: string) => T, dflt: T | undefined): T => {
     if (o[k] === undefined) {
-      if (dflt === undefined) c.fail(`${key}.${k}`, 'is required');
+      if (dflt === undefined) fail(`${key}.${k}`, 'is required');
       return dflt;
     }
     return conv(o[k], `${key}.${k}`);
   };
   return {
-    maxConnections: pick('max_connections', (v, k) => c.posInt(v, k), base?.maxConnections),
-    messagesPerConnection: pick('messages_per_connection', (v, k) => c.posInt(v, k), base?.messagesPerConnection),
+    maxConnections: pick('max_connections', (v, k) => posInt(v, k), base?.maxConnections),
+    messagesPerConnection: pick('messages_per_connection', (v, k) => posInt(v, k), base?.messagesPerConnection),
     messagesPerMinute: pick<number | null>(
       'messages_per_minute',
-      (v, k) => (v === null ? null : c.posInt(v, k)),
+      (v, k) => (v === null ? null : posInt(v, k)),
       base ? base.messagesPerMinute : null,
     ),
-    tlsRequired: pick('tls_required', (v, k) => c.bool(v, k, false), base?.tlsRequired ?? false),
+    tlsRequired: pick('tls_required', (v, k) => bool(v, k, false), base?.tlsRequired ?? false),
   };
 }
 
-function parseThrottleRule(c: FieldCheck, raw: unknown, key: string, known: Set<string>): ThrottleRule {
-  const o = c.obj(raw, key);
-  c.onlyKeys(o, key, ['provider', 'match', 'action', 'duration']);
-  const provider = c.optStr(o.provider, `${key}.provider`);
-  if (provider !== undefined && !known.has(provider)) c.fail(`${key}.provider`, `names unknown provider "${provider}"`);
-  const m = c.obj(o.match, `${key}.match`);
-  c.onlyKeys(m, `${key}.match`, ['code', 'enhanced', 'text']);
+function parseThrottleRule(raw: unknown, key: string, known: Set<string>): ThrottleRule {
+  const o = mapping(raw, key);
+  onlyKeys(o, key, ['provider', 'match', 'action', 'duration']);
+  const provider = optStr(o.provider, `${key}.provider`);
+  if (provider !== undefined && !known.has(provider)) fail(`${key}.provider`, `names unknown provider "${provider}"`);
+  const m = mapping(o.match, `${key}.match`);
+  onlyKeys(m, `${key}.match`, ['code', 'enhanced', 'text']);
   const match: ThrottleRule['match'] = {};
-  if (m.code !== undefined) match.code = c.num(m.code, `${key}.match.code`, 200, 599);
-  if (m.enhanced !== undefined) match.enhanced = c.regex(m.enhanced, `${key}.match.enhanced`);
-  if (m.text !== undefined) match.text = c.regex(m.text, `${key}.match.text`);
-  if (Object.keys(match).length === 0) c.fail(`${key}.match`, 'needs at least one of code, enhanced, text');
-  const a = c.obj(o.action, `${key}.action`);
-  c.onlyKeys(a, `${key}.action`, ['messages_per_minute', 'max_connections', 'factor']);
+  if (m.code !== undefined) match.code = num(m.code, `${key}.match.code`, 200, 599);
+  if (m.enhanced !== undefined) match.enhanced = regex(m.enhanced, `${key}.match.enhanced`);
+  if (m.text !== undefined) match.text = regex(m.text, `${key}.match.text`);
+  if (Object.keys(match).length === 0) fail(`${key}.match`, 'needs at least one of code, enhanced, text');
+  const a = mapping(o.action, `${key}.action`);
+  onlyKeys(a, `${key}.action`, ['messages_per_minute', 'max_connections', 'factor']);
   const action: ThrottleRule['action'] = {};
-  if (a.messages_per_minute !== undefined) action.messagesPerMinute = c.posInt(a.messages_per_minute, `${key}.action.messages_per_minute`);
-  if (a.max_connections !== undefined) action.maxConnections = c.posInt(a.max_connections, `${key}.action.max_connections`);
-  if (a.factor !== undefined) action.factor = c.num(a.factor, `${key}.action.factor`, 0.01, 1);
-  if (Object.keys(action).length === 0) c.fail(`${key}.action`, 'needs messages_per_minute, max_connections or factor');
-  const durationMs = c.duration(o.duration, `${key}.duration`);
+  if (a.messages_per_minute !== undefined) action.messagesPerMinute = posInt(a.messages_per_minute, `${key}.action.messages_per_minute`);
+  if (a.max_connections !== undefined) action.maxConnections = posInt(a.max_connections, `${key}.action.max_connections`);
+  if (a.factor !== undefined) action.factor = num(a.factor, `${key}.action.factor`, 0.01, 1);
+  if (Object.keys(action).length === 0) fail(`${key}.action`, 'needs messages_per_minute, max_connections or factor');
+  const durationMs = duration(o.duration, `${key}.duration`);
   return { ...(provider ? { provider } : {}), match, action, durationMs };
 }
 
@@ -126,36 +126,39 @@ export function ruleMatchesReply(rule: ThrottleRule, reply: SmtpReplyLike): bool
 
 /** Build a catalog from parsed YAML (an object); `source` names the file in errors. */
 export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): ProviderCatalog {
-  const c = new FieldCheck(source);
-  const root: Obj = c.obj(doc, '(root)');
-  c.onlyKeys(root, '', ['defaults', 'providers', 'throttle_rules']);
-  const defaults = parseShaping(c, root.defaults, 'defaults', null);
+  return inFile(source, () => catalogOf(doc));
+}
+
+function catalogOf(doc: unknown): ProviderCatalog {
+  const root: Obj = mapping(doc, '(root)');
+  onlyKeys(root, '', ['defaults', 'providers', 'throttle_rules']);
+  const defaults = parseShaping(root.defaults, 'defaults', null);
 
   const providers: ProviderInfo[] = [];
   const byId = new Map<string, ProviderInfo>();
   const mxPatterns: MxPattern[] = [];
   const byDomain = new Map<string, ProviderInfo>();
-  c.arr(root.providers, 'providers').forEach((raw, i) => {
+  list(root.providers, 'providers').forEach((raw, i) => {
     const key = `providers[${i}]`;
-    const o = c.obj(raw, key);
-    c.onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping']);
-    const id = c.str(o.id, `${key}.id`);
-    if (!/^[a-z0-9_-]+$/.test(id)) c.fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
-    if (byId.has(id) || id === OTHER_PROVIDER_ID) c.fail(`${key}.id`, `"${id}" is duplicated or reserved`);
+    const o = mapping(raw, key);
+    onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping']);
+    const id = str(o.id, `${key}.id`);
+    if (!/^[a-z0-9_-]+$/.test(id)) fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
+    if (byId.has(id) || id === OTHER_PROVIDER_ID) fail(`${key}.id`, `"${id}" is duplicated or reserved`);
     const info: ProviderInfo = {
       id,
-      name: c.str(o.name, `${key}.name`),
-      usGiant: c.bool(o.us_giant, `${key}.us_giant`, false),
-      shaping: parseShaping(c, o.shaping, `${key}.shaping`, defaults),
+      name: str(o.name, `${key}.name`),
+      usGiant: bool(o.us_giant, `${key}.us_giant`, false),
+      shaping: parseShaping(o.shaping, `${key}.shaping`, defaults),
     };
     providers.push(info);
     byId.set(id, info);
-    (o.mx === undefined ? [] : c.arr(o.mx, `${key}.mx`)).forEach((p, j) => {
-      mxPatterns.push({ re: globToRegex(c.str(p, `${key}.mx[${j}]`)), provider: info });
+    (o.mx === undefined ? [] : list(o.mx, `${key}.mx`)).forEach((p, j) => {
+      mxPatterns.push({ re: globToRegex(str(p, `${key}.mx[${j}]`)), provider: info });
     });
-    (o.domains === undefined ? [] : c.arr(o.domains, `${key}.domains`)).forEach((d, j) => {
-      const dom = normHost(c.str(d, `${key}.domains[${j}]`));
-      if (byDomain.has(dom)) c.fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
+    (o.domains === undefined ? [] : list(o.domains, `${key}.domains`)).forEach((d, j) => {
+      const dom = normHost(str(d, `${key}.domains[${j}]`));
+      if (byDomain.has(dom)) fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
       byDomain.set(dom, info);
     });
   });
@@ -164,8 +167,8 @@ export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): P
   byId.set(other.id, other);
 
   const known = new Set(byId.keys());
-  const throttleRules = (root.throttle_rules === undefined ? [] : c.arr(root.throttle_rules, 'throttle_rules')).map((r, i) =>
-    parseThrottleRule(c, r, `throttle_rules[${i}]`, known),
+  const throttleRules = (root.throttle_rules === undefined ? [] : list(root.throttle_rules, 'throttle_rules')).map((r, i) =>
+    parseThrottleRule(r, `throttle_rules[${i}]`, known),
   );
 
   const providerForMx = (mxHost: string): ProviderInfo => {

@@ -10,7 +10,8 @@
 import type { Logger } from 'pino';
 import { queueDsn, mayBounce } from '../bounce/enqueue.js';
 import type { DsnRecipient } from '../bounce/dsn.js';
-import { domainOf, type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
+import { type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
+import { domainOf } from '../../src/util/domain.js';
 import { attempt, type AttemptDeps, type AttemptResult } from './attempt.js';
 import type { ResolvedOptions } from './options.js';
 import { applyResults, type Applied, dsnStatus, retryDelay } from './outcome.js';

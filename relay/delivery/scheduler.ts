@@ -8,7 +8,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
-import { domainOf, type Envelope, pendingRecipients } from '../spool/envelope.js';
+import { type Envelope, pendingRecipients } from '../spool/envelope.js';
+import { domainOf } from '../../src/util/domain.js';
 import type { Spool } from '../spool/spool.js';
 
 export interface SchedulerOptions {

@@ -13,6 +13,7 @@ import {
   type Dimension, type Granularity,
 } from './buckets.js';
 import type { BounceKind, Outcome, Reason } from './classify.js';
+import { domainOf } from '../util/domain.js';
 
 export interface StatsLogger {
   warn(obj: object, msg: string): void;
@@ -177,8 +178,7 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   const recordVerdict = (v: VerdictRecord): void => {
     const metrics = names.verdictMetrics(v.action, v.reason);
     const sender = normId(v.sender, '<>');
-    const at = sender.lastIndexOf('@');
-    addAll(toMs(v.at), v.tenant, { s: sender, sd: at >= 0 ? sender.slice(at + 1) : '?', t: v.tenant ?? NO_TENANT }, metrics);
+    addAll(toMs(v.at), v.tenant, { s: sender, sd: domainOf(sender) || '?', t: v.tenant ?? NO_TENANT }, metrics);
   };
 
   const writeSamples = async (base: string, samples: SampleReply[]): Promise<void> => {

@@ -6,7 +6,7 @@
  * When the store is unreachable the last snapshot (or the seed) keeps serving.
  */
 import type { Store } from '../store/types.js';
-import { normalizeDomain } from '../../policies/address.js';
+import { normalizeDomain } from '../util/domain.js';
 import type { ClientIdentity } from '../../policies/types.js';
 import type { ClientConfig, ClientView, TenantConfig, TenantView } from './types.js';
 import { ConfigError, domainConflicts, parseClient, parseTenant, validateSeed, type Seed } from './validate.js';

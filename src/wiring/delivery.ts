@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
 import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions } from '../../relay/delivery/index.js';
-import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
+import { pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
+import { domainOf } from '../util/domain.js';
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';

@@ -53,14 +53,14 @@ describe('configuration', () => {
   it('invalid values fail naming the key', () => {
     const bad: Array<[Record<string, string>, RegExp]> = [
       [{ RELAIS_SMTP_LISTEN: 'localhost' }, /^smtp\.listen: missing port/],
-      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: expected an integer/],
-      [{ RELAIS_SMTP_MAX_HEADER_SIZE: '1MiB' }, /^smtp\.max_header_size: expected an integer/],
+      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: must be an integer/],
+      [{ RELAIS_SMTP_MAX_HEADER_SIZE: '1MiB' }, /^smtp\.max_header_size: must be an integer/],
       [{ RELAIS_SMTP_MAX_REPORT_SIZE: '10' }, /^smtp\.max_report_size: /],
       [{ RELAIS_DNS_SERVERS: 'resolver.example' }, /^dns\.servers: invalid IP address/],
       [{ RELAIS_REDIS_URL: 'http://x' }, /^store\.redis_url: expected redis:\/\//],
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],
-      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: expected a duration/],
-      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: expected true or false/],
+      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: must be a duration/],
+      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: must be true or false/],
     ];
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);
   });

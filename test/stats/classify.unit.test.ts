@@ -136,9 +136,9 @@ describe('classification of real provider replies', () => {
   });
 
   it('rejects invalid rule files naming the key', () => {
-    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { text: '(' }, reason: 'spam_block' }] })).toThrow(/rules\[0\]\.match\.text is not a valid regex/);
-    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { text: 'x' }, reason: 'spam' }] })).toThrow(/rules\[0\]\.reason must be one of/);
-    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: {}, reason: 'other' }] })).toThrow(/rules\[0\]\.match needs/);
-    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { txt: 'x' }, reason: 'other' }] })).toThrow(/rules\[0\]\.match\.txt is not a known key/);
+    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { text: '(' }, reason: 'spam_block' }] })).toThrow(/rules\[0\]\.match\.text: is not a valid regex/);
+    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { text: 'x' }, reason: 'spam' }] })).toThrow(/rules\[0\]\.reason: must be one of/);
+    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: {}, reason: 'other' }] })).toThrow(/rules\[0\]\.match: needs/);
+    expect(() => parseClassificationRules({ rules: [{ id: 'a', match: { txt: 'x' }, reason: 'other' }] })).toThrow(/rules\[0\]\.match\.txt: unknown key/);
   });
 });

@@ -67,11 +67,11 @@ describe('providers catalog (config/providers.yaml)', () => {
 
   it('rejects invalid files naming the key', () => {
     const base = { defaults: { max_connections: 5, messages_per_connection: 10 }, providers: [] as unknown[] };
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections must be a positive integer/);
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx must be a list/);
-    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ provider: 'nope', match: { code: 421 }, action: { factor: 0.5 }, duration: '1m' }] })).toThrow(/throttle_rules\[0\]\.provider names unknown provider/);
-    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ match: { code: 421 }, action: { factor: 0.5 }, duration: '1 minute' }] })).toThrow(/throttle_rules\[0\]\.duration must be a duration like 30s/);
-    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection is required/);
-    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider is not a known key/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections: must be a positive integer/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx: must be a list/);
+    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ provider: 'nope', match: { code: 421 }, action: { factor: 0.5 }, duration: '1m' }] })).toThrow(/throttle_rules\[0\]\.provider: names unknown provider/);
+    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ match: { code: 421 }, action: { factor: 0.5 }, duration: '1 minute' }] })).toThrow(/throttle_rules\[0\]\.duration: must be a duration like 30s/);
+    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection: is required/);
+    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider: unknown key/);
   });
 });

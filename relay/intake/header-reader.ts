@@ -76,7 +76,8 @@ export class HeaderReader extends Transform {
     const split = end === null ? null : this.buffered + end;
     this.buf.push(chunk);
     this.buffered += chunk.length;
-    if (split === null ? this.buffered > this.maxBytes : split > this.maxBytes) {
+    // Not found yet: the empty line's CR LF may be what is past the bound, so allow for it.
+    if (split === null ? this.buffered > this.maxBytes + 2 : split > this.maxBytes) {
       this.oversized = true;
       this.done = true;
       this.buf = [];

@@ -85,12 +85,19 @@ describe('header reader', () => {
     expect(reader.headers).toEqual([]);
   });
 
-  it('a header section of exactly max_header_size bytes is taken', async () => {
+  it('a header section of exactly max_header_size bytes is taken, one byte more is not, in any chunking', async () => {
     const head = `From: a@laruche.example\r\n${padding(8000)}`;
-    const reader = new HeaderReader(() => '', undefined, { maxBytes: Buffer.byteLength(head) });
-    const out = await run(reader, Buffer.from(`${head}\r\nbody\r\n`), 333);
-    expect(reader.oversized).toBe(false);
-    expect(out.toString()).toBe(`${head}\r\nbody\r\n`);
+    const size = Buffer.byteLength(head);
+    // 1 and size + 1 put a chunk boundary inside the empty line that ends the section.
+    for (const chunk of [1, 333, size + 1, size + 2]) {
+      const reader = new HeaderReader(() => '', undefined, { maxBytes: size });
+      const out = await run(reader, Buffer.from(`${head}\r\nbody\r\n`), chunk);
+      expect(reader.oversized).toBe(false);
+      expect(out.toString()).toBe(`${head}\r\nbody\r\n`);
+      const over = new HeaderReader(() => '', undefined, { maxBytes: size - 1 });
+      expect((await run(over, Buffer.from(`${head}\r\nbody\r\n`), chunk)).length).toBe(0);
+      expect(over.oversized).toBe(true);
+    }
   });
 
   it('sees every From: header, wherever it sits', async () => {

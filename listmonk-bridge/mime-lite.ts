@@ -57,10 +57,18 @@ export function field(fields: Array<[string, string]>, name: string): string | u
   return fields.find(([k]) => k.toLowerCase() === n)?.[1];
 }
 
+/**
+ * Head and body around the first empty line (CRLF or bare LF line ends), found in the bytes:
+ * a text copy of the whole part just to search it would double what a report costs in memory.
+ */
 function splitHead(buf: Buffer): { head: string; body: Buffer } {
-  const m = /\r?\n\r?\n/.exec(buf.toString('latin1'));
-  if (!m) return { head: buf.toString('utf8'), body: Buffer.alloc(0) };
-  return { head: buf.subarray(0, m.index).toString('utf8'), body: buf.subarray(m.index + m[0].length) };
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    const end = buf[i + 1] === 0x0a ? i + 2 : buf[i + 1] === 0x0d && buf[i + 2] === 0x0a ? i + 3 : -1;
+    if (end < 0) continue;
+    const start = i > 0 && buf[i - 1] === 0x0d ? i - 1 : i;
+    return { head: buf.subarray(0, start).toString('utf8'), body: buf.subarray(end) };
+  }
+  return { head: buf.toString('utf8'), body: Buffer.alloc(0) };
 }
 
 function parseContentType(v: string | undefined): { type: string; params: Record<string, string> } {

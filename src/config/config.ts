@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, onlyKeys, oneOf, str } from '../../config/validate.js';
+import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, num, onlyKeys, oneOf, str, strList } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
+import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
+import { parseDnsblConfig, type DnsblConfig } from '../dnsbl/config.js';
 
 export interface ListenerConfig {
   name: string;
@@ -57,8 +59,14 @@ export interface RelaisConfig {
     socket_timeout_ms: number;
     max_clients: number;
     greeting_delay_ms: number;
+    /** AUTH failures an address may make within auth_failure_window before its cooling-off. */
+    auth_failures_per_address: number;
+    /** AUTH failures for one user name (all addresses) before it is refused from new addresses. */
+    auth_failures_per_user: number;
+    auth_failure_window_ms: number;
+    auth_cooloff_ms: number;
   };
-  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number };
+  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number; /** /metrics answers only to an admin token. */ metrics_token_required: boolean };
   store: { redis_url?: string; prefix: string };
   dns: { servers: string[] };
   delivery: {
@@ -66,12 +74,14 @@ export interface RelaisConfig {
     smarthost_user?: string;
     smarthost_password?: string;
     smarthost_tls: 'opportunistic' | 'starttls' | 'implicit' | 'none';
+    /** PEM file of CAs trusted for the smarthost's certificate, besides the system ones. */
+    smarthost_ca_file?: string;
     allow_private_mx: boolean;
     mx_port: number;
     ehlo_name?: string;
     local_addresses: string[];
     /** Named outbound identities: EHLO name and source addresses (listeners pick one with `pool`). */
-    pools: Record<string, { ehlo_name?: string; local_addresses: string[] }>;
+    pools: Record<string, { ehlo_name?: string; local_addresses: string[]; warmup?: WarmupConfig }>;
     max_connections: number;
     tls_required_domains: string[];
     connect_timeout_ms: number;
@@ -80,7 +90,10 @@ export interface RelaisConfig {
   queue: { retry_first_ms: number; retry_max_ms: number; lifetime_ms: number; delay_warning_ms: number; shutdown_timeout_ms: number };
   dkim: { master_key?: string; key_dir?: string; operator_domain?: string; operator_selector?: string; algorithms: string[] };
   stats: { retention_days: number; classification_file: string };
-  listmonk: { bounce_domain?: string; retry_first_ms: number; retry_max_ms: number };
+  listmonk: { bounce_domain?: string; postmaster_forward?: string; retry_first_ms: number; retry_max_ms: number };
+  /** DMARC / TLS report intake (src/dmarc/config.ts) and block-list watch (src/dnsbl/config.ts). */
+  dmarc: DmarcConfig;
+  dnsbl: DnsblConfig;
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
@@ -107,6 +120,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_TLS_KEY: 'smtp.tls.key',
   RELAIS_API_LISTEN: 'api.listen',
   RELAIS_ADMIN_TOKEN: 'api.admin_token',
+  RELAIS_METRICS_TOKEN_REQUIRED: 'api.metrics_token_required',
   RELAIS_REDIS_URL: 'store.redis_url',
   RELAIS_STORE_PREFIX: 'store.prefix',
   RELAIS_DNS_SERVERS: 'dns.servers',
@@ -114,6 +128,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_SMARTHOST_USER: 'delivery.smarthost_user',
   RELAIS_SMARTHOST_PASSWORD: 'delivery.smarthost_password',
   RELAIS_SMARTHOST_TLS: 'delivery.smarthost_tls',
+  RELAIS_SMARTHOST_CA_FILE: 'delivery.smarthost_ca_file',
   RELAIS_ALLOW_PRIVATE_MX: 'delivery.allow_private_mx',
   RELAIS_MX_PORT: 'delivery.mx_port',
   RELAIS_EHLO_NAME: 'delivery.ehlo_name',
@@ -124,12 +139,13 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_DKIM_MASTER_KEY: 'dkim.master_key',
   RELAIS_OPERATOR_DOMAIN: 'dkim.operator_domain',
   RELAIS_BOUNCE_DOMAIN: 'listmonk.bounce_domain',
+  RELAIS_POSTMASTER_FORWARD: 'listmonk.postmaster_forward',
   RELAIS_INBOUND_LISTEN: 'smtp.inbound_listen',
   RELAIS_LISTMONK_RETRY_FIRST: 'listmonk.retry_first',
   RELAIS_LISTMONK_RETRY_MAX: 'listmonk.retry_max',
 };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
+const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'dmarc', 'dnsbl', 'policies', 'alerts', 'tenants', 'clients'];
 
 type Raw = Obj;
 
@@ -198,18 +214,58 @@ function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
   return out;
 }
 
+/** `delivery.pools.<name>.warmup`: day d since `start` allows initial × growth^d messages per provider. */
+export interface WarmupConfig {
+  /** YYYY-MM-DD, day 0 (UTC). */
+  start: string;
+  initial: number;
+  growth: number;
+  /** Warm-up is over once a day's volume reaches this. */
+  max: number;
+  /** Provider ids (config/providers.yaml) it applies to; absent = all. */
+  providers?: string[];
+}
+
+function parseWarmup(key: string, raw: unknown): WarmupConfig {
+  const w = mapping(raw, key);
+  onlyKeys(w, key, ['start', 'initial', 'growth', 'max', 'providers']);
+  // YAML may read an unquoted date as a Date.
+  const start = w.start instanceof Date ? w.start.toISOString().slice(0, 10) : str(w.start, `${key}.start`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) throw new ConfigError(`${key}.start`, `must be a date YYYY-MM-DD (got ${JSON.stringify(start)})`);
+  const growth = w.growth === undefined ? 1.5 : num(w.growth, `${key}.growth`, 1, 10);
+  const initial = w.initial === undefined ? 50 : envInt(w.initial, `${key}.initial`, 1);
+  const max = w.max === undefined ? 100_000 : envInt(w.max, `${key}.max`, initial);
+  const providers = w.providers === undefined ? undefined : strList(w.providers, `${key}.providers`);
+  for (const p of providers ?? []) if (!/^[a-z0-9_-]+$/.test(p)) throw new ConfigError(`${key}.providers`, `"${p}" is not a provider id of providers.yaml`);
+  return { start, initial, growth, max, ...(providers ? { providers } : {}) };
+}
+
 function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
   const out: RelaisConfig['delivery']['pools'] = {};
   for (const [name, v] of Object.entries(raw)) {
     const key = `delivery.pools.${name}`;
     const p = mapping(v, key);
-    onlyKeys(p, key, ['ehlo_name', 'local_addresses']);
+    onlyKeys(p, key, ['ehlo_name', 'local_addresses', 'warmup']);
     out[name] = {
       ehlo_name: p.ehlo_name === undefined ? undefined : str(p.ehlo_name, `${key}.ehlo_name`),
       local_addresses: envList(p.local_addresses, `${key}.local_addresses`).map((a) => ip(a, `${key}.local_addresses`)),
+      ...(p.warmup === undefined || p.warmup === null ? {} : { warmup: parseWarmup(`${key}.warmup`, p.warmup) }),
     };
   }
   return out;
+}
+
+/** A readable PEM file holding at least one certificate (checked at start, read by delivery). */
+function pemFile(v: unknown, key: string): string {
+  const file = resolve(str(v, key));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(key, `${file} holds no PEM certificate`);
+  return file;
 }
 
 const opt = <T>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined || v === null || v === '' ? undefined : f(v));
@@ -230,17 +286,17 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_header_size', 'max_report_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay']);
+  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_header_size', 'max_report_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
   const tls = section(smtp, 'tls');
   onlyKeys(tls, 'smtp.tls', ['cert', 'key']);
   const api = section(raw, 'api');
-  onlyKeys(api, 'api', ['listen', 'admin_token', 'rate_limit_per_minute']);
+  onlyKeys(api, 'api', ['listen', 'admin_token', 'rate_limit_per_minute', 'metrics_token_required']);
   const store = section(raw, 'store');
   onlyKeys(store, 'store', ['redis_url', 'prefix']);
   const dns = section(raw, 'dns');
   onlyKeys(dns, 'dns', ['servers']);
   const delivery = section(raw, 'delivery');
-  onlyKeys(delivery, 'delivery', ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
+  onlyKeys(delivery, 'delivery', ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'smarthost_ca_file', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
   const queue = section(raw, 'queue');
   onlyKeys(queue, 'queue', ['retry_first', 'retry_max', 'lifetime', 'delay_warning', 'shutdown_timeout']);
   const dkim = section(raw, 'dkim');
@@ -248,7 +304,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const stats = section(raw, 'stats');
   onlyKeys(stats, 'stats', ['retention_days', 'classification_file']);
   const listmonk = section(raw, 'listmonk');
-  onlyKeys(listmonk, 'listmonk', ['bounce_domain', 'retry_first', 'retry_max']);
+  onlyKeys(listmonk, 'listmonk', ['bounce_domain', 'postmaster_forward', 'retry_first', 'retry_max']);
 
   const hostname = raw.hostname === undefined ? osHostname() : str(raw.hostname, 'hostname');
   const relayNetworks = envList(smtp.relay_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.relay_networks');
@@ -276,11 +332,16 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       socket_timeout_ms: smtp.socket_timeout === undefined ? 300_000 : duration(smtp.socket_timeout, 'smtp.socket_timeout'),
       max_clients: smtp.max_clients === undefined ? 1000 : envInt(smtp.max_clients, 'smtp.max_clients', 1),
       greeting_delay_ms: smtp.greeting_delay === undefined ? 0 : duration(smtp.greeting_delay, 'smtp.greeting_delay'),
+      auth_failures_per_address: smtp.auth_failures_per_address === undefined ? 10 : envInt(smtp.auth_failures_per_address, 'smtp.auth_failures_per_address', 1),
+      auth_failures_per_user: smtp.auth_failures_per_user === undefined ? 30 : envInt(smtp.auth_failures_per_user, 'smtp.auth_failures_per_user', 1),
+      auth_failure_window_ms: duration(smtp.auth_failure_window ?? '15m', 'smtp.auth_failure_window'),
+      auth_cooloff_ms: duration(smtp.auth_cooloff ?? '15m', 'smtp.auth_cooloff'),
     },
     api: {
       listen: hostPort(api.listen ?? '127.0.0.1:8025', 'api.listen'),
       admin_token: opt(api.admin_token, (v) => str(v, 'api.admin_token')),
       rate_limit_per_minute: api.rate_limit_per_minute === undefined ? 600 : envInt(api.rate_limit_per_minute, 'api.rate_limit_per_minute', 1),
+      metrics_token_required: api.metrics_token_required === undefined ? false : envBool(api.metrics_token_required, 'api.metrics_token_required'),
     },
     store: {
       redis_url: opt(store.redis_url, (v) => {
@@ -302,6 +363,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       smarthost_user: opt(delivery.smarthost_user, (v) => str(v, 'delivery.smarthost_user')),
       smarthost_password: opt(delivery.smarthost_password, (v) => str(v, 'delivery.smarthost_password')),
       smarthost_tls: delivery.smarthost_tls === undefined ? 'opportunistic' : oneOf(delivery.smarthost_tls, 'delivery.smarthost_tls', ['opportunistic', 'starttls', 'implicit', 'none'] as const),
+      smarthost_ca_file: opt(delivery.smarthost_ca_file, (v) => pemFile(v, 'delivery.smarthost_ca_file')),
       allow_private_mx: delivery.allow_private_mx === undefined ? false : envBool(delivery.allow_private_mx, 'delivery.allow_private_mx'),
       mx_port: delivery.mx_port === undefined ? 25 : envInt(delivery.mx_port, 'delivery.mx_port', 1, 65535),
       ehlo_name: opt(delivery.ehlo_name, (v) => str(v, 'delivery.ehlo_name')),
@@ -332,9 +394,16 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     },
     listmonk: {
       bounce_domain: opt(listmonk.bounce_domain, (v) => str(v, 'listmonk.bounce_domain').toLowerCase()),
+      postmaster_forward: opt(listmonk.postmaster_forward, (v) => {
+        const a = str(v, 'listmonk.postmaster_forward').trim();
+        if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(a)) throw new ConfigError('listmonk.postmaster_forward', `must be an e-mail address, got "${a}"`);
+        return a;
+      }),
       retry_first_ms: duration(listmonk.retry_first ?? '5s', 'listmonk.retry_first'),
       retry_max_ms: duration(listmonk.retry_max ?? '15m', 'listmonk.retry_max'),
     },
+    dmarc: parseDmarcConfig(section(raw, 'dmarc')),
+    dnsbl: parseDnsblConfig(section(raw, 'dnsbl')),
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
     tenants: raw.tenants === undefined ? [] : list(raw.tenants, 'tenants'),
@@ -346,6 +415,10 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   for (const l of config.smtp.listeners) {
     if (l.pool && !config.delivery.pools[l.pool]) throw new ConfigError(`smtp.listeners (${l.name}).pool`, `unknown pool "${l.pool}" (define it under delivery.pools)`);
   }
+  const lm = config.listmonk;
+  // RFC 5321 §4.5.1: a domain that receives mail must take postmaster@ — it goes to a person.
+  if (lm.bounce_domain && !lm.postmaster_forward) throw new ConfigError('listmonk.postmaster_forward', `listmonk.bounce_domain is set (${lm.bounce_domain}): give the address that receives mail for postmaster@${lm.bounce_domain} (RELAIS_POSTMASTER_FORWARD), e.g. an admin mailbox`);
+  if (lm.bounce_domain && lm.postmaster_forward?.toLowerCase().endsWith(`@${lm.bounce_domain}`)) throw new ConfigError('listmonk.postmaster_forward', `must be outside the bounce domain ${lm.bounce_domain} (it would loop)`);
   const inbound = config.smtp.listeners.find((l) => l.inbound);
   if (inbound && !config.listmonk.bounce_domain) throw new ConfigError(inbound.name === 'inbound' ? 'smtp.inbound_listen' : 'smtp.listeners', `inbound listener "${inbound.name}" needs listmonk.bounce_domain (RELAIS_BOUNCE_DOMAIN)`);
   if (clientsConfigured) {

@@ -1,6 +1,7 @@
 /**
  * Validation of the `tenants:` and `clients:` arrays of the main YAML file and of tenants/clients
- * changed at run time. Errors name the key path; `${VAR}` is substituted in every string.
+ * changed at run time. Errors name the key path; `${VAR}` is substituted in every string of the
+ * YAML seed (never in run-time changes, stored literally).
  */
 import ipaddr from 'ipaddr.js';
 import { normalizeAddress } from '../../policies/address.js';
@@ -170,18 +171,22 @@ export function validateSeed(raw: { tenants?: unknown; clients?: unknown }, env:
   return { tenants, clients };
 }
 
-/** Validate one tenant (admin change); throws ConfigError with paths under `path`. */
-export function parseTenant(raw: unknown, env: NodeJS.ProcessEnv = process.env, path = 'tenant'): TenantConfig {
+/**
+ * Validate one tenant (admin change); throws ConfigError with paths under `path`. Values from the
+ * API are stored literally: `${VAR}` is expanded in the YAML file only, else a tenant named
+ * `${RELAIS_DKIM_MASTER_KEY}` would hand the master key to that tenant's tokens.
+ */
+export function parseTenant(raw: unknown, path = 'tenant'): TenantConfig {
   const p = new Problems();
-  const t = checkTenant(substituteDeep(raw, path, p, env), path, p);
+  const t = checkTenant(raw, path, p);
   p.throwIfAny();
   return t!;
 }
 
-/** Validate one client (admin change); tenant ids checked when given. */
-export function parseClient(raw: unknown, tenantIds?: Set<string>, env: NodeJS.ProcessEnv = process.env, path = 'client'): ClientConfig {
+/** Validate one client (admin change, stored literally like tenants); tenant ids checked when given. */
+export function parseClient(raw: unknown, tenantIds?: Set<string>, path = 'client'): ClientConfig {
   const p = new Problems();
-  const c = checkClient(substituteDeep(raw, path, p, env), path, p, tenantIds);
+  const c = checkClient(raw, path, p, tenantIds);
   p.throwIfAny();
   return c!;
 }

@@ -1,7 +1,7 @@
 /**
  * relay/intake/smtp-patches.ts replaces or wraps private members of smtp-server (a copy of
  * SMTPStream._feedDataStream with a faster scan, SMTPConnection.init without the fixed greeting
- * delay, a wrapper of SMTPConnection.send). Those copies are only right for the code they were
+ * delay, wrappers of SMTPConnection.send and handler_EHLO). Those copies are only right for the code they were
  * taken from, so this test pins that code: the package version, and the exact source text of
  * every member the patches replace, wrap or call. An upgrade that changes any of them fails here,
  * before it can silently change what Relais answers. To upgrade: read the new smtp-server source
@@ -32,6 +32,9 @@ const PATCHED = {
     init: '1265a7d7ca8f5510', // replaced: same steps, with the greeting delay made configurable
     connectionReady: '361a2b1de88fbf67', // called by the replacement
     _setListeners: 'cf07ab6f47db09ac', // called by the replacement
+    handler_EHLO: '42394b3ad94f3deb', // wrapped: builds its feature list synchronously from _isSupported('AUTH')
+    _isSupported: 'dbbb9a8918cf7201', // what that reads…
+    _isDisabled: 'cc2032af5b084f2c', // …through session.disabledCommands, which the wrapper sets for the call
   },
 } as const;
 

@@ -60,6 +60,7 @@ describe('bounded resources on the inbound listener', () => {
         RELAIS_HOSTNAME: 'relais.test',
         RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN,
         RELAIS_INBOUND_LISTEN: '127.0.0.1:0',
+        RELAIS_POSTMASTER_FORWARD: 'admin@relais.test',
       },
     });
     inbound = relay.smtpPorts[1]!;

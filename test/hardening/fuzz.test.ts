@@ -193,6 +193,7 @@ describe('fuzzing a relay process', () => {
       RELAIS_SMARTHOST_TLS: 'none',
       RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN,
       RELAIS_INBOUND_LISTEN: '127.0.0.1:0',
+      RELAIS_POSTMASTER_FORWARD: 'admin@relais.test',
       RELAIS_DKIM_MASTER_KEY: 'fuzz-master-key-0123456789abcdef',
       RELAIS_SMTP_MAX_REPORT_SIZE: '262144',
     });

@@ -33,7 +33,7 @@ export interface IntakeLimits {
   maxMessageSize: number;
   /** smtp.max_header_size: largest header section (552 5.3.4 past it, nothing kept). */
   maxHeaderSize: number;
-  /** smtp.max_report_size: largest message to the VERP report addresses (552 5.3.4 past it). */
+  /** smtp.max_report_size: largest message to the report addresses (552 5.3.4 past it). */
   maxReportSize: number;
   maxRecipients: number;
   bareNewlines: 'normalize' | 'reject';
@@ -85,7 +85,7 @@ export async function receiveData(args: {
   }
   const queueId = writer.id;
   const now = new Date();
-  // A report (every recipient a VERP return path) is read whole once spooled: it gets its own,
+  // A report (every recipient an address of the report takers) is read once spooled: it gets its own,
   // smaller bound, enforced while it streams in.
   const report = recipients.length > 0 && hooks.reportRecipient !== undefined && recipients.every((r) => hooks.reportRecipient!(r) === 'report');
   const maxBytes = report ? Math.min(limits.maxReportSize, limits.maxMessageSize) : limits.maxMessageSize;

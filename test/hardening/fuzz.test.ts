@@ -8,6 +8,7 @@
  * A failure prints the seed; FUZZ_SEED=<seed> replays the same inputs (timing aside).
  */
 import { connect, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startMx, type TestMx } from '../delivery/helpers.js';
 import type { RelayProcess } from '../helpers/relay-process.js';
@@ -62,7 +63,7 @@ class Gen {
     return this.pick([
       `user${this.int(9)}@${DOMAIN}`, `ceo@other.example`, `<>`, `a@b`, `"q@x"@${DOMAIN}`, `@route:u@${DOMAIN}`, `u%x@${DOMAIN}`,
       `x@l\u0430ruche.example`, `bounces+${this.text(6).replace(/[^a-z0-9]/g, 'a')}@${BOUNCE_DOMAIN}`, `${this.run().slice(0, 400)}@${DOMAIN}`,
-      `x@[127.0.0.1]`, '', this.text(20),
+      `x@[127.0.0.1]`, '', this.text(20), `dmarc@${BOUNCE_DOMAIN}`, `tlsrpt@${BOUNCE_DOMAIN}`, `postmaster@${BOUNCE_DOMAIN}`,
     ]);
   }
 }
@@ -108,7 +109,26 @@ function mimeMessage(g: Gen, depth = 0): string {
   return `${headers.join('\r\n')}\r\n\r\n${parts.join('\r\n')}\r\n`;
 }
 
+/** A DMARC aggregate or TLS report as mailed: gzip attachment, sometimes crafted (deep, huge, broken). */
+function dmarcMessage(g: Gen): string {
+  const rows = Array.from({ length: g.int(g.chance(0.1) ? 5000 : 5) }, () =>
+    `<record><row><source_ip>${g.pick(['192.0.2.1', '::1', g.text(10)])}</source_ip><count>${g.pick(['1', '-5', '99999999999999999999', g.text(4)])}</count></row></record>`).join('');
+  let xml = `<?xml version="1.0"?>${g.chance(0.1) ? '<!DOCTYPE x [<!ENTITY a "aaaa">]>' : ''}<feedback><report_metadata><org_name>${g.text(10)}</org_name><report_id>${g.int(1e9)}</report_id></report_metadata><policy_published><domain>${DOMAIN}</domain></policy_published>${rows}</feedback>`;
+  if (g.chance(0.1)) xml = `${'<a>'.repeat(20_000)}${xml}`;
+  const tls = g.chance(0.3);
+  const payload = tls ? gzipSync(JSON.stringify({ 'organization-name': g.text(8), policies: [{ summary: { 'total-failure-session-count': g.int(9) } }] })) : g.chance(0.1) ? gzipSync(Buffer.alloc(4 * 1024 * 1024)) : gzipSync(xml);
+  const data = g.chance(0.2) ? mutate(g, payload.toString('latin1')) : payload;
+  return [
+    `From: reports@${g.pick(['google.com', 'remote.example'])}`, `To: ${tls ? 'tlsrpt' : 'dmarc'}@${BOUNCE_DOMAIN}`, `Subject: Report domain: ${DOMAIN}`,
+    'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="z"', '', '--z', 'Content-Type: text/plain', '', 'report', '--z',
+    `Content-Type: ${tls ? 'application/tlsrpt+gzip' : g.pick(['application/gzip', 'application/zip', 'application/octet-stream'])}`,
+    'Content-Transfer-Encoding: base64', `Content-Disposition: attachment; filename="r.${tls ? 'json' : 'xml'}.gz"`, '',
+    data.toString('base64').replace(/.{76}/g, '$&\r\n'), '--z--', '',
+  ].join('\r\n');
+}
+
 function reportMessage(g: Gen): string {
+  if (g.chance(0.35)) return dmarcMessage(g);
   const to = `bounces+${g.pick(['ref1', 'abc', 'zz9'])}@${BOUNCE_DOMAIN}`;
   const original = { from: `lettre@${DOMAIN}`, campaign: g.chance(0.5) ? g.text(36) : undefined, subscriber: g.chance(0.5) ? g.text(36) : undefined };
   return g.chance(0.5)

@@ -45,6 +45,10 @@ export interface RelaisConfig {
   smtp: {
     listeners: ListenerConfig[];
     max_message_size: number;
+    /** Largest header section of a message (552 5.3.4 past it, nothing kept). */
+    max_header_size: number;
+    /** Largest report (DSN/complaint to a VERP address), checked while it streams in. */
+    max_report_size: number;
     max_recipients: number;
     relay_networks: string[];
     auth_requires_tls: boolean;
@@ -109,6 +113,8 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_PUBLIC_IPS: 'public_ips',
   RELAIS_SMTP_LISTEN: 'smtp.listen',
   RELAIS_MAX_MESSAGE_SIZE: 'smtp.max_message_size',
+  RELAIS_SMTP_MAX_HEADER_SIZE: 'smtp.max_header_size',
+  RELAIS_SMTP_MAX_REPORT_SIZE: 'smtp.max_report_size',
   RELAIS_MAX_RECIPIENTS: 'smtp.max_recipients',
   RELAIS_RELAY_NETWORKS: 'smtp.relay_networks',
   RELAIS_TLS_CERT: 'smtp.tls.cert',
@@ -265,7 +271,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
+  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_header_size', 'max_report_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
   const tls = section(smtp, 'tls');
   onlyKeys(tls, 'smtp.tls', ['cert', 'key']);
   const api = section(raw, 'api');
@@ -298,6 +304,8 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     smtp: {
       listeners: parseListeners(smtp, envListen),
       max_message_size: smtp.max_message_size === undefined ? 104_857_600 : envInt(smtp.max_message_size, 'smtp.max_message_size', 1024),
+      max_header_size: smtp.max_header_size === undefined ? 1_048_576 : envInt(smtp.max_header_size, 'smtp.max_header_size', 1024),
+      max_report_size: smtp.max_report_size === undefined ? 2_097_152 : envInt(smtp.max_report_size, 'smtp.max_report_size', 1024),
       max_recipients: smtp.max_recipients === undefined ? 1000 : envInt(smtp.max_recipients, 'smtp.max_recipients', 1),
       relay_networks: relayNetworks,
       auth_requires_tls: smtp.auth_requires_tls === undefined ? true : envBool(smtp.auth_requires_tls, 'smtp.auth_requires_tls'),

@@ -1,11 +1,14 @@
 /**
  * Destination providers (config/providers.yaml): who operates the recipient's mailbox, the
- * delivery shaping preset for it, and throttle rules (replies that mean "slow down").
+ * delivery shaping preset for it, and the automation rules (what a reply about us does to
+ * sending to it, see provider-automation.ts).
  * Matching is by MX host first (a custom domain hosted at Google is Google), then by the
  * well-known recipient domain; everything else is `other`.
  */
-import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
+import type { AutomationConfig } from '../relay/delivery/shaping-types.js';
 import { loadDataFile } from './data-file.js';
+import { parseAutomationDefaults, parseAutomationOverride } from './provider-automation.js';
+import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -22,30 +25,15 @@ export interface ProviderInfo {
   shaping: ShapingPreset;
 }
 
-export interface ThrottleRule {
-  /** Absent: applies to every provider. */
-  provider?: string;
-  match: { code?: number; enhanced?: RegExp; text?: RegExp };
-  action: { messagesPerMinute?: number; maxConnections?: number; factor?: number };
-  durationMs: number;
-}
-
-export interface SmtpReplyLike {
-  code?: number;
-  enhanced?: string;
-  text?: string;
-}
-
 export interface ProviderCatalog {
   readonly providers: readonly ProviderInfo[];
-  readonly throttleRules: readonly ThrottleRule[];
+  /** Reply-driven shaping: defaults, and what each provider overrides. */
+  readonly automation: { defaults: AutomationConfig; providers: Record<string, Partial<AutomationConfig>> };
   /** Ids of providers flagged us_giant. */
   readonly usGiants: readonly string[];
   get(id: string): ProviderInfo | undefined;
   providerForMx(mxHost: string): ProviderInfo;
   providerForDomain(domain: string, mxHost?: string): ProviderInfo;
-  /** First throttle rule matching a reply from this provider, if any. */
-  throttleFor(providerId: string, reply: SmtpReplyLike): ThrottleRule | undefined;
 }
 
 export const OTHER_PROVIDER_ID = 'other';
@@ -93,37 +81,6 @@ function parseShaping(raw: unknown, key: string, base: ShapingPreset | null): Sh
   };
 }
 
-function parseThrottleRule(raw: unknown, key: string, known: Set<string>): ThrottleRule {
-  const o = mapping(raw, key);
-  onlyKeys(o, key, ['provider', 'match', 'action', 'duration']);
-  const provider = optStr(o.provider, `${key}.provider`);
-  if (provider !== undefined && !known.has(provider)) fail(`${key}.provider`, `names unknown provider "${provider}"`);
-  const m = mapping(o.match, `${key}.match`);
-  onlyKeys(m, `${key}.match`, ['code', 'enhanced', 'text']);
-  const match: ThrottleRule['match'] = {};
-  if (m.code !== undefined) match.code = num(m.code, `${key}.match.code`, 200, 599);
-  if (m.enhanced !== undefined) match.enhanced = regex(m.enhanced, `${key}.match.enhanced`);
-  if (m.text !== undefined) match.text = regex(m.text, `${key}.match.text`);
-  if (Object.keys(match).length === 0) fail(`${key}.match`, 'needs at least one of code, enhanced, text');
-  const a = mapping(o.action, `${key}.action`);
-  onlyKeys(a, `${key}.action`, ['messages_per_minute', 'max_connections', 'factor']);
-  const action: ThrottleRule['action'] = {};
-  if (a.messages_per_minute !== undefined) action.messagesPerMinute = posInt(a.messages_per_minute, `${key}.action.messages_per_minute`);
-  if (a.max_connections !== undefined) action.maxConnections = posInt(a.max_connections, `${key}.action.max_connections`);
-  if (a.factor !== undefined) action.factor = num(a.factor, `${key}.action.factor`, 0.01, 1);
-  if (Object.keys(action).length === 0) fail(`${key}.action`, 'needs messages_per_minute, max_connections or factor');
-  const durationMs = duration(o.duration, `${key}.duration`);
-  return { ...(provider ? { provider } : {}), match, action, durationMs };
-}
-
-export function ruleMatchesReply(rule: ThrottleRule, reply: SmtpReplyLike): boolean {
-  const { code, enhanced, text } = rule.match;
-  if (code !== undefined && reply.code !== code) return false;
-  if (enhanced && !enhanced.test(reply.enhanced ?? '')) return false;
-  if (text && !text.test(reply.text ?? '')) return false;
-  return true;
-}
-
 /** Build a catalog from parsed YAML (an object); `source` names the file in errors. */
 export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): ProviderCatalog {
   return inFile(source, () => catalogOf(doc));
@@ -131,8 +88,9 @@ export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): P
 
 function catalogOf(doc: unknown): ProviderCatalog {
   const root: Obj = mapping(doc, '(root)');
-  onlyKeys(root, '', ['defaults', 'providers', 'throttle_rules']);
+  onlyKeys(root, '', ['defaults', 'providers', 'automation']);
   const defaults = parseShaping(root.defaults, 'defaults', null);
+  const automation: ProviderCatalog['automation'] = { defaults: parseAutomationDefaults(root.automation), providers: {} };
 
   const providers: ProviderInfo[] = [];
   const byId = new Map<string, ProviderInfo>();
@@ -141,7 +99,7 @@ function catalogOf(doc: unknown): ProviderCatalog {
   list(root.providers, 'providers').forEach((raw, i) => {
     const key = `providers[${i}]`;
     const o = mapping(raw, key);
-    onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping']);
+    onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping', 'automation']);
     const id = str(o.id, `${key}.id`);
     if (!/^[a-z0-9_-]+$/.test(id)) fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
     if (byId.has(id) || id === OTHER_PROVIDER_ID) fail(`${key}.id`, `"${id}" is duplicated or reserved`);
@@ -153,6 +111,7 @@ function catalogOf(doc: unknown): ProviderCatalog {
     };
     providers.push(info);
     byId.set(id, info);
+    if (o.automation !== undefined) automation.providers[id] = parseAutomationOverride(o.automation, `${key}.automation`);
     (o.mx === undefined ? [] : list(o.mx, `${key}.mx`)).forEach((p, j) => {
       mxPatterns.push({ re: globToRegex(str(p, `${key}.mx[${j}]`)), provider: info });
     });
@@ -166,11 +125,6 @@ function catalogOf(doc: unknown): ProviderCatalog {
   providers.push(other);
   byId.set(other.id, other);
 
-  const known = new Set(byId.keys());
-  const throttleRules = (root.throttle_rules === undefined ? [] : list(root.throttle_rules, 'throttle_rules')).map((r, i) =>
-    parseThrottleRule(r, `throttle_rules[${i}]`, known),
-  );
-
   const providerForMx = (mxHost: string): ProviderInfo => {
     const h = normHost(mxHost);
     for (const p of mxPatterns) if (p.re.test(h)) return p.provider;
@@ -179,7 +133,7 @@ function catalogOf(doc: unknown): ProviderCatalog {
 
   return {
     providers,
-    throttleRules,
+    automation,
     usGiants: providers.filter((p) => p.usGiant).map((p) => p.id),
     get: (id) => byId.get(id),
     providerForMx,
@@ -189,9 +143,6 @@ function catalogOf(doc: unknown): ProviderCatalog {
         if (p !== other) return p;
       }
       return byDomain.get(normHost(domain)) ?? other;
-    },
-    throttleFor(providerId, reply) {
-      return throttleRules.find((r) => (r.provider === undefined || r.provider === providerId) && ruleMatchesReply(r, reply));
     },
   };
 }

@@ -1,15 +1,19 @@
 /**
  * One delivery attempt: the recipients of one envelope for one destination, in one SMTP
- * transaction, through the throttle and the connection pool. Returns per-recipient results;
- * never throws for delivery failures (only when aborted by stop()).
+ * transaction, through the shaper and the connection pool. Returns per-recipient results, or
+ * `parked` when the provider has no budget for it now (nothing was sent, nothing changes in the
+ * envelope); never throws for delivery failures (only when aborted by stop()).
  */
 import { Readable } from 'node:stream';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Connector } from './connector.js';
 import type { SessionPool } from './pool.js';
 import { DeliveryError, errorToFailure } from './reply.js';
 import type { Router } from './router.js';
 import type { RecipientResult, SmtpSession } from './session.js';
-import type { Throttle } from './throttle.js';
+import { priorityOf, type Shaper } from './shaper.js';
+import { feedShaper } from './shaping-feedback.js';
+import type { ReplyClassifier } from './types.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 
@@ -20,15 +24,21 @@ export interface AttemptResult {
   latencyMs: number;
 }
 
+/** Not attempted: the provider's budget for this pool is spent until `retryAt` (or a slot frees). */
+export interface Parked {
+  parked: { key: string; retryAt: number; reason: string };
+}
+
 export interface AttemptDeps {
   spool: Spool;
   router: Router;
-  throttle: Throttle;
+  shaper: Shaper;
+  classify: ReplyClassifier;
   pool: SessionPool;
   connector: Connector;
 }
 
-export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult> {
+export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult | Parked> {
   const started = Date.now();
   const done = (results: RecipientResult[], provider: string, mx?: string): AttemptResult => ({
     results,
@@ -44,46 +54,48 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
   const { provider, dest } = routing;
   // Sessions are reused only within one outbound identity (IP pool).
   const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
-  const limits = deps.throttle.limits(provider);
-  await deps.throttle.pace(provider.id, limits.messagesPerMinute, signal);
-
-  // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
-  for (let round = 0; ; round++) {
-    const lease = await deps.pool.checkout(key, provider.id, deps.throttle.limits(provider).maxConnections, signal);
-    let session: SmtpSession | undefined = lease.session;
-    const reused = !!session;
-    if (!session) {
-      try {
-        session = await deps.connector.open(dest, env.pool);
-      } catch (err) {
-        deps.pool.checkin(lease, undefined, false);
-        const f = errorToFailure(err, 'connect');
-        deps.throttle.onReply(provider, f.reply);
-        const mx = (err as { mx?: string }).mx ?? routing.mx;
-        return done(allFailed(rcpts, f), provider.id, mx);
+  const admission = deps.shaper.admit(env.pool, provider, priorityOf(env), rcpts.length, Date.now());
+  if (!admission.ok) return { parked: { key: admission.key, retryAt: admission.retryAt, reason: admission.reason } };
+  const feed = (results: RecipientResult[], mx: string | undefined) => feedShaper(deps, env, provider, domain, mx, results, started);
+  try {
+    if (admission.waitMs > 0) await sleep(admission.waitMs, signal);
+    // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
+    for (let round = 0; ; round++) {
+      // Connections are counted per pool and provider: restrictions are per outbound identity.
+      const lease = await deps.pool.checkout(key, admission.key, deps.shaper.limits(env.pool, provider, Date.now()).maxConnections, signal);
+      let session: SmtpSession | undefined = lease.session;
+      const reused = !!session;
+      if (!session) {
+        try {
+          session = await deps.connector.open(dest, env.pool);
+        } catch (err) {
+          deps.pool.checkin(lease, undefined, false);
+          const f = errorToFailure(err, 'connect');
+          const mx = (err as { mx?: string }).mx ?? routing.mx;
+          const results = allFailed(rcpts, f);
+          feed(results, mx);
+          return done(results, provider.id, mx);
+        }
       }
+      const results = await session.send({
+        from: env.returnPath ?? env.from,
+        to: rcpts,
+        size: env.size + Buffer.byteLength(env.prependHeaders ?? ''),
+        body: messageStream(deps.spool, env),
+      });
+      const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
+      const max = deps.shaper.limits(env.pool, provider, Date.now()).messagesPerConnection;
+      deps.pool.checkin(lease, session, session.messages < max);
+      if (stale && round === 0) continue;
+      feed(results, session.hostname);
+      return done(results, provider.id, session.hostname);
     }
-    const results = await session.send({
-      from: env.returnPath ?? env.from,
-      to: rcpts,
-      size: env.size + Buffer.byteLength(env.prependHeaders ?? ''),
-      body: messageStream(deps.spool, env),
-    });
-    const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
-    const max = deps.throttle.limits(provider).messagesPerConnection;
-    deps.pool.checkin(lease, session, session.messages < max);
-    if (stale && round === 0) continue;
-    const seen = new Set<string>();
-    for (const r of results) {
-      const k = `${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
-      if (!r.delivered && !seen.has(k)) {
-        seen.add(k);
-        deps.throttle.onReply(provider, r.reply);
-      }
-    }
-    return done(results, provider.id, session.hostname);
+  } finally {
+    deps.shaper.release(admission.key);
   }
 }
+
+const sleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal });
 
 function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
   return rcpts.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));

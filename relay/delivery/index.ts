@@ -11,6 +11,9 @@ export type {
   ShapingPreset,
   RecipientEvent,
   SmarthostOptions,
+  ReplyClassifier,
+  ReplyToClassify,
   SmarthostTls,
-  ThrottleRule,
 } from './types.js';
+export { DEFAULT_POOL, type RestrictionView, type ShaperEvent, type WarmupView } from './shaper.js';
+export type { AutomationConfig, AutomationRule, WarmupSchedule } from './shaping-types.js';

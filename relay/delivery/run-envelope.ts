@@ -12,7 +12,7 @@ import { queueDsn, mayBounce } from '../bounce/enqueue.js';
 import type { DsnRecipient } from '../bounce/dsn.js';
 import { type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
 import { domainOf } from '../../src/util/domain.js';
-import { attempt, type AttemptDeps, type AttemptResult } from './attempt.js';
+import { attempt, type AttemptDeps, type AttemptResult, type Parked } from './attempt.js';
 import type { ResolvedOptions } from './options.js';
 import { applyResults, type Applied, dsnStatus, retryDelay } from './outcome.js';
 import type { DeliveryObserver } from './types.js';
@@ -30,7 +30,12 @@ interface Done {
   applied: Applied;
 }
 
-export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal): Promise<void> {
+/** What the scheduler needs back: the provider budgets some destinations are waiting for. */
+export interface RunOutcome {
+  parked: Parked['parked'][];
+}
+
+export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal): Promise<RunOutcome> {
   const pending = pendingRecipients(env);
   const byDomain = new Map<string, string[]>();
   for (const r of pending) {
@@ -49,12 +54,15 @@ export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal
   let outstanding = batches.size;
   let changed = false;
   const notices: Done[] = [];
+  const parked: Parked['parked'][] = [];
 
   await Promise.all(
     [...batches].map(async ([key, rcpts]) => {
       let res: AttemptResult | null = null;
       try {
-        res = await attempt(d, env, key === 'smarthost' ? domainOf(rcpts[0]!) : key, rcpts, signal);
+        const r = await attempt(d, env, key === 'smarthost' ? domainOf(rcpts[0]!) : key, rcpts, signal);
+        if ('parked' in r) parked.push(r.parked);
+        else res = r;
       } catch (err) {
         if (!signal.aborted) d.log.error({ err, queueId: env.id }, 'delivery: attempt failed unexpectedly');
       }
@@ -76,6 +84,7 @@ export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal
   if (!batches.size) await serial(() => finish(d, env));
   await lock;
   if (changed) notify(d, env, notices);
+  return { parked };
 }
 
 function splitByDomain<T extends { address: string }>(results: T[]): Map<string, T[]> {

@@ -11,19 +11,28 @@ import { isRateAlert, type AlertPer, type AlertRule, type AlertsConfig, type Ale
 import type { ByDimension, Counters, StatsQueries } from './queries.js';
 import type { StatsLogger } from './recorder.js';
 
+/** Alerts raised by other parts than the stats rules: DMARC reports (src/dmarc), block lists (src/dnsbl). */
+/** Raised outside this module: DMARC and block-list watches, and `blocklisted_ip` when a provider is suspended for a block list (src/stats/shaping-alerts.ts). */
+export type ExternalAlertType = 'dmarc_alignment' | 'dmarc_new_source' | 'dnsbl_listing' | 'dnsbl_delisting' | 'blocklisted_ip';
+
+/** Alerts of another part, evaluated with the stats rules (a failing source is logged, skipped). */
+export type AlertSource = (now: number) => Promise<Alert[]>;
+
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  type: AlertType;
+  type: AlertType | ExternalAlertType;
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */
   since: string;
-  subject: { per: AlertPer; id: string };
+  subject: { per: AlertPer | 'ip'; id: string };
   tenant?: string;
   /** Rate (0..1) for rate alerts, count otherwise. */
   value: number;
   threshold: number;
+  /** What to do about it, when known (e.g. the delisting address quoted in the reply). */
+  fix?: { fr: string; en: string };
 }
 
 export interface StatsAlertsOptions {
@@ -31,6 +40,7 @@ export interface StatsAlertsOptions {
   queries: StatsQueries;
   config: AlertsConfig;
   log?: StatsLogger;
+  sources?: AlertSource[];
 }
 
 export interface StatsAlerts {
@@ -38,6 +48,8 @@ export interface StatsAlerts {
   evaluate(opts?: { tenant?: string; now?: number }): Promise<Alert[]>;
   /** Result of the last periodic (global) evaluation. */
   active(): Alert[];
+  /** Alerts that come from elsewhere than the stats (provider suspensions), read at each global evaluation. */
+  addSource(fn: () => Promise<Alert[]>): void;
   start(): void;
   stop(): void;
 }
@@ -150,6 +162,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   const previous = new Map<string, Set<string>>();
   let last: Alert[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const sources: Array<() => Promise<Alert[]>> = [];
 
   const evaluate = async ({ tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): Promise<Alert[]> => {
     const scope = scopeOf(tenant);
@@ -182,6 +195,13 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
         });
       }
     }
+    for (const source of opts.sources ?? []) {
+      const more = await source(now).catch((err: unknown) => {
+        log?.warn({ err: String(err) }, 'alerts: a source failed');
+        return [];
+      });
+      alerts.push(...more.filter((a) => tenant === undefined || a.tenant === tenant));
+    }
     const ids = new Set(alerts.map((a) => a.id));
     for (const id of previous.get(scope) ?? []) {
       if (ids.has(id)) continue;
@@ -189,6 +209,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
       log?.info?.({ alert: { id } }, 'stats alert cleared');
     }
     previous.set(scope, ids);
+    if (tenant === undefined) for (const source of sources) alerts.push(...(await source()));
     alerts.sort((a, b) => (a.severity === b.severity ? a.id.localeCompare(b.id) : a.severity === 'critical' ? -1 : 1));
     return alerts;
   };
@@ -196,6 +217,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   return {
     evaluate,
     active: () => last,
+    addSource: (fn) => void sources.push(fn),
     start() {
       if (timer) return;
       const tick = (): void => {

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
-import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions } from '../../relay/delivery/index.js';
+import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions, type ReplyClassifier } from '../../relay/delivery/index.js';
+import type { ReplyClass } from '../../relay/delivery/reply-class.js';
 import { pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
 import { domainOf } from '../util/domain.js';
 import type { Spool } from '../../relay/spool/spool.js';
@@ -16,13 +17,60 @@ import type { Classifier, Phase as StatsPhase } from '../stats/classify.js';
 import type { ProviderCatalog } from '../../config/providers.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 
+/** Stats reasons as reply classes, until config/classification.yaml yields ReplyClass itself. */
+const INTERIM_CLASS: Record<string, Pick<ReplyClass, 'category' | 'scope'>> = {
+  invalid_recipient: { category: 'invalid_recipient', scope: 'recipient' },
+  mailbox_full: { category: 'mailbox_full', scope: 'recipient' },
+  blocklisted_ip: { category: 'blocklisted_ip', scope: 'provider' },
+  authentication: { category: 'authentication', scope: 'provider' },
+  rate_limited: { category: 'rate_limited', scope: 'provider' },
+  policy: { category: 'policy', scope: 'message' },
+  tls: { category: 'tls', scope: 'provider' },
+  dns: { category: 'dns', scope: 'recipient' },
+  connection: { category: 'connection', scope: 'provider' },
+};
+
+/**
+ * The reply classifier delivery's shaper is fed from (relay/delivery/shaping-feedback.ts).
+ * INTERIM: built over the stats classifier; replace with the one ReplyClass classifier of
+ * config/classification.yaml when it lands (issue 21), keeping this signature.
+ */
+export function replyClassifier(classifier: Classifier): ReplyClassifier {
+  return ({ reply, phase, provider }) => {
+    const c = classifier.classify({ code: reply.code, enhanced: reply.enhanced, text: reply.text, phase: PHASES[phase] ?? 'connect' });
+    // Stats' spam_block mixes content judged spam (5xx) with reputation throttles (4xx).
+    const mapped = c.reason === 'spam_block'
+      ? reply.code < 500 ? { category: 'reputation_block' as const, scope: 'provider' as const } : { category: 'spam_content' as const, scope: 'message' as const }
+      : INTERIM_CLASS[c.reason] ?? { category: 'other' as const, scope: 'recipient' as const };
+    const url = /https?:\/\/[^\s<>"')\]]+/.exec(reply.text)?.[0];
+    return {
+      ...mapped,
+      permanent: reply.code >= 500,
+      provider,
+      ...(c.ruleId ? { rule: c.ruleId } : {}),
+      ...(mapped.category === 'blocklisted_ip' && url
+        ? { fix: { fr: `Demandez le retrait de l'adresse IP d'envoi : ${url}`, en: `Request the removal of the sending IP: ${url}` } }
+        : {}),
+    };
+  };
+}
+
 export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
   const d = config.delivery;
   return {
     hostname: config.hostname,
     ehloName: d.ehlo_name ?? config.hostname,
     localAddresses: d.local_addresses.map((address) => ({ address })),
-    pools: Object.fromEntries(Object.entries(d.pools).map(([name, p]) => [name, { ehloName: p.ehlo_name, localAddresses: p.local_addresses.map((address) => ({ address })) }])),
+    pools: Object.fromEntries(
+      Object.entries(d.pools).map(([name, p]) => [
+        name,
+        {
+          ehloName: p.ehlo_name,
+          localAddresses: p.local_addresses.map((address) => ({ address })),
+          ...(p.warmup ? { warmup: { startDay: Date.parse(`${p.warmup.start}T00:00:00Z`), initial: p.warmup.initial, growth: p.warmup.growth, max: p.warmup.max, providers: p.warmup.providers } } : {}),
+        },
+      ]),
+    ),
     dnsServers: config.dns.servers,
     allowPrivateMx: d.allow_private_mx,
     port: d.mx_port,
@@ -82,16 +130,18 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
     onAttempt: (e) => list.forEach((o) => o.onAttempt?.(e)),
     onDelivered: (e) => list.forEach((o) => o.onDelivered?.(e)),
     onFinalBounce: (e) => list.forEach((o) => o.onFinalBounce?.(e)),
+    onShaping: (e) => list.forEach((o) => o.onShaping?.(e)),
   };
 }
 
-export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver }): Delivery {
+export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver; classifier: Classifier }): Delivery {
   return createDelivery({
     spool: deps.spool,
     log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
     providers: deps.providers,
     observer: deps.observer,
+    classify: replyClassifier(deps.classifier),
   });
 }
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 
 const example = resolve(import.meta.dirname, '../../config/relais.example.yaml');
@@ -53,7 +55,34 @@ describe('configuration', () => {
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],
       [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: must be a duration/],
       [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: must be true or false/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example' }, /^listmonk\.postmaster_forward: listmonk\.bounce_domain is set \(bounce\.example\): give the address that receives mail for postmaster@bounce\.example \(RELAIS_POSTMASTER_FORWARD\)/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'admin' }, /^listmonk\.postmaster_forward: must be an e-mail address/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'x@bounce.example' }, /^listmonk\.postmaster_forward: must be outside the bounce domain/],
     ];
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);
+  });
+
+  it('delivery.pools.<name>.warmup: read with its defaults, checked naming the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relais-warmup-'));
+    const load = (warmup: string) => {
+      const file = join(dir, 'relais.yaml');
+      writeFileSync(file, `delivery:\n  pools:\n    lettres:\n      local_addresses: [192.0.2.25]\n      warmup: ${warmup}\n`);
+      return loadConfig({ file, env: {} }).delivery.pools.lettres!.warmup;
+    };
+    try {
+      expect(load('{ start: 2026-12-01 }')).toEqual({ start: '2026-12-01', initial: 50, growth: 1.5, max: 100_000 });
+      expect(load("{ start: '2026-12-01', initial: 20, growth: 2, max: 5000, providers: [google, microsoft] }")).toEqual({ start: '2026-12-01', initial: 20, growth: 2, max: 5000, providers: ['google', 'microsoft'] });
+      expect(() => load('{ start: demain }')).toThrow(/delivery\.pools\.lettres\.warmup\.start: must be a date YYYY-MM-DD/);
+      expect(() => load('{ start: 2026-12-01, growth: 20 }')).toThrow(/warmup\.growth: must be a number between 1 and 10/);
+      expect(() => load('{ start: 2026-12-01, daily: 5 }')).toThrow(/warmup\.daily: unknown key/);
+      expect(() => load('{ start: 2026-12-01, providers: [Google Mail] }')).toThrow(/warmup\.providers: "Google Mail" is not a provider id/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('listmonk.postmaster_forward comes with the bounce domain', () => {
+    const c = loadConfig({ env: { RELAIS_BOUNCE_DOMAIN: 'Bounce.Example', RELAIS_POSTMASTER_FORWARD: 'admin@laruche.example' } });
+    expect(c.listmonk).toMatchObject({ bounce_domain: 'bounce.example', postmaster_forward: 'admin@laruche.example' });
   });
 });

@@ -84,6 +84,7 @@ const alertSchema = {
     tenant: { type: 'string' },
     value: { type: 'number' },
     threshold: { type: 'number' },
+    fix: { type: 'object', properties: { fr: { type: 'string' }, en: { type: 'string' } } },
   },
 } as const;
 

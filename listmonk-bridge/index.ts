@@ -10,3 +10,4 @@ export { checkListmonk, requiredPermissions, majorVersion, type CheckLine, type 
 export { FailJob, fixFor, isPermanent, permissionFix, type Fix } from './errors.js';
 export { decodeEncodedWords } from './mime-lite.js';
 export { createInboundReports, type InboundReports, type InboundReportsDeps } from './inbound-reports.js';
+export { reportDeliveryBounce } from './delivery-bounces.js';

@@ -13,6 +13,7 @@ import type { Router } from './router.js';
 import type { RecipientResult, SmtpSession } from './session.js';
 import { priorityOf, type Shaper } from './shaper.js';
 import { feedShaper } from './shaping-feedback.js';
+import { OTHER_PROVIDER_ID } from '../../config/providers.js';
 import type { ReplyClassifier } from './types.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
@@ -34,6 +35,8 @@ export interface AttemptDeps {
   router: Router;
   shaper: Shaper;
   classify: ReplyClassifier;
+  /** Messages whose next attempt an admin asked for (see Delivery.operatorRetry). */
+  operatorRetries: Set<string>;
   pool: SessionPool;
   connector: Connector;
 }
@@ -52,17 +55,20 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
     return done(rcpts.map((address) => ({ address, delivered: false, permanent, reply, phase })), routing.provider.id);
   }
   const { provider, dest } = routing;
+  // Destinations no provider claims share the id `other`: each MX host is shaped on its own, so
+  // one domain's MX (anyone's) complaining slows no other domain.
+  const shaped = provider.id === OTHER_PROVIDER_ID ? { ...provider, id: `${OTHER_PROVIDER_ID}:${routing.mx.toLowerCase()}` } : provider;
   // Sessions are reused only within one outbound identity (IP pool).
   const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
-  const admission = deps.shaper.admit(env.pool, provider, priorityOf(env), rcpts.length, Date.now());
+  const admission = deps.shaper.admit(env.pool, shaped, priorityOf(env), rcpts.length, Date.now(), deps.operatorRetries.has(env.id));
   if (!admission.ok) return { parked: { key: admission.key, retryAt: admission.retryAt, reason: admission.reason } };
-  const feed = (results: RecipientResult[], mx: string | undefined) => feedShaper(deps, env, provider, domain, mx, results, started);
+  const feed = (results: RecipientResult[], mx: string | undefined) => feedShaper(deps, env, shaped, provider.id, domain, mx, results, started);
   try {
     if (admission.waitMs > 0) await sleep(admission.waitMs, signal);
     // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
     for (let round = 0; ; round++) {
       // Connections are counted per pool and provider: restrictions are per outbound identity.
-      const lease = await deps.pool.checkout(key, admission.key, deps.shaper.limits(env.pool, provider, Date.now()).maxConnections, signal);
+      const lease = await deps.pool.checkout(key, admission.key, deps.shaper.limits(env.pool, shaped, Date.now()).maxConnections, signal);
       let session: SmtpSession | undefined = lease.session;
       const reused = !!session;
       if (!session) {
@@ -84,7 +90,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
         body: messageStream(deps.spool, env),
       });
       const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
-      const max = deps.shaper.limits(env.pool, provider, Date.now()).messagesPerConnection;
+      const max = deps.shaper.limits(env.pool, shaped, Date.now()).messagesPerConnection;
       deps.pool.checkin(lease, session, session.messages < max);
       if (stale && round === 0) continue;
       feed(results, session.hostname);

@@ -11,7 +11,10 @@ import type { ProviderInfo, ReplyClassifier } from './types.js';
 export function feedShaper(
   deps: { shaper: Shaper; classify: ReplyClassifier },
   env: Envelope,
+  /** The provider as the shaper keys it (`other:<mx>` for unclaimed destinations). */
   provider: ProviderInfo,
+  /** Its id in the catalogue, for the classifier. */
+  providerId: string,
   domain: string,
   mx: string | undefined,
   results: RecipientResult[],
@@ -28,7 +31,7 @@ export function feedShaper(
     const k = `${r.phase} ${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    const c = deps.classify({ reply: r.reply, phase: r.phase, domain, mx, provider: provider.id });
+    const c = deps.classify({ reply: r.reply, phase: r.phase, domain, mx, provider: providerId });
     deps.shaper.onReply(env.pool, provider, c, r.reply, startedAt, now, mx);
   }
   if (delivered) deps.shaper.onDelivered(env.pool, provider, now);

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, num, onlyKeys, oneOf, str, strList } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
+import { readYaml } from '../../config/data-file.js';
+import { bundledConfigPath } from '../../config/paths.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
 import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
@@ -158,24 +159,8 @@ function setPath(raw: Raw, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-/** The bundled config directory (providers.yaml, classification.yaml). */
-export function bundledConfigDir(): string {
-  return resolve(new URL('.', import.meta.url).pathname, '../../../config');
-}
-
-export function readYamlFile(file: string): Raw {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('--config', `cannot read ${file}: ${(err as Error).message}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ConfigError('--config', `${file} is not valid YAML: ${(err as Error).message}`);
-  }
+function readYamlFile(file: string): Raw {
+  const doc = readYaml(file, '--config') ?? {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('--config', `${file}: expected a mapping at the top`);
   return doc as Raw;
 }
@@ -303,7 +288,6 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const hostname = raw.hostname === undefined ? osHostname() : str(raw.hostname, 'hostname');
   const relayNetworks = envList(smtp.relay_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.relay_networks');
   const clientsConfigured = Array.isArray(raw.clients);
-  const cfgDir = bundledConfigDir();
 
   const config: RelaisConfig = {
     file: opts.file ? resolve(opts.file) : undefined,
@@ -364,7 +348,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       max_connections: delivery.max_connections === undefined ? 100 : envInt(delivery.max_connections, 'delivery.max_connections', 1),
       tls_required_domains: envList(delivery.tls_required_domains, 'delivery.tls_required_domains').map((d) => d.toLowerCase()),
       connect_timeout_ms: delivery.connect_timeout === undefined ? 30_000 : duration(delivery.connect_timeout, 'delivery.connect_timeout'),
-      providers_file: delivery.providers_file === undefined ? resolve(cfgDir, 'providers.yaml') : str(delivery.providers_file, 'delivery.providers_file'),
+      providers_file: delivery.providers_file === undefined ? bundledConfigPath('providers.yaml') : str(delivery.providers_file, 'delivery.providers_file'),
     },
     queue: {
       retry_first_ms: duration(queue.retry_first ?? '5m', 'queue.retry_first'),
@@ -382,7 +366,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     },
     stats: {
       retention_days: stats.retention_days === undefined ? 90 : envInt(stats.retention_days, 'stats.retention_days', 1, 3650),
-      classification_file: stats.classification_file === undefined ? resolve(cfgDir, 'classification.yaml') : str(stats.classification_file, 'stats.classification_file'),
+      classification_file: stats.classification_file === undefined ? bundledConfigPath('classification.yaml') : str(stats.classification_file, 'stats.classification_file'),
     },
     listmonk: {
       bounce_domain: opt(listmonk.bounce_domain, (v) => str(v, 'listmonk.bounce_domain').toLowerCase()),

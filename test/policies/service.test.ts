@@ -2,12 +2,8 @@
  * The policy service end to end on real stores (Redis with a unique prefix, LMDB in a temp dir).
  */
 import { hourKey } from '../../policies/guard.js';
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { dropRedisPrefix } from '../store/redis-cleanup.js';
+import { describe, it, expect } from 'vitest';
+import { scratchStores } from '../store/redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
 import { chargeTime } from '../../src/store/sliding-log.js';
@@ -16,17 +12,9 @@ import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyS
 import { SPLIT_START } from '../../policies/service/signals.js';
 import type { ClientIdentity, MessageFacts } from '../../policies/types.js';
 
-const dirs: string[] = [];
-const prefixes: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  await dropRedisPrefix(prefixes);
-});
-const testPrefix = (): string => { const p = `test:${randomBytes(6).toString('hex')}:`; prefixes.push(p); return p; };
+const scratch = scratchStores('policy');
 function storeOptions(redis: boolean): OpenStoreOptions {
-  const d = mkdtempSync(join(tmpdir(), 'relais-policy-'));
-  dirs.push(d);
-  return { redisUrl: redis ? 'redis://127.0.0.1:6379' : undefined, dataDir: d, prefix: testPrefix() };
+  return { redisUrl: redis ? 'redis://127.0.0.1:6379' : undefined, dataDir: scratch.dir(), prefix: scratch.prefix() };
 }
 
 const H = 3_600_000;

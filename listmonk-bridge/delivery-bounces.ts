@@ -1,0 +1,25 @@
+/**
+ * Newsletter recipients that bounce at delivery (5xx at once, 4xx once their lifetime expired)
+ * are reported to their tenant's Listmonk through the bounce-feedback outbox, keyed so a
+ * recipient's bounce is posted once.
+ */
+import type { RecipientEvent } from '../relay/delivery/index.js';
+import type { BounceFeedback } from './bounce-feedback.js';
+import type { Logger } from './redirect.js';
+
+export function reportDeliveryBounce(feedback: BounceFeedback, log: Logger, e: RecipientEvent): void {
+  const env = e.env;
+  if (!env.newsletter || !env.tenant || !env.listmonk) return;
+  const type = e.reply.code >= 500 ? 'hard' : 'soft';
+  void feedback
+    .report({
+      tenantId: env.tenant,
+      key: `${env.id}:${e.recipient}:delivery`,
+      email: e.recipient,
+      subscriber_uuid: env.listmonk.subscriber,
+      campaign_uuid: env.listmonk.campaign,
+      type,
+      meta: { source: 'delivery', status: e.reply.enhanced, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
+    })
+    .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
+}

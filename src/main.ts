@@ -191,6 +191,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
           windowMs: config.smtp.auth_failure_window_ms,
           coolOffMs: config.smtp.auth_cooloff_ms,
         }),
+        onAuthResult: (result) => metrics.auth.inc({ result }),
         banner: config.smtp.banner,
         socketTimeoutMs: config.smtp.socket_timeout_ms,
         maxClients: config.smtp.max_clients,

@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Connector } from './connector.js';
 import type { SessionPool } from './pool.js';
+import type { ReplyClassifier } from './classify.js';
 import { DeliveryError, errorToFailure } from './reply.js';
 import type { Router } from './router.js';
 import type { RecipientResult, SmtpSession } from './session.js';
@@ -26,20 +27,23 @@ export interface AttemptDeps {
   throttle: Throttle;
   pool: SessionPool;
   connector: Connector;
+  classifier: ReplyClassifier;
 }
 
 export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult> {
   const started = Date.now();
+  // Every failure is classified here, once: its class decides bounce or retry, the DSN, the
+  // Listmonk bounce type, shaping and stats.
   const done = (results: RecipientResult[], provider: string, mx?: string): AttemptResult => ({
-    results,
+    results: results.map((r) => (r.delivered ? r : { ...r, class: deps.classifier.classify({ ...r.reply, phase: r.phase, provider }) })),
     provider,
     mx,
     latencyMs: Date.now() - started,
   });
   const routing = await deps.router.route(domain);
   if (!routing.ok) {
-    const { reply, phase, permanent } = routing;
-    return done(rcpts.map((address) => ({ address, delivered: false, permanent, reply, phase })), routing.provider.id);
+    const { reply, phase } = routing;
+    return done(rcpts.map((address) => ({ address, delivered: false, reply, phase })), routing.provider.id);
   }
   const { provider, dest } = routing;
   // Sessions are reused only within one outbound identity (IP pool).
@@ -86,7 +90,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
 }
 
 function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
-  return rcpts.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));
+  return rcpts.map((address) => ({ address, delivered: false, reply: f.reply, phase: f.phase }));
 }
 
 /** DKIM-Signature lines, then the stored message: from the body cache, else streamed from disk. */

@@ -3,7 +3,9 @@
  * the queue runner over the spool.
  */
 import type { Logger } from 'pino';
+import { loadReplyClassifier } from '../../config/classification.js';
 import { defaultProviderCatalog } from '../../config/providers.js';
+import type { ReplyClassifier } from './classify.js';
 import type { Spool } from '../spool/spool.js';
 import { Connector } from './connector.js';
 import { createDns } from './dns.js';
@@ -21,6 +23,8 @@ export interface CreateDeliveryInput {
   log: Logger;
   options?: DeliveryOptions;
   providers?: ProviderCatalog;
+  /** Reply classifier (config/classification.yaml); default: the bundled rules. */
+  classifier?: ReplyClassifier;
   observer?: DeliveryObserver;
 }
 
@@ -59,6 +63,7 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
     throttle,
     pool,
     connector: new Connector(opts, dns),
+    classifier: input.classifier ?? loadReplyClassifier(),
     opts,
     observer: input.observer ?? {},
     log,

@@ -14,3 +14,5 @@ export type {
   SmarthostTls,
   ThrottleRule,
 } from './types.js';
+export type { ReplyClassifier, ReplyInput } from './classify.js';
+export type { ReplyCategory, ReplyClass, ReplyFix, ReplyScope } from './reply-class.js';

@@ -9,11 +9,11 @@
  */
 import type { Logger } from 'pino';
 import { queueDsn, mayBounce } from '../bounce/enqueue.js';
-import type { DsnRecipient } from '../bounce/dsn.js';
+import { dsnStatus, type DsnRecipient } from '../bounce/dsn.js';
 import { domainOf, type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
 import { attempt, type AttemptDeps, type AttemptResult } from './attempt.js';
 import type { ResolvedOptions } from './options.js';
-import { applyResults, type Applied, dsnStatus, retryDelay } from './outcome.js';
+import { applyResults, type Applied, retryDelay } from './outcome.js';
 import type { DeliveryObserver } from './types.js';
 
 export interface RunDeps extends AttemptDeps {
@@ -124,7 +124,7 @@ function dsnRecipient(r: RecipientState, expired: boolean): DsnRecipient {
   return {
     address: r.address,
     orcpt: r.orcpt,
-    status: dsnStatus(r, expired),
+    status: dsnStatus(r.last, expired),
     reply: r.last ? { code: r.last.code, enhanced: r.last.enhanced, text: r.last.text } : undefined,
     remoteMta: r.last?.remoteMta,
     lastAttemptAt: r.last?.at,
@@ -152,6 +152,7 @@ function notify(d: RunDeps, env: Envelope, notices: Done[]): void {
           recipients: g.recipients,
           reply: g.reply,
           phase: g.phase,
+          ...(g.class ? { class: g.class } : {}),
           latencyMs: res.latencyMs,
         }),
       );
@@ -163,8 +164,10 @@ function notify(d: RunDeps, env: Envelope, notices: Done[]): void {
     for (const r of applied.delivered) {
       safe(() => d.observer.onDelivered?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last! }));
     }
+    const classOf = new Map(applied.groups.flatMap((g) => g.recipients.map((a) => [a, g.class] as const)));
     for (const r of applied.bounced) {
-      safe(() => d.observer.onFinalBounce?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last! }));
+      const cls = classOf.get(r.address);
+      safe(() => d.observer.onFinalBounce?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last!, ...(cls ? { class: cls } : {}) }));
     }
   }
 }

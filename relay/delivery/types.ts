@@ -3,6 +3,7 @@
  * observer the stats recorder and the Listmonk bounce hook listen on.
  */
 import type { AttemptOutcome, Envelope, SmtpReply } from '../spool/envelope.js';
+import type { ReplyClass } from './reply-class.js';
 
 export type { SmtpReply };
 
@@ -99,6 +100,8 @@ export interface AttemptEvent {
   recipients: string[];
   reply: SmtpReply;
   phase: Phase;
+  /** What the reply means; absent for deliveries. */
+  class?: ReplyClass;
   latencyMs: number;
 }
 
@@ -108,6 +111,8 @@ export interface RecipientEvent {
   domain: string;
   mx?: string;
   reply: SmtpReply;
+  /** The class of the failure (for bounces): `permanent` false means it expired while retried. */
+  class?: ReplyClass;
 }
 
 export interface DeliveryObserver {

@@ -10,8 +10,8 @@ import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/en
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';
-import type { Classifier, Phase as StatsPhase } from '../stats/classify.js';
 import type { ProviderCatalog } from '../../config/providers.js';
+import type { ReplyClassifier } from '../../relay/delivery/classify.js';
 import type { StatsRecorder } from '../stats/recorder.js';
 
 export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
@@ -43,13 +43,10 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
   };
 }
 
-const PHASES: Record<string, StatsPhase> = { dns: 'dns', policy: 'connect', connect: 'connect', greeting: 'connect', tls: 'tls', auth: 'connect', mail: 'mail', rcpt: 'rcpt', data: 'data', local: 'connect' };
-
-/** Delivery outcomes → classification → stats buckets and Prometheus counters. */
-export function statsObserver(deps: { providers: ProviderCatalog; classifier: Classifier; recorder: StatsRecorder; metrics: Metrics }): DeliveryObserver {
+/** Delivery outcomes (with the class delivery gave each failure) → stats buckets and Prometheus counters. */
+export function statsObserver(deps: { providers: ProviderCatalog; recorder: StatsRecorder; metrics: Metrics }): DeliveryObserver {
   return {
     onAttempt(e) {
-      const c = deps.classifier.classify({ code: e.reply.code, enhanced: e.reply.enhanced, text: e.reply.text, phase: PHASES[e.phase] ?? 'connect', expired: e.outcome === 'bounced' && e.reply.code < 500 });
       // Not e.provider: through a smarthost that is "smarthost"; stats want the recipient's provider.
       const provider = deps.providers.providerForDomain(e.domain, e.mx).id;
       const sender = (e.env.headerFrom ?? e.env.from ?? '').toLowerCase();
@@ -62,8 +59,8 @@ export function statsObserver(deps: { providers: ProviderCatalog; classifier: Cl
         recipientDomain: e.domain,
         mx: e.mx,
         outcome: e.outcome,
-        bounceKind: c.bounceKind,
-        reason: c.reason,
+        ...(e.outcome === 'bounced' ? { bounceKind: e.class?.permanent ? 'hard' : 'soft' } : {}),
+        reason: e.class?.category ?? 'none',
         reply: e.reply,
         count: e.recipients.length,
         latencyMs: e.outcome === 'delivered' ? Date.now() - e.env.receivedAt : undefined,
@@ -82,12 +79,13 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
   };
 }
 
-export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; observer: DeliveryObserver }): Delivery {
+export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; classifier: ReplyClassifier; observer: DeliveryObserver }): Delivery {
   return createDelivery({
     spool: deps.spool,
     log: deps.log, // createDelivery adds component: delivery itself
     options: deliveryOptions(deps.config),
     providers: deps.providers,
+    classifier: deps.classifier,
     observer: deps.observer,
   });
 }

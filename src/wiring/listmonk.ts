@@ -36,7 +36,8 @@ export function createListmonkBridge(deps: {
     onFinalBounce(e) {
       const env = e.env;
       if (!env.newsletter || !env.tenant || !env.listmonk) return;
-      const type = e.reply.code >= 500 ? 'hard' : 'soft';
+      // The reply's class decides: permanent → hard; retried until the message expired → soft.
+      const type = e.class?.permanent ? 'hard' : 'soft';
       void feedback
         .report({
           tenantId: env.tenant,
@@ -45,7 +46,7 @@ export function createListmonkBridge(deps: {
           subscriber_uuid: env.listmonk.subscriber,
           campaign_uuid: env.listmonk.campaign,
           type,
-          meta: { source: 'delivery', status: e.reply.enhanced, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
+          meta: { source: 'delivery', status: e.reply.enhanced, category: e.class?.category, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
         })
         .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
     },

@@ -8,6 +8,7 @@ import { registerDomain } from './cli/domain.js';
 import { registerHashPassword } from './cli/hash-password.js';
 import { registerQueue } from './cli/queue.js';
 import { registerQuota } from './cli/quota.js';
+import { registerReply } from './cli/reply.js';
 import { registerStart } from './cli/start.js';
 import { registerStats } from './cli/stats.js';
 import { registerTenant } from './cli/tenant.js';
@@ -28,6 +29,7 @@ registerDkim(program);
 registerDomain(program);
 registerQueue(program);
 registerStats(program);
+registerReply(program);
 registerToken(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`relais: ${(err as Error).message}\n`);

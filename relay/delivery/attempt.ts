@@ -12,6 +12,7 @@ import type { Router } from './router.js';
 import type { RecipientResult, SmtpSession } from './session.js';
 import type { Throttle } from './throttle.js';
 import type { Envelope } from '../spool/envelope.js';
+import type { ProviderInfo } from './types.js';
 import type { Spool } from '../spool/spool.js';
 
 export interface AttemptResult {
@@ -33,17 +34,26 @@ export interface AttemptDeps {
 export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult> {
   const started = Date.now();
   // Every failure is classified here, once: its class decides bounce or retry, the DSN, the
-  // Listmonk bounce type, shaping and stats.
-  const done = (results: RecipientResult[], provider: string, mx?: string): AttemptResult => ({
-    results: results.map((r) => (r.delivered ? r : { ...r, class: deps.classifier.classify({ ...r.reply, phase: r.phase, provider }) })),
-    provider,
-    mx,
-    latencyMs: Date.now() - started,
-  });
+  // Listmonk bounce type, provider shaping (each distinct reply from the provider's hosts is
+  // handed to the throttle with its class) and stats.
+  const done = (results: RecipientResult[], provider: ProviderInfo, mx: string | undefined, fromProvider: boolean): AttemptResult => {
+    const seen = new Set<string>();
+    const classified = results.map((r) => {
+      if (r.delivered) return r;
+      const cls = deps.classifier.classify({ ...r.reply, phase: r.phase, provider: provider.id });
+      const k = `${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
+      if (fromProvider && !seen.has(k)) {
+        seen.add(k);
+        deps.throttle.onReply(provider, r.reply, cls);
+      }
+      return { ...r, class: cls };
+    });
+    return { results: classified, provider: provider.id, mx, latencyMs: Date.now() - started };
+  };
   const routing = await deps.router.route(domain);
   if (!routing.ok) {
     const { reply, phase } = routing;
-    return done(rcpts.map((address) => ({ address, delivered: false, reply, phase })), routing.provider.id);
+    return done(rcpts.map((address) => ({ address, delivered: false, reply, phase })), routing.provider, undefined, false);
   }
   const { provider, dest } = routing;
   // Sessions are reused only within one outbound identity (IP pool).
@@ -62,9 +72,8 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
       } catch (err) {
         deps.pool.checkin(lease, undefined, false);
         const f = errorToFailure(err, 'connect');
-        deps.throttle.onReply(provider, f.reply);
         const mx = (err as { mx?: string }).mx ?? routing.mx;
-        return done(allFailed(rcpts, f), provider.id, mx);
+        return done(allFailed(rcpts, f), provider, mx, true);
       }
     }
     const results = await session.send({
@@ -77,15 +86,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
     const max = deps.throttle.limits(provider).messagesPerConnection;
     deps.pool.checkin(lease, session, session.messages < max);
     if (stale && round === 0) continue;
-    const seen = new Set<string>();
-    for (const r of results) {
-      const k = `${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
-      if (!r.delivered && !seen.has(k)) {
-        seen.add(k);
-        deps.throttle.onReply(provider, r.reply);
-      }
-    }
-    return done(results, provider.id, session.hostname);
+    return done(results, provider, session.hostname, true);
   }
 }
 

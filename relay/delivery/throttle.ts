@@ -5,6 +5,7 @@
  * Every change is logged. Also paces messages to messages_per_minute.
  */
 import type { Logger } from 'pino';
+import type { ReplyClass } from './reply-class.js';
 import type { ProviderCatalog, ProviderInfo, SmtpReply } from './types.js';
 
 export interface Limits {
@@ -77,8 +78,12 @@ export class Throttle {
     );
   }
 
-  /** Applies the first matching rule to the provider; returns true when it slowed down. */
-  onReply(p: ProviderInfo, reply: SmtpReply, now = Date.now()): boolean {
+  /**
+   * Called once per distinct failed reply from the provider's hosts, with the reply's class (the
+   * one classification Relais makes; provider shaping keys on `cls.scope === 'provider'` and its
+   * category). Applies the first matching throttle rule; returns true when it slowed down.
+   */
+  onReply(p: ProviderInfo, reply: SmtpReply, cls?: ReplyClass, now = Date.now()): boolean {
     if (reply.code < 400) return false;
     const rule = this.catalog.throttleFor(p.id, reply);
     if (!rule) return false;

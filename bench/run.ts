@@ -23,6 +23,7 @@ import './sections/memory.js';
 import './sections/end-to-end.js';
 import './sections/policies.js';
 import './sections/dkim.js';
+import './sections/all-on.js';
 
 function machine(): Record<string, string | number> {
   const sh = (cmd: string, args: string[]) => {

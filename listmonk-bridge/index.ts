@@ -6,3 +6,4 @@ export { readDraftSource, buildDraft, DRAFT_MAX_BYTES, type MessageFileRef } fro
 export { createBounceFeedback, bounceEventKey, type BounceFeedback, type BounceFeedbackEvent, type PendingBounce } from './bounce-feedback.js';
 export { parseDsn, parseArf, classifyDsn, type DsnReport, type DsnRecipient, type ArfReport } from './reports.js';
 export { makeReturnPath, parseReturnPath } from './verp.js';
+export { createInboundReports, type InboundReports, type InboundReportsDeps } from './inbound-reports.js';

@@ -4,7 +4,7 @@
  * real domain, and full-width or upper-case variants fold to it.
  */
 import { domainToASCII } from 'node:url';
-import { memoize } from './memo.js';
+import { memoize } from '../src/util/memo.js';
 
 /** Lower-case ASCII form of a domain, or null when it isn't a valid domain name (domainToASCII is not cheap: memoised). */
 export const normalizeDomain: (domain: string) => string | null = memoize(toAsciiDomain);

@@ -88,3 +88,13 @@ export function bulkAnswer(action: 'defer' | 'reject' | 'redirect', what: { fr: 
 export function storeDownAnswer(): SmtpAnswer {
   return { code: 451, enhanced: '4.3.0', text: 'Service temporairement indisponible, réessayez plus tard / Service temporarily unavailable, try again later' };
 }
+
+/** A tenant with `dkim_required` sends mail its From: domain has no key for. */
+export function dkimRequiredAnswer(domain: string): SmtpAnswer {
+  return { code: 451, enhanced: '4.7.5', text: `Aucune clé DKIM pour ${domain}, signature obligatoire : message différé / No DKIM key for ${domain} and signing is required: message deferred` };
+}
+
+/** Newsletter mail of a tenant whose `newsletter_rules.action` is reject breaks the Gmail/Yahoo rules. */
+export function bulkSenderRulesAnswer(missing: string): SmtpAnswer {
+  return { code: 550, enhanced: '5.7.1', text: `Règles des gros expéditeurs (Gmail/Yahoo) non respectées : ${missing} / Bulk sender requirements not met: ${missing}` };
+}

@@ -126,3 +126,22 @@ export function procCpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
+
+/** Makes an active RSA-2048 DKIM key for `domain` through the admin API; returns its DNS TXT value. */
+export async function createDkimKey(relay: BenchRelay, token: string, domain: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/dkim/${domain}/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ algo: 'rsa' }),
+  });
+  const made = (await res.json()) as { key?: { selector: string; status: string }; dns?: { value: string } };
+  if (res.status !== 201 || made.key?.status !== 'active') throw new Error(`DKIM key generation failed: ${res.status} ${JSON.stringify(made)}`);
+  return made.dns!.value;
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat): busy = all but idle and iowait. */
+export function machineJiffies(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}

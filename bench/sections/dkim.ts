@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DkimBodyHasher } from '../../relay/dkim/body-hasher.js';
 import { section, type BenchContext } from '../lib/registry.js';
-import { procCpuMs, startBenchRelay, type BenchRelay } from '../lib/relay.js';
+import { createDkimKey, procCpuMs, startBenchRelay, type BenchRelay } from '../lib/relay.js';
 import { makeMessage, makeMessages, percentile, runLoad } from '../lib/smtp-load.js';
 import { haveSmtpSink, startSmtpSink, waitDelivered, type Sink } from '../lib/smtp-source.js';
 
@@ -104,14 +104,7 @@ section('dkim', async (ctx) => {
       RELAIS_ADMIN_TOKEN: token,
       RELAIS_DKIM_MASTER_KEY: randomBytes(32).toString('base64'),
     });
-    const res = await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/dkim/${SIGNED}/keys`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ algo: 'rsa' }),
-    });
-    const made = (await res.json()) as { key?: { selector: string; status: string }; dns?: { value: string } };
-    if (res.status !== 201 || made.key?.status !== 'active') throw new Error(`DKIM key generation failed: ${res.status} ${JSON.stringify(made)}`);
-    const txt = made.dns!.value;
+    const txt = await createDkimKey(relay, token, SIGNED);
     const r = relay;
     const s = sink;
 

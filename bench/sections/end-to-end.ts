@@ -18,7 +18,7 @@ const SIZE = 2048;
 /** No delivery progress for this long ends the wait (the rest is reported as missing). */
 const IDLE_GIVE_UP_MS = 15_000;
 
-interface E2eRun {
+export interface E2eRun {
   accepted: number;
   delivered: number;
   acceptPerSecond: number;
@@ -26,15 +26,24 @@ interface E2eRun {
   lastDeliveryS: number;
 }
 
-/** Sends E2E_MESSAGES with smtp-source to `port` and waits until the sink has them all. */
-async function drive(port: number, sink: Sink): Promise<E2eRun> {
+export interface DriveOptions {
+  messages?: number;
+  sessions?: number;
+  reuse?: boolean;
+  /** Envelope sender (and smtp-source's From:). */
+  from?: string;
+}
+
+/** Sends messages with smtp-source to `port` and waits until the sink has them all. */
+export async function drive(port: number, sink: Sink, o: DriveOptions = {}): Promise<E2eRun> {
+  const messages = o.messages ?? E2E_MESSAGES;
   const before = sink.count();
   const t0 = performance.now();
-  const src = await smtpSource({ port, sessions: SESSIONS, messages: E2E_MESSAGES, size: SIZE, reuse: REUSE, timeoutMs: Math.max(120_000, E2E_MESSAGES * 20) });
-  const d = await waitDelivered(sink, before + E2E_MESSAGES, IDLE_GIVE_UP_MS);
+  const src = await smtpSource({ port, sessions: o.sessions ?? SESSIONS, messages, size: SIZE, reuse: o.reuse ?? REUSE, from: o.from, timeoutMs: Math.max(120_000, messages * 20) });
+  const d = await waitDelivered(sink, before + messages, IDLE_GIVE_UP_MS);
   const delivered = d.delivered - before;
   const lastDeliveryS = (d.lastAt - t0) / 1000;
-  return { accepted: E2E_MESSAGES, delivered, acceptPerSecond: src.perSecond, e2ePerSecond: delivered / lastDeliveryS, lastDeliveryS };
+  return { accepted: messages, delivered, acceptPerSecond: src.perSecond, e2ePerSecond: delivered / lastDeliveryS, lastDeliveryS };
 }
 
 function report(ctx: BenchContext, who: string, r: E2eRun, extra: Record<string, number | undefined> = {}): void {

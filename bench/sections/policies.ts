@@ -25,16 +25,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { BENCH_REDIS_URL, dropPrefix, localRedisPid, redisReachable } from '../lib/redis.js';
 import { section } from '../lib/registry.js';
 import { procCpuMs, startBenchRelay, type BenchRelay } from '../lib/relay.js';
 import { makeMessages, percentile, runAlternating } from '../lib/smtp-load.js';
 import { startTarpit } from '../lib/tarpit.js';
 
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = BENCH_REDIS_URL;
 const TURNS = Math.max(2, Number(process.env.BENCH_POLICY_TURNS ?? 40));
 const TURN_MS = 500;
 /**
@@ -45,7 +44,7 @@ const TURN_MS = 500;
 const WARM_MS = Number(process.env.BENCH_POLICY_WARM_MS ?? 8000);
 const BIG = 1_000_000_000;
 
-const config = (guard: boolean) => `# Bench: policies on for 127.0.0.1 (nothing refused or held), off for 127.0.0.2.
+export const policiesConfig = (guard: boolean) => `# Bench: policies on for 127.0.0.1 (nothing refused or held), off for 127.0.0.2.
 policies:
   defaults:
     limits:
@@ -78,37 +77,6 @@ clients:
     trusted: true
 `;
 
-function redisReachable(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect(Number(u.port || 6379), u.hostname);
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1000, () => done(false));
-    s.once('error', () => done(false));
-    s.once('connect', () => s.write('PING\r\n'));
-    s.once('data', (d: Buffer) => done(d.toString().startsWith('+PONG')));
-  });
-}
-
-/** Deletes the bench's keys (a unique prefix) from Redis. */
-async function dropPrefix(url: string, prefix: string): Promise<void> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await r.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
-}
-
 type Mode = 'off' | 'on';
 const MODES: readonly Mode[] = ['off', 'on'];
 const SOURCE: Record<Mode, string> = { off: '127.0.0.2', on: '127.0.0.1' };
@@ -132,27 +100,12 @@ interface Turns {
   errors: string[];
 }
 
-/** The Redis server's pid when it runs on this machine (its CPU is read from /proc), else undefined. */
-async function localRedisPid(url: string): Promise<number | undefined> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await r.connect();
-    const pid = Number(/process_id:(\d+)/.exec(await r.info('server'))?.[1]);
-    procCpuMs(pid);
-    return pid;
-  } catch {
-    return undefined;
-  } finally {
-    r.disconnect();
-  }
-}
-
 section('policies', async (ctx) => {
   const tarpit = await startTarpit();
   const dir = mkdtempSync(join(tmpdir(), 'relais-bench-policies-'));
   const files = { on: join(dir, 'guard-on.yaml'), off: join(dir, 'guard-off.yaml') };
-  writeFileSync(files.on, config(true));
-  writeFileSync(files.off, config(false));
+  writeFileSync(files.on, policiesConfig(true));
+  writeFileSync(files.off, policiesConfig(false));
   const prefix = `bench-${randomBytes(6).toString('hex')}:`;
   const useRedis = await redisReachable(REDIS_URL);
   const configs: Config[] = [];

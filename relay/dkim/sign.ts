@@ -62,12 +62,36 @@ const NEVER_SIGNED = new Set(['received', 'return-path', 'dkim-signature', 'arc-
 
 const LINE = 76;
 
-export function signMessage(input: SignInput): string[] {
+/**
+ * The private-key operation runs on libuv's thread pool (node:crypto's callback form): an
+ * RSA-2048 signature is about a millisecond of CPU, which on the event loop would hold up every
+ * other SMTP session for that long. Key and algorithm mismatches throw before anything is signed.
+ */
+export async function signMessage(input: SignInput): Promise<string[]> {
+  return Promise.all(
+    prepare(input).map(
+      (p) =>
+        new Promise<string>((resolve, reject) =>
+          cryptoSign(p.digest, p.data, p.privateKey, (err, sig) => (err ? reject(err) : resolve(p.unsigned + foldBase64(sig.toString('base64')) + '\r\n'))),
+        ),
+    ),
+  );
+}
+
+/** One signature to make: the header without b=, what to sign and with which key. */
+interface Pending {
+  unsigned: string;
+  digest: 'sha256' | null;
+  data: Buffer;
+  privateKey: KeyObject;
+}
+
+function prepare(input: SignInput): Pending[] {
   const skip = input.addedHeaderBytes ?? 0;
   const fields = parseHeaderFields(input.headerBlock).filter((f) => f.offset >= skip);
   const { names, picked } = selectHeaders(fields, input.headersToSign ?? DEFAULT_SIGNED_HEADERS);
   const t = Math.floor((input.now instanceof Date ? input.now.getTime() : input.now ?? Date.now()) / 1000);
-  return input.keys.map((key) => signOne(key, names, picked, input.bodyHashes, t));
+  return input.keys.map((key) => prepareOne(key, names, picked, input.bodyHashes, t));
 }
 
 /**
@@ -93,7 +117,7 @@ function selectHeaders(fields: HeaderField[], wanted: readonly string[]): { name
   return { names, picked };
 }
 
-function signOne(key: DkimKey, names: string[], picked: HeaderField[], bodyHashes: BodyHashes, t: number): string {
+function prepareOne(key: DkimKey, names: string[], picked: HeaderField[], bodyHashes: BodyHashes, t: number): Pending {
   const hc = key.headerCanon ?? 'relaxed';
   const bc = key.bodyCanon ?? 'relaxed';
   if (!bodyHashes[bc]) throw new Error(`DKIM key ${key.selector}._domainkey.${key.domain}: no ${bc} body hash was computed`);
@@ -120,11 +144,9 @@ function signOne(key: DkimKey, names: string[], picked: HeaderField[], bodyHashe
   parts.push(hc === 'relaxed' ? relaxedHeader(self) : self); // no CRLF after the signature field
   const data = Buffer.concat(parts);
 
-  const sig =
-    key.algo === 'rsa'
-      ? cryptoSign('sha256', data, privateKey)
-      : cryptoSign(null, createHash('sha256').update(data).digest(), privateKey); // RFC 8463: Ed25519 over the SHA-256
-  return unsigned + foldBase64(sig.toString('base64')) + '\r\n';
+  return key.algo === 'rsa'
+    ? { unsigned, digest: 'sha256', data, privateKey }
+    : { unsigned, digest: null, data: createHash('sha256').update(data).digest(), privateKey }; // RFC 8463: Ed25519 over the SHA-256
 }
 
 const CRLF = Buffer.from('\r\n');

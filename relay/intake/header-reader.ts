@@ -6,7 +6,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderFacts } from '../../policies/types.js';
-import { memoize } from '../../policies/memo.js';
+import { memoize } from '../../src/util/memo.js';
 
 const MAX_HEADER_BYTES = 1024 * 1024;
 const EOH = Buffer.from('\r\n\r\n');

@@ -21,7 +21,7 @@ import {
   parseString,
 } from './parse.js';
 import { validateSeed } from '../tenants/validate.js';
-import { resolvePolicyConfig } from '../policy-service/config.js';
+import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
 
 export interface ListenerConfig {

@@ -5,7 +5,7 @@
  * (~10 µs per message for a verdict's 16 increments). Keys are kept for their bucket's hour or
  * day; fields until FIELDS_MAX are held, then forgotten at once; verdict metrics for good.
  */
-import { memoize } from '../../policies/memo.js';
+import { memoize } from '../util/memo.js';
 import { bucketKey, bucketStart, cleanPart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
 
 const FIELDS_MAX = 50_000;

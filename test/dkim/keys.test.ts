@@ -86,7 +86,7 @@ for (const [kind, open] of BACKENDS) {
       dns.zones[ed.dns.name] = { TXT: [ed.dns.strings] };
       const keys = await activeSigningKeys(store, domain, MASTER);
       expect(keys.map((k) => k.selector).sort()).toEqual(['ed1', 'relais202611r']);
-      const signed = relaisSign(msg(['From: a@' + domain, 'Subject: clés'], 'corps\r\n'), keys);
+      const signed = await relaisSign(msg(['From: a@' + domain, 'Subject: clés'], 'corps\r\n'), keys);
       expect((await pythonVerify(signed, dns)).map((r) => r.ok)).toEqual([true, true]);
       expect((await mailauthVerify(signed, dns)).map((r) => r.ok)).toEqual([true, true]);
     });

@@ -86,7 +86,7 @@ it('streams 25 MiB with bounded memory and both signatures verify', async () => 
   expect(peakExternal).toBeLessThan(4 * 1024 * 1024); // retained after GC: a few chunks in flight, not the body
   expect(r.headerBlock!.length).toBeLessThan(1024);
 
-  const lines = signMessage({ headerBlock: r.headerBlock!, bodyHashes: r.bodyHashes, keys: [rsa.key, ed.key] });
+  const lines = await signMessage({ headerBlock: r.headerBlock!, bodyHashes: r.bodyHashes, keys: [rsa.key, ed.key] });
   const signed = join(dir, 'signed.eml');
   await writeFile(signed, lines.join(''), 'latin1');
   await pipeline(createReadStream(spool), createWriteStream(signed, { flags: 'a' }));

@@ -118,7 +118,7 @@ describe('DKIM signing of relayed mail', () => {
   it('adds its signature above an existing one; both verify; Relais signature and Received come first', async () => {
     const old = rsaKey('signed.example', 'mailcow');
     publish(dns, old);
-    const signedBefore = relaisSign(plain('bob@signed.example', 'Signé par Mailcow.\r\n'), [old.key]);
+    const signedBefore = await relaisSign(plain('bob@signed.example', 'Signé par Mailcow.\r\n'), [old.key]);
     const { path, raw } = await deliver('bob@signed.example', signedBefore);
     const head = headerBlock(raw);
     expect(headerNames(head).slice(0, 3)).toEqual(['dkim-signature', 'received', 'dkim-signature']);

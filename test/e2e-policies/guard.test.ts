@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hourKey } from '../../policies/guard.js';
-import { guardVolumeKey } from '../../src/policy-service/signals.js';
+import { guardVolumeKey } from '../../policies/service/signals.js';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
 import type { RelayProcess } from '../helpers/relay-process.js';
 import { spooledBody } from '../helpers/spool-files.js';

@@ -3,7 +3,7 @@
  * copy takes the first copy's recipients (and time) to the store; later copies count there alone.
  */
 import { describe, expect, it } from 'vitest';
-import { FingerprintSightings, stringSeed } from '../../src/policy-service/fingerprint-sightings.js';
+import { FingerprintSightings, stringSeed } from '../../policies/service/fingerprint-sightings.js';
 import type { BodyPrint } from '../../policies/types.js';
 
 const HOUR = 3_600_000;

@@ -1,6 +1,6 @@
 /** The per-node fallback limiter keeps its log in time order, whatever order charges come in. */
 import { describe, expect, it } from 'vitest';
-import { LocalLimiter } from '../../src/policy-service/local-limiter.js';
+import { LocalLimiter } from '../../policies/service/local-limiter.js';
 
 describe('local limiter', () => {
   const req = [{ key: 'k', limit: 2, windowMs: 1000, cost: 1 }];

@@ -12,8 +12,8 @@ import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
 import { chargeTime } from '../../src/store/sliding-log.js';
 import { TenantDirectory } from '../../src/tenants/index.js';
-import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyService } from '../../src/policy-service/index.js';
-import { SPLIT_START } from '../../src/policy-service/signals.js';
+import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyService } from '../../policies/service/index.js';
+import { SPLIT_START } from '../../policies/service/signals.js';
 import type { ClientIdentity, MessageFacts } from '../../policies/types.js';
 
 const dirs: string[] = [];

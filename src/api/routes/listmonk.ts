@@ -1,7 +1,7 @@
 /** /api/v1/listmonk: bulk redirects (who, when, which draft, its state) and pending bounce posts. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ListmonkBridge } from '../../wiring/listmonk.js';
-import { REDIRECTS_NS, type RedirectRecord } from '../../wiring/intake-hooks.js';
+import { REDIRECTS_NS, type RedirectRecord } from '../../../policies/redirect.js';
 import type { Store } from '../../store/types.js';
 import { requireTenantAccess, tenantFilter } from '../auth.js';
 import { authErrors } from '../schemas.js';

@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { LimitLevel } from '../../../policies/limits.js';
-import type { PolicyService } from '../../policy-service/index.js';
+import type { PolicyService } from '../../../policies/service/index.js';
 import type { StatsQueries } from '../../stats/queries.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';

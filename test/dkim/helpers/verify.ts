@@ -39,13 +39,13 @@ export function publish(dns: TestDnsServer, k: TestKey): void {
 }
 
 /** Signs with Relais (hasher + signMessage) and returns signatures + message. */
-export function relaisSign(message: Buffer, keys: DkimKey[], chunkSize = 0): Buffer {
+export async function relaisSign(message: Buffer, keys: DkimKey[], chunkSize = 0): Promise<Buffer> {
   const hasher = new DkimBodyHasher({ passthrough: false });
   if (chunkSize > 0) for (let i = 0; i < message.length; i += chunkSize) hasher.update(message.subarray(i, i + chunkSize));
   else hasher.update(message);
   const r = hasher.result();
   if (!r.headerBlock) throw new Error('header overflow');
-  const lines = signMessage({ headerBlock: r.headerBlock, bodyHashes: r.bodyHashes, keys, now: Date.now() });
+  const lines = await signMessage({ headerBlock: r.headerBlock, bodyHashes: r.bodyHashes, keys, now: Date.now() });
   return Buffer.concat([Buffer.from(lines.join(''), 'latin1'), message]);
 }
 

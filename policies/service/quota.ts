@@ -4,10 +4,10 @@
  * All counters of one sender share one Redis hash tag (its tenant, else its domain), so a single
  * atomic script charges mailbox + domain + tenant together even on Redis Cluster.
  */
-import { limitKey } from '../store/keys.js';
-import type { LimitRequest } from '../store/types.js';
-import { costFor, selectLimits, type EffectiveLimit, type LevelLimits, type LimitLevel } from '../../policies/limits.js';
-import type { TenantView } from '../tenants/types.js';
+import { limitKey } from '../../src/store/keys.js';
+import type { LimitRequest } from '../../src/store/types.js';
+import { costFor, selectLimits, type EffectiveLimit, type LevelLimits, type LimitLevel } from '../limits.js';
+import type { TenantView } from '../../src/tenants/types.js';
 import type { PolicyConfig } from './config.js';
 
 export type QuotaScope = 'smtp' | 'newsletter';

@@ -8,11 +8,13 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
-import { parseArf, parseDsn, parseReturnPath, type BounceFeedback, type DsnRecipient } from '../../listmonk-bridge/index.js';
-import type { DataContext, Decision, ReportRecipient } from '../../relay/intake/hooks.js';
-import type { Verdict } from '../../policies/types.js';
-import { StoreUnavailableError, type Store } from '../store/types.js';
-import { verpKey, type VerpRef } from './intake-hooks.js';
+import { parseArf, parseDsn, type DsnRecipient } from './reports.js';
+import { parseReturnPath } from './verp.js';
+import type { BounceFeedback } from './bounce-feedback.js';
+import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
+import type { Verdict } from '../policies/types.js';
+import { StoreUnavailableError, type Store } from '../src/store/types.js';
+import { verpKey, type VerpRef } from '../policies/verp.js';
 
 /** Reports are small; anything past this is an attached original we don't need whole. */
 const REPORT_READ_BYTES = 2 * 1024 * 1024;

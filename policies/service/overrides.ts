@@ -5,8 +5,8 @@
  * every node; a periodic reload covers a lost notification. With the store down, the last loaded
  * set keeps serving (the quota consume tempfails anyway).
  */
-import type { Store } from '../store/types.js';
-import type { LevelLimits, LimitLevel, LimitSet } from '../../policies/limits.js';
+import type { Store } from '../../src/store/types.js';
+import type { LevelLimits, LimitLevel, LimitSet } from '../limits.js';
 import { levelIds, type SenderScope } from './quota.js';
 
 export const OVERRIDE_NS = 'limit-overrides';

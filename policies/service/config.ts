@@ -1,10 +1,10 @@
 /**
  * The `policies:` section of the main YAML file. Every key is optional; see DEFAULT_POLICY_CONFIG.
  */
-import type { LevelLimits } from '../../policies/limits.js';
-import { DEFAULT_BULK, type BulkPolicy } from '../../policies/bulk.js';
-import { DEFAULT_GUARD, type GuardPolicy } from '../../policies/guard.js';
-import { Problems, bulkPolicy, guardPolicy, levelLimits, object, posInt, posNumber, str } from '../tenants/checks.js';
+import type { LevelLimits } from '../limits.js';
+import { DEFAULT_BULK, type BulkPolicy } from '../bulk.js';
+import { DEFAULT_GUARD, type GuardPolicy } from '../guard.js';
+import { Problems, bulkPolicy, guardPolicy, levelLimits, object, posInt, posNumber, str } from '../../src/tenants/checks.js';
 
 export interface PolicyConfig {
   /** Store unreachable: "tempfail" answers 451 4.3.0; "local" enforces per-node local limits. */

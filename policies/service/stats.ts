@@ -1,7 +1,7 @@
 /** Verdict counters: hourly hash buckets "stats:verdicts:<YYYYMMDDHH>" (UTC), field "<tenant>|<mailbox>|<action>|<reason>". */
-import type { Store } from '../store/types.js';
-import { hourKey } from '../../policies/guard.js';
-import type { Verdict } from '../../policies/types.js';
+import type { Store } from '../../src/store/types.js';
+import { hourKey } from '../guard.js';
+import type { Verdict } from '../types.js';
 
 export const VERDICT_STATS_PREFIX = 'stats:verdicts:';
 

@@ -4,22 +4,22 @@
  * are consumed last, so a message refused by an earlier check never uses quota. Every verdict is
  * counted in hourly stats buckets.
  */
-import { StoreUnavailableError, type ConsumeResult, type Store } from '../store/types.js';
-import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
-import { authorizeEnvelope, authorizeSender } from '../../policies/sender.js';
-import { normalizeAddress, normalizeDomain, domainOf } from '../../policies/address.js';
-import { bulkVerdict, type BulkHit } from '../../policies/bulk.js';
-import { holdNotice } from '../../policies/guard.js';
-import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../../policies/answers.js';
-import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../../policies/limits.js';
-import type { DirectorySnapshot, TenantDirectory } from '../tenants/directory.js';
-import { Problems, limitSet } from '../tenants/checks.js';
+import { StoreUnavailableError, type ConsumeResult, type Store } from '../../src/store/types.js';
+import type { ClientIdentity, MessageFacts, Verdict } from '../types.js';
+import { authorizeEnvelope, authorizeSender } from '../sender.js';
+import { normalizeAddress, normalizeDomain, domainOf } from '../address.js';
+import { bulkVerdict, type BulkHit } from '../bulk.js';
+import { holdNotice } from '../guard.js';
+import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../answers.js';
+import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../limits.js';
+import type { DirectorySnapshot, TenantDirectory } from '../../src/tenants/directory.js';
+import { Problems, limitSet } from '../../src/tenants/checks.js';
 import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
 import { OverrideCache } from './overrides.js';
 import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type HistoryCache, type SenderSignals } from './signals.js';
-import { HincrBuffer } from '../store/hincr-buffer.js';
+import { HincrBuffer } from '../../src/store/hincr-buffer.js';
 import { SenderContexts } from './sender-context.js';
 import { FingerprintSightings } from './fingerprint-sightings.js';
 import { recordVerdict } from './stats.js';

@@ -4,13 +4,13 @@
  * tag (its tenant, else its domain) like its quota counters, so Redis Cluster can serve the batch
  * from one slot.
  */
-import { limitKey } from '../store/keys.js';
-import type { CounterOp, Store } from '../store/types.js';
-import { detectBulk, type BulkHit, type BulkPolicy } from '../../policies/bulk.js';
-import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy } from '../../policies/guard.js';
-import { domainOf, normalizeDomain } from '../../policies/address.js';
-import type { MessageFacts } from '../../policies/types.js';
-import type { HincrBuffer } from '../store/hincr-buffer.js';
+import { limitKey } from '../../src/store/keys.js';
+import type { CounterOp, Store } from '../../src/store/types.js';
+import { detectBulk, type BulkHit, type BulkPolicy } from '../bulk.js';
+import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy } from '../guard.js';
+import { domainOf, normalizeDomain } from '../address.js';
+import type { MessageFacts } from '../types.js';
+import type { HincrBuffer } from '../../src/store/hincr-buffer.js';
 import { stringSeed, type FingerprintSightings } from './fingerprint-sightings.js';
 
 const MINUTE = 60_000;

@@ -2,9 +2,9 @@
  * Per-node in-memory limits, used only when the store is unreachable and
  * policies.store_failure is "local". Same sliding log as the stores, but per process.
  */
-import { runSlidingLog } from '../store/sliding-log.js';
-import { MemoryLog, memoryAdapter } from '../store/memory-log.js';
-import type { ConsumeResult, LimitRequest, ReserveResult } from '../store/types.js';
+import { runSlidingLog } from '../../src/store/sliding-log.js';
+import { MemoryLog, memoryAdapter } from '../../src/store/memory-log.js';
+import type { ConsumeResult, LimitRequest, ReserveResult } from '../../src/store/types.js';
 
 export class LocalLimiter {
   private readonly logs = new Map<string, MemoryLog>();

@@ -4,14 +4,14 @@
  * Working it out costs more than the quota check itself, so it is cached per mailbox and rebuilt
  * when the tenant directory or the limit overrides change (both are replaced, never mutated).
  */
-import type { BulkPolicy } from '../../policies/bulk.js';
-import type { GuardPolicy } from '../../policies/guard.js';
-import type { LimitSet } from '../../policies/limits.js';
-import type { TenantView } from '../tenants/types.js';
+import type { BulkPolicy } from '../bulk.js';
+import type { GuardPolicy } from '../guard.js';
+import type { LimitSet } from '../limits.js';
+import type { TenantView } from '../../src/tenants/types.js';
 import type { PolicyConfig } from './config.js';
 import { overridesFor } from './overrides.js';
 import { limitsFor, requestsFor, type KeyedLimit, type SenderScope } from './quota.js';
-import type { LimitRequest } from '../store/types.js';
+import type { LimitRequest } from '../../src/store/types.js';
 import { senderKeys, type SenderKeys } from './signals.js';
 
 export interface SenderContext {

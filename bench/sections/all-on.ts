@@ -1,0 +1,177 @@
+/**
+ * Everything on, side by side with Postfix (issue 23): smtp-source → relay → smtp-sink, 2 KiB,
+ * 20 sessions, one message per connection, the same client and sink for every system, in one
+ * sitting: Postfix (before), Relais with everything on (a tenant's client: sender checks,
+ * quotas at three levels, bulk signals, the guard, RSA-2048 DKIM) on the embedded store and on
+ * Redis, Postfix with Debian's OpenDKIM as a milter (RSA-2048, relaxed/relaxed), Postfix (after).
+ * Then one session on a reused connection (latency-bound), Relais everything-on vs Postfix.
+ *
+ * "machine CPU ms/msg" counts every process (client and sink included, the same for all), from
+ * /proc/stat; "relay CPU" is the Relais process alone. Ratios are against the mean of the two
+ * Postfix runs. BENCH_ALLON_MESSAGES (default 20 000) and BENCH_ALLON_SINGLE (default 2 000) set
+ * the counts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { opendkimUnavailable, startOpenDkim, type OpenDkim } from '../lib/opendkim.js';
+import { postfixUnavailable, startPostfix, type PostfixInstance } from '../lib/postfix.js';
+import { BENCH_REDIS_URL, dropPrefix, redisReachable } from '../lib/redis.js';
+import { section, type BenchContext } from '../lib/registry.js';
+import { createDkimKey, machineJiffies, procCpuMs, procStatusKiB, startBenchRelay, type BenchRelay } from '../lib/relay.js';
+import { haveSmtpSink, haveSmtpSource, startSmtpSink, type Sink } from '../lib/smtp-source.js';
+import { drive, type DriveOptions, type E2eRun } from './end-to-end.js';
+import { policiesConfig } from './policies.js';
+
+const MESSAGES = Math.max(100, Number(process.env.BENCH_ALLON_MESSAGES ?? 20_000));
+const SINGLE = Math.max(50, Number(process.env.BENCH_ALLON_SINGLE ?? 2000));
+const DOMAIN = 'bench.example';
+const FROM = `bench@${DOMAIN}`;
+
+interface Measured extends E2eRun {
+  machineCpuMsPerMsg: number;
+  busyPct: number;
+  relayCpuMsPerMsg?: number;
+  peakRssMiB?: number;
+}
+
+/** One run against `port`, with the machine's CPU over it (and the relay's, when given). */
+async function measure(port: number, sink: Sink, o: DriveOptions, relayPid?: number): Promise<Measured> {
+  const m0 = machineJiffies();
+  const r0 = relayPid === undefined ? 0 : procCpuMs(relayPid);
+  const run = await drive(port, sink, o);
+  const m1 = machineJiffies();
+  const n = Math.max(1, run.delivered);
+  return {
+    ...run,
+    // /proc/stat counts in USER_HZ (100 per second).
+    machineCpuMsPerMsg: ((m1.busy - m0.busy) * 10) / n,
+    busyPct: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100,
+    ...(relayPid === undefined ? {} : { relayCpuMsPerMsg: (procCpuMs(relayPid) - r0) / n, peakRssMiB: procStatusKiB(relayPid, 'VmHWM') / 1024 }),
+  };
+}
+
+function record(ctx: BenchContext, who: string, r: Measured): void {
+  ctx.record(who, {
+    'accepted msg/s': r.acceptPerSecond,
+    'delivered msg/s': r.e2ePerSecond,
+    'relay CPU ms/msg': r.relayCpuMsPerMsg,
+    'machine CPU ms/msg': r.machineCpuMsPerMsg,
+    'machine busy %': r.busyPct,
+    'peak RSS MiB': r.peakRssMiB,
+    delivered: r.delivered,
+  });
+  if (r.delivered < r.accepted) ctx.note(`${who}: only ${r.delivered} of ${r.accepted} messages reached the sink`);
+}
+
+async function withSink<T>(fn: (sink: Sink) => Promise<T>): Promise<T> {
+  const sink = await startSmtpSink();
+  try {
+    return await fn(sink);
+  } finally {
+    await sink.stop();
+  }
+}
+
+async function postfixRun(o: DriveOptions, milter?: string): Promise<Measured> {
+  return withSink(async (sink) => {
+    let pf: PostfixInstance | undefined;
+    try {
+      pf = await startPostfix({
+        prefix: 'relais-bench-allon-',
+        main: {
+          relayhost: `[127.0.0.1]:${sink.port}`,
+          smtp_tls_security_level: 'none',
+          smtpd_client_connection_count_limit: '0',
+          ...(milter ? { smtpd_milters: milter, milter_default_action: 'tempfail', milter_protocol: '6' } : {}),
+        },
+      });
+      return await measure(pf.port, sink, o);
+    } finally {
+      await pf?.stop();
+    }
+  });
+}
+
+async function relaisRun(o: DriveOptions, configFile: string, env: Record<string, string>): Promise<Measured> {
+  return withSink(async (sink) => {
+    const token = randomBytes(24).toString('hex');
+    let relay: BenchRelay | undefined;
+    try {
+      relay = await startBenchRelay(
+        { RELAIS_SMARTHOST: `127.0.0.1:${sink.port}`, RELAIS_SMARTHOST_TLS: 'none', RELAIS_ALLOW_PRIVATE_MX: 'true', RELAIS_ADMIN_TOKEN: token, RELAIS_DKIM_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
+        { configFile },
+      );
+      await createDkimKey(relay, token, DOMAIN);
+      // Warm-up (JIT, store files, key cache); not measured.
+      await drive(relay.smtpPort, sink, { ...o, messages: Math.min(1000, o.messages ?? MESSAGES) });
+      const r = await measure(relay.smtpPort, sink, o, relay.pid);
+      const refused = Object.entries(relay.verdicts()).filter(([k]) => k !== 'accept');
+      if (refused.length) throw new Error(`verdicts other than accept: ${refused.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      return r;
+    } finally {
+      await relay?.stop();
+    }
+  });
+}
+
+section('all-on', async (ctx) => {
+  if (!haveSmtpSink() || !haveSmtpSource()) return ctx.note('smtp-source/smtp-sink not installed (Debian package "postfix"): skipped');
+  const noPostfix = postfixUnavailable();
+  if (noPostfix) return ctx.note(`skipped: ${noPostfix}`);
+  const dir = mkdtempSync(join(tmpdir(), 'relais-bench-allon-'));
+  const configFile = join(dir, 'relais.yaml');
+  writeFileSync(configFile, policiesConfig(true));
+  const prefix = `bench-allon-${randomBytes(6).toString('hex')}:`;
+  const useRedis = await redisReachable(BENCH_REDIS_URL);
+  const many: DriveOptions = { messages: MESSAGES, sessions: 20, reuse: false, from: FROM };
+  const one: DriveOptions = { messages: SINGLE, sessions: 1, reuse: true, from: FROM };
+  let dkim: OpenDkim | undefined;
+  try {
+    const pfBefore = await postfixRun(many);
+    record(ctx, 'Postfix (before)', pfBefore);
+    const embedded = await relaisRun(many, configFile, {});
+    record(ctx, 'Relais everything on · embedded', embedded);
+    let redis: Measured | undefined;
+    if (useRedis) {
+      redis = await relaisRun(many, configFile, { RELAIS_REDIS_URL: BENCH_REDIS_URL, RELAIS_STORE_PREFIX: prefix });
+      record(ctx, 'Relais everything on · Redis', redis);
+    } else ctx.note(`Redis not reachable at ${BENCH_REDIS_URL}: Redis row skipped`);
+    const noDkim = opendkimUnavailable();
+    let pfDkim: Measured | undefined;
+    if (noDkim) ctx.note(`Postfix + OpenDKIM skipped: ${noDkim}`);
+    else {
+      dkim = await startOpenDkim(DOMAIN);
+      pfDkim = await postfixRun(many, dkim.milter);
+      record(ctx, 'Postfix + OpenDKIM', pfDkim);
+    }
+    const pfAfter = await postfixRun(many);
+    record(ctx, 'Postfix (after)', pfAfter);
+
+    const pfAcc = (pfBefore.acceptPerSecond + pfAfter.acceptPerSecond) / 2;
+    const pfDel = (pfBefore.e2ePerSecond + pfAfter.e2ePerSecond) / 2;
+    const ratios = (who: string, r: Measured) =>
+      ctx.record(who, {
+        'accepted msg/s': r.acceptPerSecond / pfAcc,
+        'delivered msg/s': r.e2ePerSecond / pfDel,
+        'vs Postfix + OpenDKIM delivered': pfDkim ? r.e2ePerSecond / pfDkim.e2ePerSecond : undefined,
+      });
+    ratios('ratio: embedded / Postfix', embedded);
+    if (redis) {
+      ratios('ratio: Redis / Postfix', redis);
+      ctx.record('ratio: embedded / Redis', { 'accepted msg/s': embedded.acceptPerSecond / redis.acceptPerSecond, 'delivered msg/s': embedded.e2ePerSecond / redis.e2ePerSecond });
+    }
+
+    const pfOne = await postfixRun(one);
+    record(ctx, 'one session, reused · Postfix', pfOne);
+    const relaisOne = await relaisRun(one, configFile, {});
+    record(ctx, 'one session, reused · Relais everything on', relaisOne);
+    ctx.record('ratio: one session Relais / Postfix', { 'accepted msg/s': relaisOne.acceptPerSecond / pfOne.acceptPerSecond, 'delivered msg/s': relaisOne.e2ePerSecond / pfOne.e2ePerSecond });
+    ctx.note(`${MESSAGES} messages of 2 KiB per system, smtp-source -s 20, one message per connection (BENCH_ALLON_MESSAGES); one session: ${SINGLE} messages, -d (BENCH_ALLON_SINGLE); targets: embedded ≥ 1.0× Postfix accepted and ≥ 1.3× delivered, ≥ 2.5× Postfix + OpenDKIM delivered, embedded ≥ Redis, one session ≥ 1.0× Postfix`);
+  } finally {
+    await dkim?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    if (useRedis) await dropPrefix(BENCH_REDIS_URL, prefix).catch(() => undefined);
+  }
+});

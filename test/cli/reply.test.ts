@@ -1,5 +1,8 @@
 /** `relais reply explain`: the classification delivery uses, shown to an admin (built CLI, no relay). */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir, writeYaml } from '../helpers/relay-process.js';
 import { expectOneLineError, ok, relais } from './run-cli.js';
 
 const env = {};
@@ -32,5 +35,19 @@ describe('relais reply explain', () => {
   it('bad input is one clear line', async () => {
     expect(expectOneLineError(await relais(['reply', 'explain', '--phase', 'quit', '550 x'], env))).toBe('relais: --phase: expected one of connect, helo, mail, rcpt, data, got "quit"');
     expect(expectOneLineError(await relais(['reply', 'explain', '  '], env))).toMatch(/^relais: empty reply/);
+  });
+
+  it('uses the configured classification file; config check rejects a bad one naming the key', async () => {
+    const d = tempDir('relais-cli-reply-');
+    const bundled = readFileSync(new URL('../../config/classification.yaml', import.meta.url), 'utf8');
+    const rules = join(d, 'classification.yaml');
+    writeFileSync(rules, bundled.replace('rules:\n', "rules:\n  - id: local-greylist\n    match: { text: 'come back later' }\n    category: rate_limited\n"));
+    const file = writeYaml(d, `data_dir: ${join(d, 'data')}\nstats:\n  classification_file: ${rules}\n`);
+    const c = JSON.parse(await ok(['reply', 'explain', '--json', '--config', file, '450 4.2.0 come back later'], env));
+    expect(c).toMatchObject({ category: 'rate_limited', rule: 'local-greylist', permanent: false });
+    writeFileSync(rules, bundled.replace('rules:\n', "rules:\n  - id: broken\n    match: { text: '(' }\n    category: policy\n"));
+    const r = await relais(['config', 'check', '--config', file], env);
+    expect(r.code).toBe(78);
+    expect(expectOneLineError(r)).toMatch(/rules\[0\]\.match\.text is not a valid regex/);
   });
 });

@@ -9,6 +9,10 @@
  *                        for a quick run)
  *   BENCH_E2E_REUSE=0    end-to-end with one message per connection (smtp-source without -d)
  *   BENCH_DKIM_MESSAGES  messages per DKIM on/off end-to-end run (default 2000, 2 runs per mode)
+ *   BENCH_AUTH_MESSAGES  real-client messages per auth-guessing run (default 2000)
+ *   BENCH_STORM_MESSAGES newsletter messages queued to a provider answering 421 4.7.28 in the
+ *                        deferral-storm section (default 10000); BENCH_STORM_PERSONAL personal
+ *                        messages whose latency is measured (default 200)
  *   BENCH_REDIS_URL      Redis for the policies section (default redis://127.0.0.1:6379; its row
  *                        is skipped when unreachable; keys use a unique prefix, removed after)
  */
@@ -24,6 +28,8 @@ import './sections/end-to-end.js';
 import './sections/policies.js';
 import './sections/dkim.js';
 import './sections/all-on.js';
+import './sections/auth-guessing.js';
+import './sections/deferral-storm.js';
 
 function machine(): Record<string, string | number> {
   const sh = (cmd: string, args: string[]) => {

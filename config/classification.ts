@@ -1,14 +1,13 @@
 /**
  * config/classification.yaml: what each reply category means by default (scope, permanence,
- * DSN status, fix) and the ordered rules that put a reply in a category, validated here; errors
- * name the key ("rules[4].match.text"). The engine that applies them is
- * relay/delivery/classify.ts.
+ * fix) and the ordered rules that put a reply in a category, validated here; errors name the key
+ * ("rules[4].match.text"). The engine that applies them is relay/delivery/classify.ts.
  */
-import { FieldCheck, type Obj } from '../src/stats/field-check.js';
 import { createReplyClassifier, type ReplyClassifier } from '../relay/delivery/classify.js';
 import { REPLY_CATEGORIES, type ReplyCategory, type ReplyFix, type ReplyScope } from '../relay/delivery/reply-class.js';
 import { PHASES, type Phase } from '../relay/delivery/types.js';
 import { loadDataFile } from './data-file.js';
+import { bool, fail, inFile, list, mapping, num, oneOf, onlyKeys, regex, str, type Obj } from './validate.js';
 
 export const REPLY_SCOPES: readonly ReplyScope[] = ['recipient', 'message', 'provider'];
 
@@ -34,63 +33,67 @@ export interface Classification {
   rules: ClassificationRule[];
 }
 
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
+/** A value or a list of values ("phase: rcpt" or "phase: [mail, rcpt]"). */
+const oneOrMore = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
 
-function parseFix(c: FieldCheck, v: unknown, key: string): ReplyFix | undefined {
+function fixOf(v: unknown, key: string): ReplyFix | undefined {
   if (v === undefined) return undefined;
-  const o = c.obj(v, key);
-  c.onlyKeys(o, key, ['fr', 'en']);
-  return { fr: c.str(o.fr, `${key}.fr`), en: c.str(o.en, `${key}.en`) };
+  const o = mapping(v, key);
+  onlyKeys(o, key, ['fr', 'en']);
+  return { fr: str(o.fr, `${key}.fr`), en: str(o.en, `${key}.en`) };
 }
 
-function parseCategory(c: FieldCheck, v: unknown, key: string): CategoryInfo {
-  const o = c.obj(v, key);
-  c.onlyKeys(o, key, ['scope', 'permanent', 'fix']);
-  const info: CategoryInfo = { scope: c.oneOf(o.scope, `${key}.scope`, REPLY_SCOPES) };
-  if (o.permanent !== undefined) info.permanent = c.bool(o.permanent, `${key}.permanent`, false);
-  const fix = parseFix(c, o.fix, `${key}.fix`);
+function categoryOf(v: unknown, key: string): CategoryInfo {
+  const o = mapping(v, key);
+  onlyKeys(o, key, ['scope', 'permanent', 'fix']);
+  const info: CategoryInfo = { scope: oneOf(o.scope, `${key}.scope`, REPLY_SCOPES) };
+  if (o.permanent !== undefined) info.permanent = bool(o.permanent, `${key}.permanent`);
+  const fix = fixOf(o.fix, `${key}.fix`);
   if (fix) info.fix = fix;
   return info;
 }
 
-function parseRule(c: FieldCheck, raw: unknown, key: string, ids: Set<string>): ClassificationRule {
-  const o: Obj = c.obj(raw, key);
-  c.onlyKeys(o, key, ['id', 'match', 'category', 'permanent', 'scope', 'fix']);
-  const id = c.str(o.id, `${key}.id`);
-  if (ids.has(id)) c.fail(`${key}.id`, `"${id}" is duplicated`);
+function ruleOf(raw: unknown, key: string, ids: Set<string>): ClassificationRule {
+  const o: Obj = mapping(raw, key);
+  onlyKeys(o, key, ['id', 'match', 'category', 'permanent', 'scope', 'fix']);
+  const id = str(o.id, `${key}.id`);
+  if (ids.has(id)) fail(`${key}.id`, `"${id}" is duplicated`);
   ids.add(id);
-  const m = c.obj(o.match, `${key}.match`);
-  c.onlyKeys(m, `${key}.match`, ['provider', 'phase', 'code', 'enhanced', 'text']);
+  const m = mapping(o.match, `${key}.match`);
+  onlyKeys(m, `${key}.match`, ['provider', 'phase', 'code', 'enhanced', 'text']);
   const match: ClassificationRule['match'] = {};
-  if (m.provider !== undefined) match.provider = list(m.provider).map((p, j) => c.str(p, `${key}.match.provider[${j}]`));
-  if (m.phase !== undefined) match.phase = list(m.phase).map((p, j) => c.oneOf(p, `${key}.match.phase[${j}]`, PHASES));
-  if (m.code !== undefined) match.code = list(m.code).map((v, j) => c.num(v, `${key}.match.code[${j}]`, 200, 599));
-  if (m.enhanced !== undefined) match.enhanced = c.regex(m.enhanced, `${key}.match.enhanced`);
-  if (m.text !== undefined) match.text = c.regex(m.text, `${key}.match.text`);
-  if (Object.keys(match).length === 0) c.fail(`${key}.match`, 'needs at least one of provider, phase, code, enhanced, text');
-  const rule: ClassificationRule = { id, match, category: c.oneOf(o.category, `${key}.category`, REPLY_CATEGORIES) };
-  if (o.permanent !== undefined) rule.permanent = c.bool(o.permanent, `${key}.permanent`, false);
-  if (o.scope !== undefined) rule.scope = c.oneOf(o.scope, `${key}.scope`, REPLY_SCOPES);
-  const fix = parseFix(c, o.fix, `${key}.fix`);
+  if (m.provider !== undefined) match.provider = oneOrMore(m.provider).map((p, j) => str(p, `${key}.match.provider[${j}]`));
+  if (m.phase !== undefined) match.phase = oneOrMore(m.phase).map((p, j) => oneOf(p, `${key}.match.phase[${j}]`, PHASES));
+  if (m.code !== undefined) match.code = oneOrMore(m.code).map((v, j) => num(v, `${key}.match.code[${j}]`, 200, 599));
+  if (m.enhanced !== undefined) match.enhanced = regex(m.enhanced, `${key}.match.enhanced`);
+  if (m.text !== undefined) match.text = regex(m.text, `${key}.match.text`);
+  if (Object.keys(match).length === 0) fail(`${key}.match`, 'needs at least one of provider, phase, code, enhanced, text');
+  const rule: ClassificationRule = { id, match, category: oneOf(o.category, `${key}.category`, REPLY_CATEGORIES) };
+  if (o.permanent !== undefined) rule.permanent = bool(o.permanent, `${key}.permanent`);
+  if (o.scope !== undefined) rule.scope = oneOf(o.scope, `${key}.scope`, REPLY_SCOPES);
+  const fix = fixOf(o.fix, `${key}.fix`);
   if (fix) rule.fix = fix;
   return rule;
 }
 
-/** Validate a parsed classification.yaml: every category described, rules well formed. */
-export function parseClassification(doc: unknown, source = 'classification.yaml'): Classification {
-  const c = new FieldCheck(source);
-  const root = c.obj(doc, '(root)');
-  c.onlyKeys(root, '', ['categories', 'rules']);
-  const cats = c.obj(root.categories, 'categories');
-  c.onlyKeys(cats, 'categories', REPLY_CATEGORIES);
+function classificationOf(doc: unknown): Classification {
+  const root = mapping(doc, '(root)');
+  onlyKeys(root, '', ['categories', 'rules']);
+  const cats = mapping(root.categories, 'categories');
+  onlyKeys(cats, 'categories', REPLY_CATEGORIES);
   const categories = {} as Record<ReplyCategory, CategoryInfo>;
   for (const name of REPLY_CATEGORIES) {
-    if (cats[name] === undefined) c.fail(`categories.${name}`, 'is required');
-    categories[name] = parseCategory(c, cats[name], `categories.${name}`);
+    if (cats[name] === undefined) fail(`categories.${name}`, 'is required');
+    categories[name] = categoryOf(cats[name], `categories.${name}`);
   }
   const ids = new Set<string>();
-  const rules = c.arr(root.rules, 'rules').map((r, i) => parseRule(c, r, `rules[${i}]`, ids));
+  const rules = list(root.rules, 'rules').map((r, i) => ruleOf(r, `rules[${i}]`, ids));
   return { categories, rules };
+}
+
+/** Validate a parsed classification.yaml: every category described, rules well formed. */
+export function parseClassification(doc: unknown, source = 'classification.yaml'): Classification {
+  return inFile(source, () => classificationOf(doc));
 }
 
 /** Read and validate config/classification.yaml (or another file). */

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../src/config/parse.js';
+import { ConfigError } from './validate.js';
 import { bundledConfigPath } from './paths.js';
 
 /** Load `path` (default: the bundled config/<name>) and validate it with `build(doc, path)`. */

@@ -1,11 +1,14 @@
 /**
  * Destination providers (config/providers.yaml): who operates the recipient's mailbox, the
- * delivery shaping preset for it, and throttle rules (replies that mean "slow down").
+ * delivery shaping preset for it, and the automation rules (what a reply about us does to
+ * sending to it, see provider-automation.ts).
  * Matching is by MX host first (a custom domain hosted at Google is Google), then by the
  * well-known recipient domain; everything else is `other`.
  */
-import { FieldCheck, type Obj } from '../src/stats/field-check.js';
+import type { AutomationConfig } from '../relay/delivery/shaping-types.js';
 import { loadDataFile } from './data-file.js';
+import { parseAutomationDefaults, parseAutomationOverride } from './provider-automation.js';
+import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -22,30 +25,15 @@ export interface ProviderInfo {
   shaping: ShapingPreset;
 }
 
-export interface ThrottleRule {
-  /** Absent: applies to every provider. */
-  provider?: string;
-  match: { code?: number; enhanced?: RegExp; text?: RegExp };
-  action: { messagesPerMinute?: number; maxConnections?: number; factor?: number };
-  durationMs: number;
-}
-
-export interface SmtpReplyLike {
-  code?: number;
-  enhanced?: string;
-  text?: string;
-}
-
 export interface ProviderCatalog {
   readonly providers: readonly ProviderInfo[];
-  readonly throttleRules: readonly ThrottleRule[];
+  /** Reply-driven shaping: defaults, and what each provider overrides. */
+  readonly automation: { defaults: AutomationConfig; providers: Record<string, Partial<AutomationConfig>> };
   /** Ids of providers flagged us_giant. */
   readonly usGiants: readonly string[];
   get(id: string): ProviderInfo | undefined;
   providerForMx(mxHost: string): ProviderInfo;
   providerForDomain(domain: string, mxHost?: string): ProviderInfo;
-  /** First throttle rule matching a reply from this provider, if any. */
-  throttleFor(providerId: string, reply: SmtpReplyLike): ThrottleRule | undefined;
 }
 
 export const OTHER_PROVIDER_ID = 'other';
@@ -71,102 +59,71 @@ function normHost(h: string): string {
 
 const SHAPING_KEYS = ['max_connections', 'messages_per_connection', 'messages_per_minute', 'tls_required'] as const;
 
-function parseShaping(c: FieldCheck, raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
-  const o = raw === undefined && base ? {} : c.obj(raw, key);
-  c.onlyKeys(o, key, SHAPING_KEYS);
+function parseShaping(raw: unknown, key: string, base: ShapingPreset | null): ShapingPreset {
+  const o = raw === undefined && base ? {} : mapping(raw, key);
+  onlyKeys(o, key, SHAPING_KEYS);
   const pick = <T>(k: string, conv: (v: unknown, key: string) => T, dflt: T | undefined): T => {
     if (o[k] === undefined) {
-      if (dflt === undefined) c.fail(`${key}.${k}`, 'is required');
+      if (dflt === undefined) fail(`${key}.${k}`, 'is required');
       return dflt;
     }
     return conv(o[k], `${key}.${k}`);
   };
   return {
-    maxConnections: pick('max_connections', (v, k) => c.posInt(v, k), base?.maxConnections),
-    messagesPerConnection: pick('messages_per_connection', (v, k) => c.posInt(v, k), base?.messagesPerConnection),
+    maxConnections: pick('max_connections', (v, k) => posInt(v, k), base?.maxConnections),
+    messagesPerConnection: pick('messages_per_connection', (v, k) => posInt(v, k), base?.messagesPerConnection),
     messagesPerMinute: pick<number | null>(
       'messages_per_minute',
-      (v, k) => (v === null ? null : c.posInt(v, k)),
+      (v, k) => (v === null ? null : posInt(v, k)),
       base ? base.messagesPerMinute : null,
     ),
-    tlsRequired: pick('tls_required', (v, k) => c.bool(v, k, false), base?.tlsRequired ?? false),
+    tlsRequired: pick('tls_required', (v, k) => bool(v, k, false), base?.tlsRequired ?? false),
   };
-}
-
-function parseThrottleRule(c: FieldCheck, raw: unknown, key: string, known: Set<string>): ThrottleRule {
-  const o = c.obj(raw, key);
-  c.onlyKeys(o, key, ['provider', 'match', 'action', 'duration']);
-  const provider = c.optStr(o.provider, `${key}.provider`);
-  if (provider !== undefined && !known.has(provider)) c.fail(`${key}.provider`, `names unknown provider "${provider}"`);
-  const m = c.obj(o.match, `${key}.match`);
-  c.onlyKeys(m, `${key}.match`, ['code', 'enhanced', 'text']);
-  const match: ThrottleRule['match'] = {};
-  if (m.code !== undefined) match.code = c.num(m.code, `${key}.match.code`, 200, 599);
-  if (m.enhanced !== undefined) match.enhanced = c.regex(m.enhanced, `${key}.match.enhanced`);
-  if (m.text !== undefined) match.text = c.regex(m.text, `${key}.match.text`);
-  if (Object.keys(match).length === 0) c.fail(`${key}.match`, 'needs at least one of code, enhanced, text');
-  const a = c.obj(o.action, `${key}.action`);
-  c.onlyKeys(a, `${key}.action`, ['messages_per_minute', 'max_connections', 'factor']);
-  const action: ThrottleRule['action'] = {};
-  if (a.messages_per_minute !== undefined) action.messagesPerMinute = c.posInt(a.messages_per_minute, `${key}.action.messages_per_minute`);
-  if (a.max_connections !== undefined) action.maxConnections = c.posInt(a.max_connections, `${key}.action.max_connections`);
-  if (a.factor !== undefined) action.factor = c.num(a.factor, `${key}.action.factor`, 0.01, 1);
-  if (Object.keys(action).length === 0) c.fail(`${key}.action`, 'needs messages_per_minute, max_connections or factor');
-  const durationMs = c.duration(o.duration, `${key}.duration`);
-  return { ...(provider ? { provider } : {}), match, action, durationMs };
-}
-
-export function ruleMatchesReply(rule: ThrottleRule, reply: SmtpReplyLike): boolean {
-  const { code, enhanced, text } = rule.match;
-  if (code !== undefined && reply.code !== code) return false;
-  if (enhanced && !enhanced.test(reply.enhanced ?? '')) return false;
-  if (text && !text.test(reply.text ?? '')) return false;
-  return true;
 }
 
 /** Build a catalog from parsed YAML (an object); `source` names the file in errors. */
 export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): ProviderCatalog {
-  const c = new FieldCheck(source);
-  const root: Obj = c.obj(doc, '(root)');
-  c.onlyKeys(root, '', ['defaults', 'providers', 'throttle_rules']);
-  const defaults = parseShaping(c, root.defaults, 'defaults', null);
+  return inFile(source, () => catalogOf(doc));
+}
+
+function catalogOf(doc: unknown): ProviderCatalog {
+  const root: Obj = mapping(doc, '(root)');
+  onlyKeys(root, '', ['defaults', 'providers', 'automation']);
+  const defaults = parseShaping(root.defaults, 'defaults', null);
+  const automation: ProviderCatalog['automation'] = { defaults: parseAutomationDefaults(root.automation), providers: {} };
 
   const providers: ProviderInfo[] = [];
   const byId = new Map<string, ProviderInfo>();
   const mxPatterns: MxPattern[] = [];
   const byDomain = new Map<string, ProviderInfo>();
-  c.arr(root.providers, 'providers').forEach((raw, i) => {
+  list(root.providers, 'providers').forEach((raw, i) => {
     const key = `providers[${i}]`;
-    const o = c.obj(raw, key);
-    c.onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping']);
-    const id = c.str(o.id, `${key}.id`);
-    if (!/^[a-z0-9_-]+$/.test(id)) c.fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
-    if (byId.has(id) || id === OTHER_PROVIDER_ID) c.fail(`${key}.id`, `"${id}" is duplicated or reserved`);
+    const o = mapping(raw, key);
+    onlyKeys(o, key, ['id', 'name', 'us_giant', 'mx', 'domains', 'shaping', 'automation']);
+    const id = str(o.id, `${key}.id`);
+    if (!/^[a-z0-9_-]+$/.test(id)) fail(`${key}.id`, 'must be lowercase letters, digits, - or _');
+    if (byId.has(id) || id === OTHER_PROVIDER_ID) fail(`${key}.id`, `"${id}" is duplicated or reserved`);
     const info: ProviderInfo = {
       id,
-      name: c.str(o.name, `${key}.name`),
-      usGiant: c.bool(o.us_giant, `${key}.us_giant`, false),
-      shaping: parseShaping(c, o.shaping, `${key}.shaping`, defaults),
+      name: str(o.name, `${key}.name`),
+      usGiant: bool(o.us_giant, `${key}.us_giant`, false),
+      shaping: parseShaping(o.shaping, `${key}.shaping`, defaults),
     };
     providers.push(info);
     byId.set(id, info);
-    (o.mx === undefined ? [] : c.arr(o.mx, `${key}.mx`)).forEach((p, j) => {
-      mxPatterns.push({ re: globToRegex(c.str(p, `${key}.mx[${j}]`)), provider: info });
+    if (o.automation !== undefined) automation.providers[id] = parseAutomationOverride(o.automation, `${key}.automation`);
+    (o.mx === undefined ? [] : list(o.mx, `${key}.mx`)).forEach((p, j) => {
+      mxPatterns.push({ re: globToRegex(str(p, `${key}.mx[${j}]`)), provider: info });
     });
-    (o.domains === undefined ? [] : c.arr(o.domains, `${key}.domains`)).forEach((d, j) => {
-      const dom = normHost(c.str(d, `${key}.domains[${j}]`));
-      if (byDomain.has(dom)) c.fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
+    (o.domains === undefined ? [] : list(o.domains, `${key}.domains`)).forEach((d, j) => {
+      const dom = normHost(str(d, `${key}.domains[${j}]`));
+      if (byDomain.has(dom)) fail(`${key}.domains[${j}]`, `"${dom}" is already listed for ${byDomain.get(dom)!.id}`);
       byDomain.set(dom, info);
     });
   });
   const other: ProviderInfo = { id: OTHER_PROVIDER_ID, name: 'Autres / Others', usGiant: false, shaping: defaults };
   providers.push(other);
   byId.set(other.id, other);
-
-  const known = new Set(byId.keys());
-  const throttleRules = (root.throttle_rules === undefined ? [] : c.arr(root.throttle_rules, 'throttle_rules')).map((r, i) =>
-    parseThrottleRule(c, r, `throttle_rules[${i}]`, known),
-  );
 
   const providerForMx = (mxHost: string): ProviderInfo => {
     const h = normHost(mxHost);
@@ -176,7 +133,7 @@ export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): P
 
   return {
     providers,
-    throttleRules,
+    automation,
     usGiants: providers.filter((p) => p.usGiant).map((p) => p.id),
     get: (id) => byId.get(id),
     providerForMx,
@@ -186,9 +143,6 @@ export function buildProviderCatalog(doc: unknown, source = 'providers.yaml'): P
         if (p !== other) return p;
       }
       return byDomain.get(normHost(domain)) ?? other;
-    },
-    throttleFor(providerId, reply) {
-      return throttleRules.find((r) => (r.provider === undefined || r.provider === providerId) && ruleMatchesReply(r, reply));
     },
   };
 }

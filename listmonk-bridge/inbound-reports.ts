@@ -1,7 +1,8 @@
 /**
  * Reports coming back to the VERP return path bounces+<ref>@<bounce domain>: RFC 3464 DSNs and
  * RFC 5965 complaints from remote MTAs (on an inbound listener) or forwarded by a client. The ref
- * names the tenant, campaign, subscriber and recipient (stored at intake); the event goes to the
+ * names the tenant, campaign, subscriber and recipients (stored at intake); only those are posted,
+ * whatever the report's text says (its UUIDs and addresses are the sender's); the event goes to the
  * tenant's Listmonk through the durable bounce-feedback outbox, keyed so a repeated report is
  * posted once. The message itself is consumed (answered 250, never queued): reports about unknown
  * refs, auto-replies and anything unparseable are logged and dropped, never bounced back.
@@ -14,7 +15,7 @@ import type { BounceFeedback } from './bounce-feedback.js';
 import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
 import type { Verdict } from '../policies/types.js';
 import { StoreUnavailableError, type Store } from '../src/store/types.js';
-import { verpKey, type VerpRef } from '../policies/verp.js';
+import { verpKey, verpRecipients, type VerpRef } from '../policies/verp.js';
 
 /** Reports are small; anything past this is an attached original we don't need whole. */
 const REPORT_READ_BYTES = 2 * 1024 * 1024;
@@ -50,10 +51,24 @@ async function readReport(path: string): Promise<Buffer> {
 
 const same = (a: string | undefined, b: string) => a?.toLowerCase() === b.toLowerCase();
 
-/** The DSN recipients about this ref's recipient (all of them when forwarding renamed it). */
-function relevant(rcpts: DsnRecipient[], recipient: string): DsnRecipient[] {
-  const own = rcpts.filter((r) => same(r.finalRecipient, recipient) || same(r.originalRecipient, recipient));
-  return own.length ? own : rcpts;
+/**
+ * The stored recipients a DSN is about, each with its DSN entries. The report only selects among
+ * the envelope's recipients (as stored at sending); when it names none of them, a one-recipient
+ * message is still about that recipient (forwarding renamed it), a multi-recipient one about nobody.
+ */
+function attribute(rcpts: DsnRecipient[], stored: string[]): Map<string, DsnRecipient[]> {
+  const out = new Map<string, DsnRecipient[]>();
+  for (const address of stored) {
+    const own = rcpts.filter((r) => same(r.finalRecipient, address) || same(r.originalRecipient, address));
+    if (own.length) out.set(address, own);
+  }
+  if (!out.size && stored.length === 1) out.set(stored[0]!, rcpts);
+  return out;
+}
+
+/** The stored recipient a complaint is about (same rule as for DSNs), or undefined. */
+function complainant(named: Array<string | undefined>, stored: string[]): string | undefined {
+  return stored.find((address) => named.some((n) => same(n, address))) ?? (stored.length === 1 ? stored[0] : undefined);
 }
 
 export function createInboundReports(d: InboundReportsDeps): InboundReports {
@@ -94,36 +109,42 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
             log.warn({ ...base, ref }, 'inbound report: VERP ref without a tenant, dropped');
             continue;
           }
-          const ids = {
-            tenantId: rec.tenant,
-            email: rec.recipient,
-            campaign_uuid: rec.campaign ?? (dsn ?? arf)!.campaignUuid,
-            subscriber_uuid: rec.subscriber ?? (dsn ?? arf)!.subscriberUuid,
-          };
+          const known = verpRecipients(rec);
+          // Only what was stored at sending: a UUID written in the report is the sender's text.
+          // The subscriber UUID identifies one recipient, so it is posted for single-recipient mail only.
+          const ids = (email: string) => ({ tenantId: rec.tenant!, email, campaign_uuid: rec.campaign, subscriber_uuid: known.length === 1 ? rec.subscriber : undefined });
           if (dsn) {
-            const rs = relevant(dsn.recipients, rec.recipient);
-            // delayed → nothing yet; failed 4.x.x (given up) → soft; failed 5.x.x → hard.
-            const hard = rs.find((r) => r.type === 'hard');
-            const worst = hard ?? rs.find((r) => r.type === 'soft' && r.action === 'failed');
-            if (!worst) {
-              log.info({ ...base, ref, actions: rs.map((r) => r.action) }, 'inbound DSN without a failure, ignored');
-              continue;
+            const about = attribute(dsn.recipients, known);
+            if (!about.size) log.warn({ ...base, ref }, 'inbound DSN about none of the message\'s recipients, dropped');
+            for (const [email, rs] of about) {
+              // delayed → nothing yet; failed 4.x.x (given up) → soft; failed 5.x.x → hard.
+              const hard = rs.find((r) => r.type === 'hard');
+              const worst = hard ?? rs.find((r) => r.type === 'soft' && r.action === 'failed');
+              if (!worst) {
+                log.info({ ...base, ref, actions: rs.map((r) => r.action) }, 'inbound DSN without a failure, ignored');
+                continue;
+              }
+              const r = await d.feedback.report({
+                ...ids(email),
+                key: `${ref}:${email}:dsn`,
+                type: hard ? 'hard' : 'soft',
+                meta: { source: 'dsn', action: worst.action, status: worst.status, diagnostic_code: worst.diagnosticCode, remote_mta: worst.remoteMta, reporting_mta: dsn.reportingMta, queue_id: rec.queueId },
+              });
+              log.info({ ...base, ref, tenant: rec.tenant, type: hard ? 'hard' : 'soft', status: worst.status, queued: r.queued }, 'inbound DSN reported to Listmonk');
             }
-            const r = await d.feedback.report({
-              ...ids,
-              key: `${ref}:${rec.recipient}:dsn`,
-              type: hard ? 'hard' : 'soft',
-              meta: { source: 'dsn', action: worst.action, status: worst.status, diagnostic_code: worst.diagnosticCode, remote_mta: worst.remoteMta, reporting_mta: dsn.reportingMta, queue_id: rec.queueId },
-            });
-            log.info({ ...base, ref, tenant: rec.tenant, type: hard ? 'hard' : 'soft', status: worst.status, queued: r.queued }, 'inbound DSN reported to Listmonk');
           } else if (arf) {
             if (arf.feedbackType === 'not-spam') {
               log.info({ ...base, ref }, 'inbound feedback report "not-spam", ignored');
               continue;
             }
+            const email = complainant([arf.recipient, ...arf.originalRcptTo], known);
+            if (!email) {
+              log.warn({ ...base, ref }, 'inbound complaint about none of the message\'s recipients, dropped');
+              continue;
+            }
             const r = await d.feedback.report({
-              ...ids,
-              key: `${ref}:${rec.recipient}:arf`,
+              ...ids(email),
+              key: `${ref}:${email}:arf`,
               type: 'complaint',
               meta: { source: 'arf', feedback_type: arf.feedbackType, user_agent: arf.userAgent, reporting_mta: arf.reportingMta, source_ip: arf.sourceIp, queue_id: rec.queueId },
             });

@@ -1,35 +1,16 @@
 /**
- * Address helpers for the sender checks. Domains are compared in their ASCII (punycode) form from
- * url.domainToASCII, so a Unicode look-alike (Cyrillic "а" in "lаruche.example") never equals the
- * real domain, and full-width or upper-case variants fold to it.
+ * Address helpers for the sender checks: addresses keyed by their normalised domain
+ * (src/util/domain.ts), and the addresses of a From: header.
  */
-import { domainToASCII } from 'node:url';
 import { memoize } from '../src/util/memo.js';
-
-/** Lower-case ASCII form of a domain, or null when it isn't a valid domain name (domainToASCII is not cheap: memoised). */
-export const normalizeDomain: (domain: string) => string | null = memoize(toAsciiDomain);
-
-function toAsciiDomain(domain: string): string | null {
-  const d = domain.trim().replace(/\.$/, '');
-  if (!d || d.startsWith('[')) return null; // address literals never belong to a tenant
-  const ascii = domainToASCII(d.toLowerCase());
-  if (!ascii || !ascii.includes('.') || /[^a-z0-9.-]/.test(ascii)) return null;
-  return ascii;
-}
-
-/** The domain part of an address (after the last @), or null. */
-export function domainOf(address: string): string | null {
-  const at = address.lastIndexOf('@');
-  return at > 0 && at < address.length - 1 ? address.slice(at + 1) : null;
-}
+import { domainOf, normalizeDomain } from '../src/util/domain.js';
 
 /** Address with its domain normalised (local part lower-cased too: used as a counter key). */
 export const normalizeAddress: (address: string) => string | null = memoize(toNormalAddress);
 
 function toNormalAddress(address: string): string | null {
   const a = address.trim().replace(/^<|>$/g, '');
-  const d = domainOf(a);
-  const nd = d === null ? null : normalizeDomain(d);
+  const nd = normalizeDomain(domainOf(a));
   return nd === null ? null : `${a.slice(0, a.lastIndexOf('@')).toLowerCase()}@${nd}`;
 }
 

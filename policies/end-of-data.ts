@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import type { DkimKey } from '../relay/dkim/index.js';
 import type { DataContext, Decision } from '../relay/intake/hooks.js';
-import { domainOf } from '../relay/spool/envelope.js';
+import { domainOf } from '../src/util/domain.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StatsRecorder } from '../src/stats/recorder.js';
 import type { TenantDirectory } from '../src/tenants/directory.js';

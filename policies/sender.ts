@@ -5,7 +5,8 @@
  * passed in (already-normalised ASCII domain → tenant id).
  */
 import type { ClientIdentity, Verdict } from './types.js';
-import { domainOf, normalizeDomain, parseAddressList } from './address.js';
+import { parseAddressList } from './address.js';
+import { domainOf, normalizeDomain } from '../src/util/domain.js';
 import { invalidSenderAnswer, nullSenderAnswer, spoofingAnswer } from './answers.js';
 
 export type TenantOf = (asciiDomain: string) => string | undefined;
@@ -29,11 +30,10 @@ function refuse(detail: string, smtp: Verdict['smtp'], tenant?: string): SenderD
   return { ok: false, verdict: { action: 'reject', reason: 'spoofing', detail, smtp, tenant } };
 }
 
-/** The domain as written, plus its ASCII form when they differ: a look-alike shows what it really is. */
-function shown(raw: string | null, ascii: string): string {
-  if (raw === null) return ascii;
+/** The domain as given, plus its ASCII form when they differ: a look-alike shows what it really is. */
+function shown(raw: string, ascii: string): string {
   const r = raw.trim().replace(/\.$/, '');
-  return r.toLowerCase() === ascii ? r : `${r} (${ascii})`;
+  return r === ascii ? r : `${r} (${ascii})`;
 }
 
 function mayUse(client: ClientIdentity, tenant: string | undefined): boolean {
@@ -46,7 +46,7 @@ export function authorizeEnvelope(client: ClientIdentity, mailFrom: string, tena
     return client.internal || client.allowNullSender ? { ok: true } : refuse('null_sender', nullSenderAnswer());
   }
   const raw = domainOf(mailFrom);
-  const domain = raw === null ? null : normalizeDomain(raw);
+  const domain = normalizeDomain(raw);
   if (domain === null) {
     return client.internal || client.tenants.includes('*') ? { ok: true } : refuse('invalid_sender', invalidSenderAnswer(mailFrom));
   }
@@ -64,8 +64,8 @@ export function authorizeSender(input: SenderInput): SenderDecision {
   for (const list of [input.from ?? [], input.fromRaw ? parseAddressList(input.fromRaw) : []]) {
     for (const address of list) {
       const raw = domainOf(address);
-      const domain = raw === null ? null : normalizeDomain(raw);
-      if (domain === null) return refuse('header_from', spoofingAnswer(raw ?? address), env.tenant);
+      const domain = normalizeDomain(raw);
+      if (domain === null) return refuse('header_from', spoofingAnswer(raw || address), env.tenant);
       if (!mayUse(input.client, input.tenantOf(domain))) return refuse('header_from', spoofingAnswer(shown(raw, domain)), env.tenant);
     }
   }

@@ -9,6 +9,7 @@ import { registerHashPassword } from './cli/hash-password.js';
 import { registerQueue } from './cli/queue.js';
 import { registerQuota } from './cli/quota.js';
 import { registerReply } from './cli/reply.js';
+import { registerShaping } from './cli/shaping.js';
 import { registerStart } from './cli/start.js';
 import { registerStats } from './cli/stats.js';
 import { registerTenant } from './cli/tenant.js';
@@ -30,6 +31,7 @@ registerDomain(program);
 registerQueue(program);
 registerStats(program);
 registerReply(program);
+registerShaping(program);
 registerToken(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`relais: ${(err as Error).message}\n`);

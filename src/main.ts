@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Delivery } from '../relay/delivery/index.js';
 import { watchKeyChanges } from '../relay/dkim/index.js';
+import { AuthGuard } from '../relay/intake/auth-guard.js';
 import { createIntake, type Intake } from '../relay/intake/intake.js';
 import { loadTlsMaterial } from '../relay/intake/tls.js';
 import { Spool } from '../relay/spool/spool.js';
@@ -21,6 +22,7 @@ import { createPolicyService, resolvePolicyConfig, type PolicyService } from '..
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
 import { loadReplyClassifier } from '../config/classification.js';
+import { shapingAlerts } from './stats/shaping-alerts.js';
 import { loadProviders, type ProviderCatalog } from '../config/providers.js';
 import type { ReplyClassifier } from '../relay/delivery/classify.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
@@ -118,13 +120,15 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     cleanups.push(unwatchKeys);
 
     const { classifier } = s;
+    const blocklist = shapingAlerts(store, config.hostname, log);
+    s.alerts.addSource(blocklist.list);
     const delivery = buildDelivery({
       config,
       spool,
       log,
       providers: s.providers,
       classifier,
-      observer: combineObservers([statsObserver({ providers: s.providers, recorder: s.recorder, metrics }), s.listmonk.observer]),
+      observer: combineObservers([statsObserver({ providers: s.providers, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
     });
 
     const clients = new ClientDirectory(tenants);
@@ -168,6 +172,13 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
         tls,
         authRequiresTls: config.smtp.auth_requires_tls,
         insecureAuthAllowed: (ip) => ipInNetworks(ip, insecureNets),
+        authGuard: new AuthGuard({
+          failuresPerAddress: config.smtp.auth_failures_per_address,
+          failuresPerUser: config.smtp.auth_failures_per_user,
+          failuresPerConnection: 3,
+          windowMs: config.smtp.auth_failure_window_ms,
+          coolOffMs: config.smtp.auth_cooloff_ms,
+        }),
         banner: config.smtp.banner,
         socketTimeoutMs: config.smtp.socket_timeout_ms,
         maxClients: config.smtp.max_clients,
@@ -185,7 +196,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       envAdminToken: config.api.admin_token,
       rateLimitPerMinute: config.api.rate_limit_per_minute,
-      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id) }),
+      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id), delivery }),
     });
     cleanups.push(() => api.close());
 

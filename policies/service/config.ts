@@ -4,7 +4,8 @@
 import type { LevelLimits } from '../limits.js';
 import { DEFAULT_BULK, type BulkPolicy } from '../bulk.js';
 import { DEFAULT_GUARD, type GuardPolicy } from '../guard.js';
-import { Problems, bulkPolicy, guardPolicy, levelLimits, object, posInt, posNumber, str } from '../../src/tenants/checks.js';
+import { bulkPolicy, guardPolicy, levelLimits, object } from '../../src/tenants/checks.js';
+import { Problems, optStr, posInt, posNumber } from '../../config/validate.js';
 
 export interface PolicyConfig {
   /** Store unreachable: "tempfail" answers 451 4.3.0; "local" enforces per-node local limits. */
@@ -52,16 +53,16 @@ export function resolvePolicyConfig(raw: unknown, path = 'policies'): PolicyConf
     if (o.clock !== 'store' && o.clock !== 'facts') p.add(`${path}.clock`, 'must be store or facts');
     else cfg.clock = o.clock;
   }
-  const factor = posNumber(o?.local_limit_factor, `${path}.local_limit_factor`, p);
+  const factor = p.opt(o?.local_limit_factor, `${path}.local_limit_factor`, posNumber);
   if (factor !== undefined) {
     if (factor > 1) p.add(`${path}.local_limit_factor`, 'must be at most 1');
     else cfg.local_limit_factor = factor;
   }
-  const tz = str(o?.timezone, `${path}.timezone`, p);
+  const tz = p.opt(o?.timezone, `${path}.timezone`, optStr);
   if (tz !== undefined) {
     try { new Intl.DateTimeFormat('fr-FR', { timeZone: tz }); cfg.timezone = tz; } catch { p.add(`${path}.timezone`, `unknown time zone "${tz}"`); }
   }
-  cfg.stats_ttl_days = posInt(o?.stats_ttl_days, `${path}.stats_ttl_days`, p) ?? cfg.stats_ttl_days;
+  cfg.stats_ttl_days = p.opt(o?.stats_ttl_days, `${path}.stats_ttl_days`, posInt) ?? cfg.stats_ttl_days;
   if (d?.limits !== undefined) cfg.defaults.limits = levelLimits(d.limits, `${path}.defaults.limits`, p);
   if (d?.newsletter_limits !== undefined) cfg.defaults.newsletter_limits = levelLimits(d.newsletter_limits, `${path}.defaults.newsletter_limits`, p);
   cfg.defaults.bulk = { ...DEFAULT_BULK, ...bulkPolicy(d?.bulk, `${path}.defaults.bulk`, p) };

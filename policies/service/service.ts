@@ -7,13 +7,15 @@
 import { StoreUnavailableError, type ConsumeResult, type Store } from '../../src/store/types.js';
 import type { ClientIdentity, MessageFacts, Verdict } from '../types.js';
 import { authorizeEnvelope, authorizeSender } from '../sender.js';
-import { normalizeAddress, normalizeDomain, domainOf } from '../address.js';
+import { normalizeAddress } from '../address.js';
+import { domainOf, normalizeDomain } from '../../src/util/domain.js';
 import { bulkVerdict, type BulkHit } from '../bulk.js';
 import { holdNotice } from '../guard.js';
 import { quotaAnswer, storeDownAnswer, tooLargeAnswer } from '../answers.js';
 import { LIMIT_LEVELS, type LimitLevel, type LimitSet } from '../limits.js';
 import type { DirectorySnapshot, TenantDirectory } from '../../src/tenants/directory.js';
-import { Problems, limitSet } from '../../src/tenants/checks.js';
+import { limitSet } from '../../src/tenants/checks.js';
+import { Problems } from '../../config/validate.js';
 import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
@@ -193,7 +195,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
       if (!tenant) throw new Error(`unknown tenant "${t.id}"`);
       return { level: 'tenant', scope: { tenant, domain: tenant.domains[0] ?? '-' } };
     }
-    const domain = normalizeDomain(t.level === 'mailbox' ? domainOf(t.id) ?? '' : t.id);
+    const domain = normalizeDomain(t.level === 'mailbox' ? domainOf(t.id) : t.id);
     const mailbox = t.level === 'mailbox' ? normalizeAddress(t.id) : undefined;
     if (domain === null || (t.level === 'mailbox' && !mailbox)) throw new Error(`invalid ${t.level} "${t.id}"`);
     return { level: t.level, scope: { tenant: snap.resolveSenderDomain(domain), domain, mailbox: mailbox ?? undefined } };

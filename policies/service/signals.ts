@@ -8,7 +8,7 @@ import { limitKey } from '../../src/store/keys.js';
 import type { CounterOp, Store } from '../../src/store/types.js';
 import { detectBulk, type BulkHit, type BulkPolicy } from '../bulk.js';
 import { hourKey, judgeGuard, usualHourlyVolume, type GuardHit, type GuardPolicy } from '../guard.js';
-import { domainOf, normalizeDomain } from '../address.js';
+import { domainOf, normalizeDomain } from '../../src/util/domain.js';
 import type { MessageFacts } from '../types.js';
 import type { HincrBuffer } from '../../src/store/hincr-buffer.js';
 import { stringSeed, type FingerprintSightings } from './fingerprint-sightings.js';
@@ -168,7 +168,7 @@ function recipientDomains(recipients: readonly string[]): string[] {
   const out: string[] = [];
   const seen = recipients.length > 8 ? new Set<string>() : undefined;
   for (const r of recipients) {
-    const d = normalizeDomain(domainOf(r) ?? '');
+    const d = normalizeDomain(domainOf(r));
     if (d === null || (seen ? seen.has(d) : out.includes(d))) continue;
     seen?.add(d);
     out.push(d);

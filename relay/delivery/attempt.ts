@@ -1,18 +1,21 @@
 /**
  * One delivery attempt: the recipients of one envelope for one destination, in one SMTP
- * transaction, through the throttle and the connection pool. Returns per-recipient results;
- * never throws for delivery failures (only when aborted by stop()).
+ * transaction, through the shaper and the connection pool. Returns per-recipient results, or
+ * `parked` when the provider has no budget for it now (nothing was sent, nothing changes in the
+ * envelope); never throws for delivery failures (only when aborted by stop()).
  */
 import { Readable } from 'node:stream';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Connector } from './connector.js';
 import type { SessionPool } from './pool.js';
-import type { ReplyClassifier } from './classify.js';
 import { DeliveryError, errorToFailure } from './reply.js';
 import type { Router } from './router.js';
 import type { RecipientResult, SmtpSession } from './session.js';
-import type { Throttle } from './throttle.js';
-import type { Envelope } from '../spool/envelope.js';
+import { priorityOf, type Shaper } from './shaper.js';
+import { feedShaper } from './shaping-feedback.js';
+import type { ReplyClassifier } from './classify.js';
 import type { ProviderInfo } from './types.js';
+import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 
 export interface AttemptResult {
@@ -22,32 +25,27 @@ export interface AttemptResult {
   latencyMs: number;
 }
 
+/** Not attempted: the provider's budget for this pool is spent until `retryAt` (or a slot frees). */
+export interface Parked {
+  parked: { key: string; retryAt: number; reason: string };
+}
+
 export interface AttemptDeps {
   spool: Spool;
   router: Router;
-  throttle: Throttle;
+  shaper: Shaper;
+  classifier: ReplyClassifier;
   pool: SessionPool;
   connector: Connector;
-  classifier: ReplyClassifier;
 }
 
-export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult> {
+export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult | Parked> {
   const started = Date.now();
   // Every failure is classified here, once: its class decides bounce or retry, the DSN, the
-  // Listmonk bounce type, provider shaping (each distinct reply from the provider's hosts is
-  // handed to the throttle with its class) and stats.
+  // Listmonk bounce type, the shaper's reaction (replies from the provider's hosts) and stats.
   const done = (results: RecipientResult[], provider: ProviderInfo, mx: string | undefined, fromProvider: boolean): AttemptResult => {
-    const seen = new Set<string>();
-    const classified = results.map((r) => {
-      if (r.delivered) return r;
-      const cls = deps.classifier.classify({ ...r.reply, phase: r.phase, provider: provider.id });
-      const k = `${r.reply.code} ${r.reply.enhanced} ${r.reply.text}`;
-      if (fromProvider && !seen.has(k)) {
-        seen.add(k);
-        deps.throttle.onReply(provider, r.reply, cls);
-      }
-      return { ...r, class: cls };
-    });
+    const classified = results.map((r) => (r.delivered ? r : { ...r, class: deps.classifier.classify({ ...r.reply, phase: r.phase, provider: provider.id }) }));
+    if (fromProvider) feedShaper(deps.shaper, env, provider, mx, classified, started);
     return { results: classified, provider: provider.id, mx, latencyMs: Date.now() - started };
   };
   const routing = await deps.router.route(domain);
@@ -58,37 +56,44 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
   const { provider, dest } = routing;
   // Sessions are reused only within one outbound identity (IP pool).
   const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
-  const limits = deps.throttle.limits(provider);
-  await deps.throttle.pace(provider.id, limits.messagesPerMinute, signal);
-
-  // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
-  for (let round = 0; ; round++) {
-    const lease = await deps.pool.checkout(key, provider.id, deps.throttle.limits(provider).maxConnections, signal);
-    let session: SmtpSession | undefined = lease.session;
-    const reused = !!session;
-    if (!session) {
-      try {
-        session = await deps.connector.open(dest, env.pool);
-      } catch (err) {
-        deps.pool.checkin(lease, undefined, false);
-        const f = errorToFailure(err, 'connect');
-        const mx = (err as { mx?: string }).mx ?? routing.mx;
-        return done(allFailed(rcpts, f), provider, mx, true);
+  const admission = deps.shaper.admit(env.pool, provider, priorityOf(env), rcpts.length, Date.now());
+  if (!admission.ok) return { parked: { key: admission.key, retryAt: admission.retryAt, reason: admission.reason } };
+  try {
+    if (admission.waitMs > 0) await sleep(admission.waitMs, signal);
+    // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
+    for (let round = 0; ; round++) {
+      // Connections are counted per pool and provider: restrictions are per outbound identity.
+      const lease = await deps.pool.checkout(key, admission.key, deps.shaper.limits(env.pool, provider, Date.now()).maxConnections, signal);
+      let session: SmtpSession | undefined = lease.session;
+      const reused = !!session;
+      if (!session) {
+        try {
+          session = await deps.connector.open(dest, env.pool);
+        } catch (err) {
+          deps.pool.checkin(lease, undefined, false);
+          const f = errorToFailure(err, 'connect');
+          const mx = (err as { mx?: string }).mx ?? routing.mx;
+          return done(allFailed(rcpts, f), provider, mx, true);
+        }
       }
+      const results = await session.send({
+        from: env.returnPath ?? env.from,
+        to: rcpts,
+        size: env.size + Buffer.byteLength(env.prependHeaders ?? ''),
+        body: messageStream(deps.spool, env),
+      });
+      const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
+      const max = deps.shaper.limits(env.pool, provider, Date.now()).messagesPerConnection;
+      deps.pool.checkin(lease, session, session.messages < max);
+      if (stale && round === 0) continue;
+      return done(results, provider, session.hostname, true);
     }
-    const results = await session.send({
-      from: env.returnPath ?? env.from,
-      to: rcpts,
-      size: env.size + Buffer.byteLength(env.prependHeaders ?? ''),
-      body: messageStream(deps.spool, env),
-    });
-    const stale = reused && !session.usable && results.every((r) => !r.delivered && r.reply.enhanced === '4.4.2');
-    const max = deps.throttle.limits(provider).messagesPerConnection;
-    deps.pool.checkin(lease, session, session.messages < max);
-    if (stale && round === 0) continue;
-    return done(results, provider, session.hostname, true);
+  } finally {
+    deps.shaper.release(admission.key);
   }
 }
+
+const sleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal });
 
 function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
   return rcpts.map((address) => ({ address, delivered: false, reply: f.reply, phase: f.phase }));

@@ -1,6 +1,6 @@
 /**
- * Entry point of the delivery half: wires routing, MTA-STS, throttling, the connection pool and
- * the queue runner over the spool.
+ * Entry point of the delivery half: wires routing, MTA-STS, the shaper (reply-driven
+ * restrictions, warm-up, priorities), the connection pool and the queue runner over the spool.
  */
 import type { Logger } from 'pino';
 import { loadReplyClassifier } from '../../config/classification.js';
@@ -15,7 +15,7 @@ import { SessionPool } from './pool.js';
 import { Router } from './router.js';
 import { runEnvelope, type RunDeps } from './run-envelope.js';
 import { Scheduler } from './scheduler.js';
-import { Throttle } from './throttle.js';
+import { Shaper, type RestrictionView, type WarmupView } from './shaper.js';
 import type { DeliveryObserver, DeliveryOptions, ProviderCatalog } from './types.js';
 
 export interface CreateDeliveryInput {
@@ -33,7 +33,8 @@ export interface DeliveryStats {
   ready: number;
   waiting: number;
   connections: { total: number; idle: number; perProvider: Record<string, number> };
-  throttled: ReturnType<Throttle['snapshot']>;
+  /** Envelopes waiting in memory for a provider budget (suspension, warm-up, rate). */
+  parked: number;
   /** Recipient outcomes since start. */
   delivered: number;
   deferred: number;
@@ -47,7 +48,12 @@ export interface Delivery {
   /** Makes a queued message due now (pacing `notBefore` still applies; hold stays hold); false when unknown. */
   retryNow(id: string): Promise<boolean>;
   stats(): DeliveryStats;
+  /** Restrictions in force and warm-up budgets of this node. */
+  shaping(): { restrictions: RestrictionView[]; warmups: WarmupView[] };
+  /** Lifts a provider's restrictions (one pool, or all); returns how many were lifted. */
+  clearShaping(provider: string, pool?: string): number;
 }
+
 
 export function createDelivery(input: CreateDeliveryInput): Delivery {
   const opts = resolveOptions(input.options);
@@ -55,21 +61,35 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
   const providers = input.providers ?? defaultProviderCatalog();
   const dns = createDns(opts.dnsServers, opts.dnsTimeoutMs, opts.dnsTries);
   const sts = opts.mtaSts && !opts.smarthost ? new MtaSts({ dns, log, port: opts.mtaStsPort, ca: opts.caCerts }) : null;
-  const throttle = new Throttle(providers, log, opts.throttleRampStepMs);
+  const shaper = new Shaper({
+    defaults: providers.automation.defaults,
+    providers: providers.automation.providers,
+    warmup: Object.fromEntries(Object.entries(opts.pools).flatMap(([name, p]) => (p.warmup ? [[name, p.warmup]] : []))),
+  });
+  const observer = input.observer ?? {};
+  shaper.onEvent((e) => {
+    if (e.type === 'restricted') log.warn({ shaping: e.restriction }, `shaping: ${e.restriction.provider} ${e.restriction.mode} for pool ${e.restriction.pool} after ${e.restriction.category}`);
+    else log.info({ shaping: e }, `shaping: ${e.type}`);
+    try {
+      observer.onShaping?.(e);
+    } catch (err) {
+      log.error({ err }, 'delivery observer threw');
+    }
+  });
   const pool = new SessionPool(opts.maxConnections, opts.idleTimeoutMs);
   const deps: RunDeps = {
     spool: input.spool,
     router: new Router(opts, dns, providers, sts, log),
-    throttle,
+    shaper,
     pool,
     connector: new Connector(opts, dns),
     classifier: input.classifier ?? loadReplyClassifier(),
     opts,
-    observer: input.observer ?? {},
+    observer,
     log,
     counters: { delivered: 0, deferred: 0, bounced: 0 },
   };
-  const scheduler = new Scheduler(input.spool, (env, signal) => runEnvelope(deps, env, signal), opts, log);
+  const scheduler = new Scheduler(input.spool, (env, signal) => runEnvelope(deps, env, signal), opts, log, shaper);
 
   return {
     start: () => scheduler.start(),
@@ -89,8 +109,9 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
     stats: () => ({
       ...scheduler.stats(),
       connections: pool.stats(),
-      throttled: throttle.snapshot(),
       ...deps.counters,
     }),
+    shaping: () => ({ restrictions: shaper.list(Date.now()), warmups: shaper.warmups(Date.now()) }),
+    clearShaping: (provider, pool) => shaper.clear(provider, pool),
   };
 }

@@ -12,7 +12,8 @@ export type {
   RecipientEvent,
   SmarthostOptions,
   SmarthostTls,
-  ThrottleRule,
 } from './types.js';
 export type { ReplyClassifier, ReplyInput } from './classify.js';
 export type { ReplyCategory, ReplyClass, ReplyFix, ReplyScope } from './reply-class.js';
+export { DEFAULT_POOL, type RestrictionView, type ShaperEvent, type WarmupView } from './shaper.js';
+export type { AutomationConfig, AutomationRule, WarmupSchedule } from './shaping-types.js';

@@ -1,12 +1,13 @@
 /** DeliveryOptions with every default filled in, so the rest of the code never guesses. */
 import { hostname as osHostname } from 'node:os';
+import type { WarmupSchedule } from './shaping-types.js';
 import type { DeliveryOptions, OutboundAddress, SmarthostOptions } from './types.js';
 
 export interface ResolvedOptions {
   hostname: string;
   ehloName: string;
   localAddresses: OutboundAddress[];
-  pools: Record<string, { ehloName: string; localAddresses: OutboundAddress[] }>;
+  pools: Record<string, { ehloName: string; localAddresses: OutboundAddress[]; warmup?: WarmupSchedule }>;
   dnsServers: string[];
   dnsTimeoutMs: number;
   dnsTries: number;
@@ -30,7 +31,6 @@ export interface ResolvedOptions {
   retryMaxMs: number;
   lifetimeMs: number;
   delayWarningMs: number;
-  throttleRampStepMs: number;
 }
 
 const MIN = 60_000;
@@ -42,7 +42,7 @@ export function resolveOptions(o: DeliveryOptions = {}): ResolvedOptions {
     hostname,
     ehloName: o.ehloName || hostname,
     localAddresses: o.localAddresses ?? [],
-    pools: Object.fromEntries(Object.entries(o.pools ?? {}).map(([name, p]) => [name, { ehloName: p.ehloName || o.ehloName || hostname, localAddresses: p.localAddresses ?? [] }])),
+    pools: Object.fromEntries(Object.entries(o.pools ?? {}).map(([name, p]) => [name, { ehloName: p.ehloName || o.ehloName || hostname, localAddresses: p.localAddresses ?? [], ...(p.warmup ? { warmup: p.warmup } : {}) }])),
     dnsServers: o.dnsServers ?? [],
     dnsTimeoutMs: o.dnsTimeoutMs ?? 5000,
     dnsTries: o.dnsTries ?? 2,
@@ -66,6 +66,5 @@ export function resolveOptions(o: DeliveryOptions = {}): ResolvedOptions {
     retryMaxMs: o.retryMaxMs ?? HOUR,
     lifetimeMs: o.lifetimeMs ?? 5 * 24 * HOUR,
     delayWarningMs: o.delayWarningMs ?? 4 * HOUR,
-    throttleRampStepMs: o.throttleRampStepMs ?? 5 * MIN,
   };
 }

@@ -74,12 +74,20 @@ const COMMAND_PHASE: Record<string, Phase> = {
  * Turns a nodemailer/socket error into a reply. Errors without a server reply are local
  * temporary failures (4.4.x network, 4.7.x TLS), so the recipient is deferred, never bounced.
  */
+/** Node's (OpenSSL's) certificate verification error codes. */
+const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID/;
+
 export function errorToFailure(err: unknown, fallbackPhase: Phase): DeliveryError {
   if (err instanceof DeliveryError) return err;
-  const e = err as { response?: string; command?: string; code?: string; message?: string };
+  const e = err as { response?: string; command?: string; code?: string; originalCode?: string; message?: string };
   const phase: Phase = (e.command?.startsWith('AUTH') ? 'auth' : e.command && COMMAND_PHASE[e.command]) || fallbackPhase;
   const parsed = typeof e.response === 'string' ? parseReply(e.response) : null;
   const msg = (e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300);
+  // A certificate that does not verify (smarthost starttls/implicit, MTA-STS): nodemailer keeps
+  // Node's verification code in originalCode. Named as such in the attempt history, deferred.
+  if (CERT_ERROR.test(e.originalCode ?? e.code ?? '')) {
+    return new DeliveryError({ code: 451, enhanced: '4.7.5', text: `TLS certificate not verified: ${msg}` }, 'tls', { cause: err });
+  }
   if (e.code === 'ETLS' || phase === 'tls') {
     const reply = parsed ? { ...parsed, text: `STARTTLS failed while TLS is required: ${parsed.text}` } : { code: 451, enhanced: '4.7.5', text: `TLS failure: ${msg}` };
     return new DeliveryError(reply, 'tls', { cause: err });

@@ -10,8 +10,9 @@
 import type { Logger } from 'pino';
 import { queueDsn, mayBounce } from '../bounce/enqueue.js';
 import { dsnStatus, type DsnRecipient } from '../bounce/dsn.js';
-import { domainOf, type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
-import { attempt, type AttemptDeps, type AttemptResult } from './attempt.js';
+import { type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
+import { domainOf } from '../../src/util/domain.js';
+import { attempt, type AttemptDeps, type AttemptResult, type Parked } from './attempt.js';
 import type { ResolvedOptions } from './options.js';
 import { applyResults, type Applied, retryDelay } from './outcome.js';
 import type { DeliveryObserver } from './types.js';
@@ -29,7 +30,12 @@ interface Done {
   applied: Applied;
 }
 
-export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal): Promise<void> {
+/** What the scheduler needs back: the provider budgets some destinations are waiting for. */
+export interface RunOutcome {
+  parked: Parked['parked'][];
+}
+
+export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal): Promise<RunOutcome> {
   const pending = pendingRecipients(env);
   const byDomain = new Map<string, string[]>();
   for (const r of pending) {
@@ -48,12 +54,15 @@ export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal
   let outstanding = batches.size;
   let changed = false;
   const notices: Done[] = [];
+  const parked: Parked['parked'][] = [];
 
   await Promise.all(
     [...batches].map(async ([key, rcpts]) => {
       let res: AttemptResult | null = null;
       try {
-        res = await attempt(d, env, key === 'smarthost' ? domainOf(rcpts[0]!) : key, rcpts, signal);
+        const r = await attempt(d, env, key === 'smarthost' ? domainOf(rcpts[0]!) : key, rcpts, signal);
+        if ('parked' in r) parked.push(r.parked);
+        else res = r;
       } catch (err) {
         if (!signal.aborted) d.log.error({ err, queueId: env.id }, 'delivery: attempt failed unexpectedly');
       }
@@ -75,6 +84,7 @@ export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal
   if (!batches.size) await serial(() => finish(d, env));
   await lock;
   if (changed) notify(d, env, notices);
+  return { parked };
 }
 
 function splitByDomain<T extends { address: string }>(results: T[]): Map<string, T[]> {
@@ -88,12 +98,14 @@ function splitByDomain<T extends { address: string }>(results: T[]): Map<string,
 
 /** DSNs and delay warnings, then removal or the next attempt's schedule. */
 async function finish(d: RunDeps, env: Envelope): Promise<void> {
+  // Deleted during the attempt (admin DELETE): nothing to bounce, warn or reschedule.
+  if (!d.spool.has(env.id)) return;
   const now = Date.now();
   const expiry = env.receivedAt + d.opts.lifetimeMs;
   const bounceable = mayBounce(env);
   const toBounce = env.recipients.filter((r) => r.status === 'bounced' && !r.bounced);
   if (toBounce.length && bounceable) {
-    await d.spool.update(env);
+    if (!(await d.spool.update(env))) return;
     await queueDsn({ spool: d.spool, env, action: 'failed', hostname: d.opts.hostname, recipients: toBounce.map((r) => dsnRecipient(r, now >= expiry)) });
   }
   for (const r of toBounce) r.bounced = true;

@@ -4,11 +4,13 @@
  */
 import type { AttemptOutcome, Envelope, SmtpReply } from '../spool/envelope.js';
 import type { ReplyClass } from './reply-class.js';
+import type { ShaperEvent } from './shaper.js';
+import type { WarmupSchedule } from './shaping-types.js';
 
 export type { SmtpReply };
 
 /** The provider catalogue (config/providers.yaml), loaded once and used as is by delivery and stats. */
-export type { ProviderCatalog, ProviderInfo, ShapingPreset, ThrottleRule } from '../../config/providers.js';
+export type { ProviderCatalog, ProviderInfo, ShapingPreset } from '../../config/providers.js';
 
 export type SmarthostTls = 'starttls' | 'implicit' | 'none' | 'opportunistic';
 
@@ -41,7 +43,7 @@ export interface DeliveryOptions {
    * Named outbound identities (IP pools): an envelope with `pool` leaves from these addresses
    * with this EHLO name (e.g. newsletters from their own IP). Default identity otherwise.
    */
-  pools?: Record<string, { ehloName?: string; localAddresses?: OutboundAddress[] }>;
+  pools?: Record<string, { ehloName?: string; localAddresses?: OutboundAddress[]; warmup?: WarmupSchedule }>;
   /** Source addresses, one IPv4 and/or one IPv6 used (first of each family); default: any. */
   localAddresses?: OutboundAddress[];
   /** DNS servers "ip", "ip:port", "[v6]:port"; system resolver when empty. */
@@ -81,8 +83,6 @@ export interface DeliveryOptions {
   retryMaxMs?: number; // default 1 h
   lifetimeMs?: number; // default 5 d
   delayWarningMs?: number; // default 4 h; 0 = never
-  /** Time after a throttle's duration between ramp-up steps (default 5 min). */
-  throttleRampStepMs?: number;
 }
 
 export type Outcome = AttemptOutcome;
@@ -120,4 +120,6 @@ export interface DeliveryObserver {
   /** A recipient failed for good (5xx, or its lifetime expired). */
   onFinalBounce?(e: RecipientEvent): void;
   onDelivered?(e: RecipientEvent): void;
+  /** A provider was restricted, relaxed, lifted or cleared for a pool (relay/delivery/shaper.ts). */
+  onShaping?(e: ShaperEvent): void;
 }

@@ -11,7 +11,6 @@ export {
   watchKeyChanges,
   DKIM_CHANNEL,
   dnsRecord,
-  normalizeDomain,
   DKIM_NS,
   type DkimKeyInfo,
   type DkimDnsRecord,

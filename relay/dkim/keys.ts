@@ -10,7 +10,7 @@ import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Store } from '../../src/store/types.js';
-import { normalizeDomain as normalizeAsciiDomain } from '../../policies/address.js';
+import { normalizeDomain } from '../../src/util/domain.js';
 import { decrypt, encrypt, writeKeyFile, type EncryptedSecret, type FileSecret } from './key-secrets.js';
 import type { DkimAlgo, DkimKey } from './sign.js';
 
@@ -83,11 +83,11 @@ const genKeyPair = promisify(generateKeyPair) as unknown as (
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
 /**
- * A domain's ASCII form (the policies' cached one: every message looks its From: domain's keys
- * up), or the trimmed lower-case text for what is not a domain name the policies accept.
+ * The name a domain's keys are filed under: its ASCII form (the cached one: every message looks
+ * its From: domain's keys up), or the trimmed lower-case text for what is not a domain name.
  */
-export function normalizeDomain(domain: string): string {
-  return normalizeAsciiDomain(domain) ?? domain.trim().toLowerCase().replace(/\.$/, '');
+function keyDomain(domain: string): string {
+  return normalizeDomain(domain) ?? domain.trim().toLowerCase().replace(/\.$/, '');
 }
 
 const SELECTOR_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -97,7 +97,7 @@ export async function generateKey(
   domainIn: string,
   opts: GenerateKeyOptions = {},
 ): Promise<{ key: DkimKeyInfo; dns: DkimDnsRecord }> {
-  const domain = normalizeDomain(domainIn);
+  const domain = keyDomain(domainIn);
   const algo = opts.algo ?? 'rsa';
   const masterKey = opts.masterKey || undefined;
   if (!masterKey && !opts.keyDir)
@@ -136,7 +136,7 @@ export async function generateKey(
 
 /** Makes a key active; the previously active key of the same algorithm becomes retired. */
 export async function activateKey(store: Store, domainIn: string, selector: string, now = Date.now()): Promise<DkimKeyInfo> {
-  const domain = normalizeDomain(domainIn);
+  const domain = keyDomain(domainIn);
   const doc = await store.getDoc<DomainDoc>(DKIM_NS, domain);
   const key = doc?.keys.find((k) => k.selector === selector.toLowerCase());
   if (!doc || !key) throw new Error(`No DKIM key ${selector} for ${domain}`);
@@ -158,7 +158,7 @@ export async function activateKey(store: Store, domainIn: string, selector: stri
 
 /** Deletes a key (and its PEM file). Returns false when it did not exist. */
 export async function removeKey(store: Store, domainIn: string, selector: string): Promise<boolean> {
-  const domain = normalizeDomain(domainIn);
+  const domain = keyDomain(domainIn);
   const doc = await store.getDoc<DomainDoc>(DKIM_NS, domain);
   const key = doc?.keys.find((k) => k.selector === selector.toLowerCase());
   if (!doc || !key) return false;
@@ -173,7 +173,7 @@ export async function removeKey(store: Store, domainIn: string, selector: string
 /** Keys of one domain, or of all domains; never private material. */
 export async function listKeys(store: Store, domainIn?: string): Promise<DkimKeyInfo[]> {
   if (domainIn !== undefined) {
-    const doc = await store.getDoc<DomainDoc>(DKIM_NS, normalizeDomain(domainIn));
+    const doc = await store.getDoc<DomainDoc>(DKIM_NS, keyDomain(domainIn));
     return (doc?.keys ?? []).map(toInfo);
   }
   const all = await store.listDocs<DomainDoc>(DKIM_NS);
@@ -196,7 +196,7 @@ export function activeSigningKeys(
   masterKey?: string,
   opts: SigningKeyOptions = {},
 ): Promise<DkimKey[]> {
-  const domain = normalizeDomain(domainIn);
+  const domain = keyDomain(domainIn);
   const now = opts.now ?? Date.now();
   let cache = caches.get(store);
   if (!cache) caches.set(store, (cache = new Map()));
@@ -214,7 +214,7 @@ export function invalidateKeyCache(store: Store, domain?: string): void {
   const cache = caches.get(store);
   if (!cache) return;
   if (domain === undefined) cache.clear();
-  else cache.delete(normalizeDomain(domain));
+  else cache.delete(keyDomain(domain));
 }
 
 /**

@@ -16,6 +16,10 @@ export const REPLIES = {
   authRequired: () => smtpError(530, '5.7.0', 'Authentification requise : ce relais n’accepte que ses clients / Authentication required: relay access denied'),
   authFailed: () => smtpError(535, '5.7.8', 'Identifiants refusés / Authentication credentials invalid'),
   authTempFail: () => smtpError(454, '4.7.0', 'Vérification des identifiants impossible pour le moment, réessayez / Temporary authentication failure, try again later'),
+  /** 421 closes the connection (smtp-server does on any 421). */
+  authBlocked: (minutes: number) => smtpError(421, '4.7.0', `Trop d’échecs d’authentification depuis cette adresse, réessayez dans ${minutes} min / Too many authentication failures from this address, try again in ${minutes} min`),
+  authTooManyOnConnection: () => smtpError(421, '4.7.0', 'Trop d’échecs d’authentification, connexion fermée / Too many authentication failures, closing connection'),
+  authUserLocked: () => smtpError(454, '4.7.0', 'Authentification de cet utilisateur suspendue depuis cette adresse, réessayez plus tard / Authentication for this user temporarily refused from this address, try again later'),
   encryptionRequired: () => smtpError(538, '5.7.11', 'Chiffrement requis avant AUTH : utilisez STARTTLS / Encryption required for requested authentication mechanism'),
   tooManyRecipients: (max: number) => smtpError(452, '4.5.3', `Trop de destinataires (maximum ${max} par message) / Too many recipients (at most ${max} per message)`),
   tooBig: (max: number) => smtpError(552, '5.3.4', `Message trop volumineux (maximum ${max} octets) / Message size exceeds fixed limit of ${max} bytes`),

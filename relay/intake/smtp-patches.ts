@@ -6,6 +6,9 @@
  * - The greeting delay: smtp-server waits 100 ms before every greeting (early-talker check,
  *   no option), which caps one-message-per-connection clients near 190 msg/s. Relais's
  *   clients are known MTAs; the delay is configurable (smtp.greeting_delay, default 0).
+ * - AUTH in the EHLO answer: smtp-server advertises it whenever the command is enabled, also to
+ *   a client that may only authenticate after STARTTLS; `hideAuthWhen` lets the intake leave it
+ *   out there (the command itself still answers 538, so a client that tries anyway learns why).
  * - DATA scanning: smtp-server looks for "<LF>." with a JavaScript loop over every byte (11% of
  *   the relay's CPU on 100 KiB messages). The replacement below is the same function with that
  *   loop replaced by Buffer.indexOf; behaviour (terminator, dot-unstuffing, chunk edges) is
@@ -13,6 +16,7 @@
  */
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 
 const END_SEQUENCE = Buffer.from('\r\n.\r\n');
 const DATA_START_END = Buffer.from('.\r\n');
@@ -79,6 +83,14 @@ function feedDataStream(this: StreamInternals, input: Buffer, done: () => void):
   dataStream.once('close', onDrain);
 }
 
+const HIDE_AUTH = Symbol('relais.hideAuth');
+type HideAuth = (session: SMTPServerSession, secure: boolean) => boolean;
+
+/** EHLO on this server leaves AUTH out when `hide` says so (checked at every EHLO, so after STARTTLS too). */
+export function hideAuthWhen(server: SMTPServer, hide: HideAuth): void {
+  (server as unknown as Record<symbol, HideAuth>)[HIDE_AUTH] = hide;
+}
+
 const ENHANCED_PREFIX = /^[245]\.\d{1,3}\.\d{1,3} /;
 let greetingDelayMs = 0;
 let patched = false;
@@ -96,8 +108,23 @@ export function applySmtpServerPatches(): void {
     init(): void;
     connectionReady(): void;
     _setListeners(cb: () => void): void;
-    _server: { options: { maxClients?: number }; connections: Set<unknown> };
+    _server: { options: { maxClients?: number; disabledCommands: string[] }; connections: Set<unknown> } & Record<symbol, HideAuth | undefined>;
     name: string;
+    secure: boolean;
+    session: SMTPServerSession & { disabledCommands?: string[] };
+    handler_EHLO(command: Buffer, callback: () => void): void;
+  };
+  const ehlo = proto.handler_EHLO;
+  proto.handler_EHLO = function (this: typeof proto, command: Buffer, callback: () => void) {
+    if (!this._server[HIDE_AUTH]?.(this.session, this.secure)) return ehlo.call(this, command, callback);
+    // The feature list is built synchronously from _isSupported('AUTH'), which reads this.
+    const prev = this.session.disabledCommands;
+    this.session.disabledCommands = [...(Array.isArray(prev) ? prev : this._server.options.disabledCommands), 'AUTH'];
+    try {
+      ehlo.call(this, command, callback);
+    } finally {
+      this.session.disabledCommands = prev;
+    }
   };
   const send = proto.send;
   proto.send = function (this: typeof proto, code: number, data: unknown, context?: unknown) {

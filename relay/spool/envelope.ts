@@ -97,7 +97,3 @@ export function pendingRecipients(env: Envelope): RecipientState[] {
   return env.recipients.filter((r) => r.status === 'pending' || r.status === 'deferred');
 }
 
-export function domainOf(address: string): string {
-  const at = address.lastIndexOf('@');
-  return at < 0 ? '' : address.slice(at + 1).toLowerCase();
-}

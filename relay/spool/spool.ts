@@ -54,6 +54,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   private readonly bodies = new BodyCache();
   private readonly syncer: DirSyncer;
   private readonly fsyncFiles: boolean;
+  /** The last pending update/remove of each message: operations on one message run in order. */
+  private readonly tails = new Map<string, Promise<unknown>>();
   readonly dirs: Record<'messages' | 'tmp' | QueueState, string>;
 
   private constructor(
@@ -143,43 +145,70 @@ export class Spool extends EventEmitter<SpoolEvents> {
     await rm(writer.path, { force: true }).catch(() => undefined);
   }
 
+  /** Runs `fn` after every earlier update/remove of this message, and before later ones. */
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.tails.get(id) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.tails.set(id, tail);
+    void tail.then(() => {
+      if (this.tails.get(id) === tail) this.tails.delete(id);
+    });
+    return run;
+  }
+
   /**
    * Persists a changed envelope, moving it to `state` when given. The new version is written
    * and fsynced in tmp/, then renamed over the old one: a crash leaves one of the two.
+   * Updates and removals of one message are serialised, and a removed message is never written
+   * back: a delivery attempt that ends after an admin DELETE gets false and must stop there.
    */
-  async update(env: Envelope, state?: QueueState): Promise<void> {
-    const from = env.state;
-    const to = state ?? from;
-    const next: Envelope = { ...env, state: to, rev: env.rev + 1 };
-    const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
-    await this.writeDurable(tmp, next);
-    await rename(tmp, this.envPath(to, env.id));
-    const hadFile = env.rev > 1;
-    if (to !== from && hadFile) await unlink(this.envPath(from, env.id)).catch(() => undefined);
-    await Promise.all([this.syncer.sync(this.dirs[to]), to !== from && hadFile ? this.syncer.sync(this.dirs[from]) : undefined]);
-    Object.assign(env, next);
-    this.index.set(env.id, env);
-    if (to !== from) this.log.info({ queueId: env.id, from, to, reason: env.holdReason }, `queue: ${to}`);
-    this.emit('changed', env, to !== from ? from : null);
+  update(env: Envelope, state?: QueueState): Promise<boolean> {
+    return this.serial(env.id, async () => {
+      if (!this.index.has(env.id)) return false;
+      const from = env.state;
+      const to = state ?? from;
+      const next: Envelope = { ...env, state: to, rev: env.rev + 1 };
+      const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
+      await this.writeDurable(tmp, next);
+      await rename(tmp, this.envPath(to, env.id));
+      const hadFile = env.rev > 1;
+      if (to !== from && hadFile) await unlink(this.envPath(from, env.id)).catch(() => undefined);
+      await Promise.all([this.syncer.sync(this.dirs[to]), to !== from && hadFile ? this.syncer.sync(this.dirs[from]) : undefined]);
+      // Only what this write changed: fields another operation set meanwhile (a hold reason set
+      // while an attempt's update was being written) are newer than this snapshot and stay.
+      env.state = to;
+      env.rev = next.rev;
+      this.index.set(env.id, env);
+      if (to !== from) this.log.info({ queueId: env.id, from, to, reason: env.holdReason }, `queue: ${to}`);
+      this.emit('changed', env, to !== from ? from : null);
+      return true;
+    });
+  }
+
+  /** Whether the message is still queued (not removed). */
+  has(id: string): boolean {
+    return this.index.has(id);
   }
 
   /**
    * Removes a finished message: the body first (its trailer could otherwise bring the message
    * back after a crash), then the envelope; an envelope without body is dropped at recovery.
    */
-  async remove(id: string): Promise<void> {
-    const env = this.index.get(id) ?? (await this.load(id));
-    if (!env) return;
-    this.bodies.delete(id);
-    await unlink(this.bodyPath(id)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
+  remove(id: string): Promise<void> {
+    return this.serial(id, async () => {
+      const env = this.index.get(id) ?? (await this.load(id));
+      if (!env) return;
+      this.bodies.delete(id);
+      await unlink(this.bodyPath(id)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      await this.syncer.sync(this.dirs.messages);
+      // rev 1 lives only in the trailer: there is no envelope file to remove.
+      if (env.rev > 1) await unlink(this.envPath(env.state, id)).catch(() => undefined);
+      this.index.delete(id);
+      this.log.info({ queueId: id }, 'queue: removed');
+      this.emit('removed', id);
     });
-    await this.syncer.sync(this.dirs.messages);
-    // rev 1 lives only in the trailer: there is no envelope file to remove.
-    if (env.rev > 1) await unlink(this.envPath(env.state, id)).catch(() => undefined);
-    this.index.delete(id);
-    this.log.info({ queueId: id }, 'queue: removed');
-    this.emit('removed', id);
   }
 
   get(id: string): Envelope | undefined {

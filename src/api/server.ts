@@ -10,6 +10,13 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
 import { createAuthHook, HttpError } from './auth.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The bearer-token hook of /api/v1, for public routes that may require a token. */
+    authenticate: ReturnType<typeof createAuthHook>;
+  }
+}
+
 export interface ApiPlugin {
   plugin: FastifyPluginAsync<never>;
   opts: unknown;
@@ -66,10 +73,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger());
 
+  // One hook, so the failure budget is shared by /api/v1 and the public routes that opt in.
+  const authenticate = createAuthHook(opts.store, { envAdminToken: opts.envAdminToken });
+  app.decorate('authenticate', authenticate);
   for (const p of opts.publicRoutes) await app.register(p.plugin, p.opts as never);
 
   await app.register(async (api) => {
-    api.addHook('onRequest', createAuthHook(opts.store, { envAdminToken: opts.envAdminToken }));
+    api.addHook('onRequest', authenticate);
     for (const p of opts.routes) await api.register(p.plugin, p.opts as never);
   }, { prefix: '/api/v1' });
 

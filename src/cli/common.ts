@@ -1,6 +1,7 @@
 /** Shared by every `relais` sub-command: the same --config FILE and RELAIS_* variables as start. */
 import { Command } from 'commander';
 import { loadConfig, type RelaisConfig } from '../config/config.js';
+import { ConfigError } from '../../config/validate.js';
 
 export function withConfig(cmd: Command): Command {
   return cmd.option('-c, --config <file>', 'YAML configuration file (RELAIS_CONFIG)', process.env.RELAIS_CONFIG);
@@ -15,9 +16,9 @@ export const EXIT_FINDINGS_FAIL = 2;
 
 /** Errors are one clear line and a non-zero exit. */
 export function fail(err: unknown): never {
-  const msg = err instanceof Error && err.name === 'ConfigError' ? `configuration error: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const msg = err instanceof ConfigError ? `configuration error: ${err.message}` : err instanceof Error ? err.message : String(err);
   process.stderr.write(`relais: ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
-  process.exit(err instanceof Error && err.name === 'ConfigError' ? 78 : 1);
+  process.exit(err instanceof ConfigError ? 78 : 1);
 }
 
 export async function readStdin(): Promise<string> {

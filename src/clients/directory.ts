@@ -7,7 +7,7 @@
 import ipaddr from 'ipaddr.js';
 import type { ClientView } from '../tenants/types.js';
 import type { TenantDirectory } from '../tenants/directory.js';
-import { verifyPassword } from './password.js';
+import { dummyHash, verifyPassword } from './password.js';
 
 export interface MatchedClient {
   name: string;
@@ -58,12 +58,17 @@ export class ClientDirectory {
     return null;
   }
 
-  /** Verifies AUTH credentials; rejects (throws) only when the directory cannot be read. */
-  async authenticate(user: string, password: string): Promise<MatchedClient | null> {
+  /**
+   * Verifies AUTH credentials; rejects (throws) only when the directory cannot be read, or when
+   * too many verifications wait (ScryptBusyError). `priority`: see verifyPassword.
+   */
+  async authenticate(user: string, password: string, priority = false): Promise<MatchedClient | null> {
     const snap = await this.directory.snapshot();
     const c = snap.clients.get(user);
-    const ok = c && !c.disabled && c.password_hash ? await verifyPassword(password, c.password_hash) : false;
-    if (ok) return matched(c!);
+    const usable = c && !c.disabled && c.password_hash ? c.password_hash : undefined;
+    // Unknown and disabled users cost one scrypt too: the answer time tells nothing.
+    const ok = await verifyPassword(password, usable ?? (await dummyHash()), priority);
+    if (ok && usable) return matched(c!);
     // A refusal computed from an out-of-date snapshot must stay temporary: Postfix bounces on 535.
     if (this.directory.degraded) throw new Error('client directory unavailable (store down)');
     return null;

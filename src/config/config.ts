@@ -7,19 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import {
-  ConfigError,
-  type HostPort,
-  parseBoolean,
-  parseCidr,
-  parseDuration,
-  parseEnum,
-  parseHostPort,
-  parseInteger,
-  parseIp,
-  parseList,
-  parseString,
-} from './parse.js';
+import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, num, onlyKeys, oneOf, str, strList } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
@@ -65,8 +53,14 @@ export interface RelaisConfig {
     socket_timeout_ms: number;
     max_clients: number;
     greeting_delay_ms: number;
+    /** AUTH failures an address may make within auth_failure_window before its cooling-off. */
+    auth_failures_per_address: number;
+    /** AUTH failures for one user name (all addresses) before it is refused from new addresses. */
+    auth_failures_per_user: number;
+    auth_failure_window_ms: number;
+    auth_cooloff_ms: number;
   };
-  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number };
+  api: { listen: HostPort; admin_token?: string; rate_limit_per_minute: number; /** /metrics answers only to an admin token. */ metrics_token_required: boolean };
   store: { redis_url?: string; prefix: string };
   dns: { servers: string[] };
   delivery: {
@@ -74,12 +68,14 @@ export interface RelaisConfig {
     smarthost_user?: string;
     smarthost_password?: string;
     smarthost_tls: 'opportunistic' | 'starttls' | 'implicit' | 'none';
+    /** PEM file of CAs trusted for the smarthost's certificate, besides the system ones. */
+    smarthost_ca_file?: string;
     allow_private_mx: boolean;
     mx_port: number;
     ehlo_name?: string;
     local_addresses: string[];
     /** Named outbound identities: EHLO name and source addresses (listeners pick one with `pool`). */
-    pools: Record<string, { ehlo_name?: string; local_addresses: string[] }>;
+    pools: Record<string, { ehlo_name?: string; local_addresses: string[]; warmup?: WarmupConfig }>;
     max_connections: number;
     tls_required_domains: string[];
     connect_timeout_ms: number;
@@ -113,6 +109,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_TLS_KEY: 'smtp.tls.key',
   RELAIS_API_LISTEN: 'api.listen',
   RELAIS_ADMIN_TOKEN: 'api.admin_token',
+  RELAIS_METRICS_TOKEN_REQUIRED: 'api.metrics_token_required',
   RELAIS_REDIS_URL: 'store.redis_url',
   RELAIS_STORE_PREFIX: 'store.prefix',
   RELAIS_DNS_SERVERS: 'dns.servers',
@@ -120,6 +117,7 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_SMARTHOST_USER: 'delivery.smarthost_user',
   RELAIS_SMARTHOST_PASSWORD: 'delivery.smarthost_password',
   RELAIS_SMARTHOST_TLS: 'delivery.smarthost_tls',
+  RELAIS_SMARTHOST_CA_FILE: 'delivery.smarthost_ca_file',
   RELAIS_ALLOW_PRIVATE_MX: 'delivery.allow_private_mx',
   RELAIS_MX_PORT: 'delivery.mx_port',
   RELAIS_EHLO_NAME: 'delivery.ehlo_name',
@@ -137,19 +135,11 @@ export const ENV_KEYS: Record<string, string> = {
 
 const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
 
-type Raw = Record<string, unknown>;
+type Raw = Obj;
 
 function section(raw: Raw, key: string): Raw {
   const v = raw[key];
-  if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(key, 'expected a mapping');
-  return v as Raw;
-}
-
-function checkKeys(prefix: string, obj: Raw, allowed: string[]): void {
-  for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new ConfigError(prefix ? `${prefix}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
-  }
+  return v === undefined || v === null ? {} : mapping(v, key);
 }
 
 function setPath(raw: Raw, path: string, value: unknown): void {
@@ -187,47 +177,83 @@ export function readYamlFile(file: string): Raw {
 function parseListeners(smtp: Raw, envListen: unknown): ListenerConfig[] {
   const out: ListenerConfig[] = [];
   const base = envListen ?? smtp.listen ?? '127.0.0.1:2525';
-  parseList('smtp.listen', base).forEach((addr, i) =>
-    out.push({ name: i ? `smtp${i}` : 'smtp', listen: parseHostPort('smtp.listen', addr), starttls: true, implicit_tls: false, auth: true, require_auth: false, inbound: false }),
+  envList(base, 'smtp.listen').forEach((addr, i) =>
+    out.push({ name: i ? `smtp${i}` : 'smtp', listen: hostPort(addr, 'smtp.listen'), starttls: true, implicit_tls: false, auth: true, require_auth: false, inbound: false }),
   );
   // Port-25 style listeners for reports coming back from the Internet: no AUTH offered.
-  parseList('smtp.inbound_listen', smtp.inbound_listen).forEach((addr, i) =>
-    out.push({ name: i ? `inbound${i}` : 'inbound', listen: parseHostPort('smtp.inbound_listen', addr), starttls: true, implicit_tls: false, auth: false, require_auth: false, inbound: true }),
+  envList(smtp.inbound_listen, 'smtp.inbound_listen').forEach((addr, i) =>
+    out.push({ name: i ? `inbound${i}` : 'inbound', listen: hostPort(addr, 'smtp.inbound_listen'), starttls: true, implicit_tls: false, auth: false, require_auth: false, inbound: true }),
   );
-  const extra = smtp.listeners ?? [];
-  if (!Array.isArray(extra)) throw new ConfigError('smtp.listeners', 'expected a list');
-  extra.forEach((l: unknown, i) => {
+  list(smtp.listeners ?? [], 'smtp.listeners').forEach((l, i) => {
     const key = `smtp.listeners[${i}]`;
-    if (typeof l !== 'object' || l === null) throw new ConfigError(key, 'expected a mapping');
-    const r = l as Raw;
-    checkKeys(key, r, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth', 'inbound', 'pool']);
+    const r = mapping(l, key);
+    onlyKeys(r, key, ['name', 'listen', 'starttls', 'implicit_tls', 'auth', 'require_auth', 'inbound', 'pool']);
     out.push({
-      name: r.name === undefined ? `listener${i + 1}` : parseString(`${key}.name`, r.name),
-      listen: parseHostPort(`${key}.listen`, r.listen),
-      starttls: r.starttls === undefined ? true : parseBoolean(`${key}.starttls`, r.starttls),
-      implicit_tls: r.implicit_tls === undefined ? false : parseBoolean(`${key}.implicit_tls`, r.implicit_tls),
-      auth: r.auth === undefined ? true : parseBoolean(`${key}.auth`, r.auth),
-      require_auth: r.require_auth === undefined ? false : parseBoolean(`${key}.require_auth`, r.require_auth),
-      inbound: r.inbound === undefined ? false : parseBoolean(`${key}.inbound`, r.inbound),
-      pool: r.pool === undefined ? undefined : parseString(`${key}.pool`, r.pool),
+      name: r.name === undefined ? `listener${i + 1}` : str(r.name, `${key}.name`),
+      listen: hostPort(r.listen, `${key}.listen`),
+      starttls: r.starttls === undefined ? true : envBool(r.starttls, `${key}.starttls`),
+      implicit_tls: r.implicit_tls === undefined ? false : envBool(r.implicit_tls, `${key}.implicit_tls`),
+      auth: r.auth === undefined ? true : envBool(r.auth, `${key}.auth`),
+      require_auth: r.require_auth === undefined ? false : envBool(r.require_auth, `${key}.require_auth`),
+      inbound: r.inbound === undefined ? false : envBool(r.inbound, `${key}.inbound`),
+      pool: r.pool === undefined ? undefined : str(r.pool, `${key}.pool`),
     });
   });
   return out;
+}
+
+/** `delivery.pools.<name>.warmup`: day d since `start` allows initial × growth^d messages per provider. */
+export interface WarmupConfig {
+  /** YYYY-MM-DD, day 0 (UTC). */
+  start: string;
+  initial: number;
+  growth: number;
+  /** Warm-up is over once a day's volume reaches this. */
+  max: number;
+  /** Provider ids (config/providers.yaml) it applies to; absent = all. */
+  providers?: string[];
+}
+
+function parseWarmup(key: string, raw: unknown): WarmupConfig {
+  const w = mapping(raw, key);
+  onlyKeys(w, key, ['start', 'initial', 'growth', 'max', 'providers']);
+  // YAML may read an unquoted date as a Date.
+  const start = w.start instanceof Date ? w.start.toISOString().slice(0, 10) : str(w.start, `${key}.start`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) throw new ConfigError(`${key}.start`, `must be a date YYYY-MM-DD (got ${JSON.stringify(start)})`);
+  const growth = w.growth === undefined ? 1.5 : num(w.growth, `${key}.growth`, 1, 10);
+  const initial = w.initial === undefined ? 50 : envInt(w.initial, `${key}.initial`, 1);
+  const max = w.max === undefined ? 100_000 : envInt(w.max, `${key}.max`, initial);
+  const providers = w.providers === undefined ? undefined : strList(w.providers, `${key}.providers`);
+  for (const p of providers ?? []) if (!/^[a-z0-9_-]+$/.test(p)) throw new ConfigError(`${key}.providers`, `"${p}" is not a provider id of providers.yaml`);
+  return { start, initial, growth, max, ...(providers ? { providers } : {}) };
 }
 
 function parsePools(raw: Raw): RelaisConfig['delivery']['pools'] {
   const out: RelaisConfig['delivery']['pools'] = {};
   for (const [name, v] of Object.entries(raw)) {
     const key = `delivery.pools.${name}`;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(key, 'expected a mapping with ehlo_name and local_addresses');
-    const p = v as Raw;
-    checkKeys(key, p, ['ehlo_name', 'local_addresses']);
+    const p = mapping(v, key);
+    onlyKeys(p, key, ['ehlo_name', 'local_addresses', 'warmup']);
     out[name] = {
-      ehlo_name: p.ehlo_name === undefined ? undefined : parseString(`${key}.ehlo_name`, p.ehlo_name),
-      local_addresses: parseList(`${key}.local_addresses`, p.local_addresses).map((ip) => parseIp(`${key}.local_addresses`, ip)),
+      ehlo_name: p.ehlo_name === undefined ? undefined : str(p.ehlo_name, `${key}.ehlo_name`),
+      local_addresses: envList(p.local_addresses, `${key}.local_addresses`).map((a) => ip(a, `${key}.local_addresses`)),
+      ...(p.warmup === undefined || p.warmup === null ? {} : { warmup: parseWarmup(`${key}.warmup`, p.warmup) }),
     };
   }
   return out;
+}
+
+/** A readable PEM file holding at least one certificate (checked at start, read by delivery). */
+function pemFile(v: unknown, key: string): string {
+  const file = resolve(str(v, key));
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(key, `${file} holds no PEM certificate`);
+  return file;
 }
 
 const opt = <T>(v: unknown, f: (v: unknown) => T): T | undefined => (v === undefined || v === null || v === '' ? undefined : f(v));
@@ -240,7 +266,7 @@ export interface LoadOptions {
 export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const env = opts.env ?? process.env;
   const raw: Raw = opts.file ? readYamlFile(opts.file) : {};
-  checkKeys('', raw, TOP_KEYS);
+  onlyKeys(raw, '', TOP_KEYS);
   const envListen = env.RELAIS_SMTP_LISTEN;
   for (const [name, path] of Object.entries(ENV_KEYS)) {
     const v = env[name];
@@ -248,114 +274,118 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  checkKeys('smtp', smtp, ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay']);
+  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
   const tls = section(smtp, 'tls');
-  checkKeys('smtp.tls', tls, ['cert', 'key']);
+  onlyKeys(tls, 'smtp.tls', ['cert', 'key']);
   const api = section(raw, 'api');
-  checkKeys('api', api, ['listen', 'admin_token', 'rate_limit_per_minute']);
+  onlyKeys(api, 'api', ['listen', 'admin_token', 'rate_limit_per_minute', 'metrics_token_required']);
   const store = section(raw, 'store');
-  checkKeys('store', store, ['redis_url', 'prefix']);
+  onlyKeys(store, 'store', ['redis_url', 'prefix']);
   const dns = section(raw, 'dns');
-  checkKeys('dns', dns, ['servers']);
+  onlyKeys(dns, 'dns', ['servers']);
   const delivery = section(raw, 'delivery');
-  checkKeys('delivery', delivery, ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
+  onlyKeys(delivery, 'delivery', ['smarthost', 'smarthost_user', 'smarthost_password', 'smarthost_tls', 'smarthost_ca_file', 'allow_private_mx', 'mx_port', 'ehlo_name', 'local_addresses', 'pools', 'max_connections', 'tls_required_domains', 'connect_timeout', 'providers_file']);
   const queue = section(raw, 'queue');
-  checkKeys('queue', queue, ['retry_first', 'retry_max', 'lifetime', 'delay_warning', 'shutdown_timeout']);
+  onlyKeys(queue, 'queue', ['retry_first', 'retry_max', 'lifetime', 'delay_warning', 'shutdown_timeout']);
   const dkim = section(raw, 'dkim');
-  checkKeys('dkim', dkim, ['master_key', 'key_dir', 'operator_domain', 'operator_selector', 'algorithms']);
+  onlyKeys(dkim, 'dkim', ['master_key', 'key_dir', 'operator_domain', 'operator_selector', 'algorithms']);
   const stats = section(raw, 'stats');
-  checkKeys('stats', stats, ['retention_days', 'classification_file']);
+  onlyKeys(stats, 'stats', ['retention_days', 'classification_file']);
   const listmonk = section(raw, 'listmonk');
-  checkKeys('listmonk', listmonk, ['bounce_domain', 'retry_first', 'retry_max']);
+  onlyKeys(listmonk, 'listmonk', ['bounce_domain', 'retry_first', 'retry_max']);
 
-  const hostname = raw.hostname === undefined ? osHostname() : parseString('hostname', raw.hostname);
-  const relayNetworks = parseList('smtp.relay_networks', smtp.relay_networks ?? ['127.0.0.0/8', '::1/128']);
+  const hostname = raw.hostname === undefined ? osHostname() : str(raw.hostname, 'hostname');
+  const relayNetworks = envList(smtp.relay_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.relay_networks');
   const clientsConfigured = Array.isArray(raw.clients);
   const cfgDir = bundledConfigDir();
 
   const config: RelaisConfig = {
     file: opts.file ? resolve(opts.file) : undefined,
     hostname,
-    data_dir: resolve(raw.data_dir === undefined ? './data' : parseString('data_dir', raw.data_dir)),
-    log_level: raw.log_level === undefined ? 'info' : parseEnum('log_level', raw.log_level, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-    public_ips: parseList('public_ips', raw.public_ips).map((ip) => parseIp('public_ips', ip)),
+    data_dir: resolve(raw.data_dir === undefined ? './data' : str(raw.data_dir, 'data_dir')),
+    log_level: raw.log_level === undefined ? 'info' : oneOf(raw.log_level, 'log_level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    public_ips: envList(raw.public_ips, 'public_ips').map((a) => ip(a, 'public_ips')),
     smtp: {
       listeners: parseListeners(smtp, envListen),
-      max_message_size: smtp.max_message_size === undefined ? 104_857_600 : parseInteger('smtp.max_message_size', smtp.max_message_size, 1024),
-      max_recipients: smtp.max_recipients === undefined ? 1000 : parseInteger('smtp.max_recipients', smtp.max_recipients, 1),
+      max_message_size: smtp.max_message_size === undefined ? 104_857_600 : envInt(smtp.max_message_size, 'smtp.max_message_size', 1024),
+      max_recipients: smtp.max_recipients === undefined ? 1000 : envInt(smtp.max_recipients, 'smtp.max_recipients', 1),
       relay_networks: relayNetworks,
-      auth_requires_tls: smtp.auth_requires_tls === undefined ? true : parseBoolean('smtp.auth_requires_tls', smtp.auth_requires_tls),
-      insecure_auth_networks: parseList('smtp.insecure_auth_networks', smtp.insecure_auth_networks ?? ['127.0.0.0/8', '::1/128']).map((n) => (parseCidr('smtp.insecure_auth_networks', n), n)),
-      tls: { cert: opt(tls.cert, (v) => parseString('smtp.tls.cert', v)), key: opt(tls.key, (v) => parseString('smtp.tls.key', v)) },
-      bare_newlines: smtp.bare_newlines === undefined ? 'normalize' : parseEnum('smtp.bare_newlines', smtp.bare_newlines, ['normalize', 'reject'] as const),
-      banner: smtp.banner === undefined ? 'Relais' : parseString('smtp.banner', smtp.banner),
-      socket_timeout_ms: smtp.socket_timeout === undefined ? 300_000 : parseDuration('smtp.socket_timeout', smtp.socket_timeout),
-      max_clients: smtp.max_clients === undefined ? 1000 : parseInteger('smtp.max_clients', smtp.max_clients, 1),
-      greeting_delay_ms: smtp.greeting_delay === undefined ? 0 : parseDuration('smtp.greeting_delay', smtp.greeting_delay),
+      auth_requires_tls: smtp.auth_requires_tls === undefined ? true : envBool(smtp.auth_requires_tls, 'smtp.auth_requires_tls'),
+      insecure_auth_networks: envList(smtp.insecure_auth_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.insecure_auth_networks').map((n) => (cidr(n, 'smtp.insecure_auth_networks'), n)),
+      tls: { cert: opt(tls.cert, (v) => str(v, 'smtp.tls.cert')), key: opt(tls.key, (v) => str(v, 'smtp.tls.key')) },
+      bare_newlines: smtp.bare_newlines === undefined ? 'normalize' : oneOf(smtp.bare_newlines, 'smtp.bare_newlines', ['normalize', 'reject'] as const),
+      banner: smtp.banner === undefined ? 'Relais' : str(smtp.banner, 'smtp.banner'),
+      socket_timeout_ms: smtp.socket_timeout === undefined ? 300_000 : duration(smtp.socket_timeout, 'smtp.socket_timeout'),
+      max_clients: smtp.max_clients === undefined ? 1000 : envInt(smtp.max_clients, 'smtp.max_clients', 1),
+      greeting_delay_ms: smtp.greeting_delay === undefined ? 0 : duration(smtp.greeting_delay, 'smtp.greeting_delay'),
+      auth_failures_per_address: smtp.auth_failures_per_address === undefined ? 10 : envInt(smtp.auth_failures_per_address, 'smtp.auth_failures_per_address', 1),
+      auth_failures_per_user: smtp.auth_failures_per_user === undefined ? 30 : envInt(smtp.auth_failures_per_user, 'smtp.auth_failures_per_user', 1),
+      auth_failure_window_ms: duration(smtp.auth_failure_window ?? '15m', 'smtp.auth_failure_window'),
+      auth_cooloff_ms: duration(smtp.auth_cooloff ?? '15m', 'smtp.auth_cooloff'),
     },
     api: {
-      listen: parseHostPort('api.listen', api.listen ?? '127.0.0.1:8025'),
-      admin_token: opt(api.admin_token, (v) => parseString('api.admin_token', v)),
-      rate_limit_per_minute: api.rate_limit_per_minute === undefined ? 600 : parseInteger('api.rate_limit_per_minute', api.rate_limit_per_minute, 1),
+      listen: hostPort(api.listen ?? '127.0.0.1:8025', 'api.listen'),
+      admin_token: opt(api.admin_token, (v) => str(v, 'api.admin_token')),
+      rate_limit_per_minute: api.rate_limit_per_minute === undefined ? 600 : envInt(api.rate_limit_per_minute, 'api.rate_limit_per_minute', 1),
+      metrics_token_required: api.metrics_token_required === undefined ? false : envBool(api.metrics_token_required, 'api.metrics_token_required'),
     },
     store: {
       redis_url: opt(store.redis_url, (v) => {
-        const s = parseString('store.redis_url', v);
+        const s = str(v, 'store.redis_url');
         if (!/^(rediss?|redis\+sentinel|redis\+cluster):\/\//.test(s)) throw new ConfigError('store.redis_url', `expected redis://, rediss://, redis+sentinel:// or redis+cluster:// URL, got ${JSON.stringify(s)}`);
         return s;
       }),
-      prefix: store.prefix === undefined ? 'relais:' : parseString('store.prefix', store.prefix),
+      prefix: store.prefix === undefined ? 'relais:' : str(store.prefix, 'store.prefix'),
     },
     dns: {
-      servers: parseList('dns.servers', dns.servers).map((s) => {
-        const hp = parseHostPort('dns.servers', s, 53);
-        parseIp('dns.servers', hp.host);
+      servers: envList(dns.servers, 'dns.servers').map((s) => {
+        const hp = hostPort(s, 'dns.servers', 53);
+        ip(hp.host, 'dns.servers');
         return s;
       }),
     },
     delivery: {
-      smarthost: opt(delivery.smarthost, (v) => parseHostPort('delivery.smarthost', v, 25)),
-      smarthost_user: opt(delivery.smarthost_user, (v) => parseString('delivery.smarthost_user', v)),
-      smarthost_password: opt(delivery.smarthost_password, (v) => parseString('delivery.smarthost_password', v)),
-      smarthost_tls: delivery.smarthost_tls === undefined ? 'opportunistic' : parseEnum('delivery.smarthost_tls', delivery.smarthost_tls, ['opportunistic', 'starttls', 'implicit', 'none'] as const),
-      allow_private_mx: delivery.allow_private_mx === undefined ? false : parseBoolean('delivery.allow_private_mx', delivery.allow_private_mx),
-      mx_port: delivery.mx_port === undefined ? 25 : parseInteger('delivery.mx_port', delivery.mx_port, 1, 65535),
-      ehlo_name: opt(delivery.ehlo_name, (v) => parseString('delivery.ehlo_name', v)),
-      local_addresses: parseList('delivery.local_addresses', delivery.local_addresses).map((ip) => parseIp('delivery.local_addresses', ip)),
+      smarthost: opt(delivery.smarthost, (v) => hostPort(v, 'delivery.smarthost', 25)),
+      smarthost_user: opt(delivery.smarthost_user, (v) => str(v, 'delivery.smarthost_user')),
+      smarthost_password: opt(delivery.smarthost_password, (v) => str(v, 'delivery.smarthost_password')),
+      smarthost_tls: delivery.smarthost_tls === undefined ? 'opportunistic' : oneOf(delivery.smarthost_tls, 'delivery.smarthost_tls', ['opportunistic', 'starttls', 'implicit', 'none'] as const),
+      smarthost_ca_file: opt(delivery.smarthost_ca_file, (v) => pemFile(v, 'delivery.smarthost_ca_file')),
+      allow_private_mx: delivery.allow_private_mx === undefined ? false : envBool(delivery.allow_private_mx, 'delivery.allow_private_mx'),
+      mx_port: delivery.mx_port === undefined ? 25 : envInt(delivery.mx_port, 'delivery.mx_port', 1, 65535),
+      ehlo_name: opt(delivery.ehlo_name, (v) => str(v, 'delivery.ehlo_name')),
+      local_addresses: envList(delivery.local_addresses, 'delivery.local_addresses').map((a) => ip(a, 'delivery.local_addresses')),
       pools: parsePools(section(delivery, 'pools')),
-      max_connections: delivery.max_connections === undefined ? 100 : parseInteger('delivery.max_connections', delivery.max_connections, 1),
-      tls_required_domains: parseList('delivery.tls_required_domains', delivery.tls_required_domains).map((d) => d.toLowerCase()),
-      connect_timeout_ms: delivery.connect_timeout === undefined ? 30_000 : parseDuration('delivery.connect_timeout', delivery.connect_timeout),
-      providers_file: delivery.providers_file === undefined ? resolve(cfgDir, 'providers.yaml') : parseString('delivery.providers_file', delivery.providers_file),
+      max_connections: delivery.max_connections === undefined ? 100 : envInt(delivery.max_connections, 'delivery.max_connections', 1),
+      tls_required_domains: envList(delivery.tls_required_domains, 'delivery.tls_required_domains').map((d) => d.toLowerCase()),
+      connect_timeout_ms: delivery.connect_timeout === undefined ? 30_000 : duration(delivery.connect_timeout, 'delivery.connect_timeout'),
+      providers_file: delivery.providers_file === undefined ? resolve(cfgDir, 'providers.yaml') : str(delivery.providers_file, 'delivery.providers_file'),
     },
     queue: {
-      retry_first_ms: parseDuration('queue.retry_first', queue.retry_first ?? '5m'),
-      retry_max_ms: parseDuration('queue.retry_max', queue.retry_max ?? '1h'),
-      lifetime_ms: parseDuration('queue.lifetime', queue.lifetime ?? '5d'),
-      delay_warning_ms: parseDuration('queue.delay_warning', queue.delay_warning ?? '4h'),
-      shutdown_timeout_ms: parseDuration('queue.shutdown_timeout', queue.shutdown_timeout ?? '30s'),
+      retry_first_ms: duration(queue.retry_first ?? '5m', 'queue.retry_first'),
+      retry_max_ms: duration(queue.retry_max ?? '1h', 'queue.retry_max'),
+      lifetime_ms: duration(queue.lifetime ?? '5d', 'queue.lifetime'),
+      delay_warning_ms: duration(queue.delay_warning ?? '4h', 'queue.delay_warning'),
+      shutdown_timeout_ms: duration(queue.shutdown_timeout ?? '30s', 'queue.shutdown_timeout'),
     },
     dkim: {
-      master_key: opt(dkim.master_key, (v) => parseString('dkim.master_key', v)),
-      key_dir: opt(dkim.key_dir, (v) => parseString('dkim.key_dir', v)),
-      operator_domain: opt(dkim.operator_domain, (v) => parseString('dkim.operator_domain', v).toLowerCase()),
-      operator_selector: opt(dkim.operator_selector, (v) => parseString('dkim.operator_selector', v)),
-      algorithms: parseList('dkim.algorithms', dkim.algorithms ?? ['rsa', 'ed25519']),
+      master_key: opt(dkim.master_key, (v) => str(v, 'dkim.master_key')),
+      key_dir: opt(dkim.key_dir, (v) => str(v, 'dkim.key_dir')),
+      operator_domain: opt(dkim.operator_domain, (v) => str(v, 'dkim.operator_domain').toLowerCase()),
+      operator_selector: opt(dkim.operator_selector, (v) => str(v, 'dkim.operator_selector')),
+      algorithms: envList(dkim.algorithms ?? ['rsa', 'ed25519'], 'dkim.algorithms'),
     },
     stats: {
-      retention_days: stats.retention_days === undefined ? 90 : parseInteger('stats.retention_days', stats.retention_days, 1, 3650),
-      classification_file: stats.classification_file === undefined ? resolve(cfgDir, 'classification.yaml') : parseString('stats.classification_file', stats.classification_file),
+      retention_days: stats.retention_days === undefined ? 90 : envInt(stats.retention_days, 'stats.retention_days', 1, 3650),
+      classification_file: stats.classification_file === undefined ? resolve(cfgDir, 'classification.yaml') : str(stats.classification_file, 'stats.classification_file'),
     },
     listmonk: {
-      bounce_domain: opt(listmonk.bounce_domain, (v) => parseString('listmonk.bounce_domain', v).toLowerCase()),
-      retry_first_ms: parseDuration('listmonk.retry_first', listmonk.retry_first ?? '5s'),
-      retry_max_ms: parseDuration('listmonk.retry_max', listmonk.retry_max ?? '15m'),
+      bounce_domain: opt(listmonk.bounce_domain, (v) => str(v, 'listmonk.bounce_domain').toLowerCase()),
+      retry_first_ms: duration(listmonk.retry_first ?? '5s', 'listmonk.retry_first'),
+      retry_max_ms: duration(listmonk.retry_max ?? '15m', 'listmonk.retry_max'),
     },
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
-    tenants: Array.isArray(raw.tenants) ? raw.tenants : raw.tenants === undefined ? [] : (() => {
-      throw new ConfigError('tenants', 'expected a list');
-    })(),
+    tenants: raw.tenants === undefined ? [] : list(raw.tenants, 'tenants'),
     clients: [],
     clients_configured: clientsConfigured,
   };
@@ -369,7 +399,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   if (clientsConfigured) {
     config.clients = raw.clients as unknown[];
   } else {
-    relayNetworks.forEach((n) => parseCidr('smtp.relay_networks', n));
+    relayNetworks.forEach((n) => cidr(n, 'smtp.relay_networks'));
     // Like Postfix's mynetworks_style = host: these networks may relay for any sender.
     config.clients = [{ name: 'relay-networks', networks: relayNetworks, tenants: ['*'], allow_null_sender: true, trusted: true }];
   }

@@ -10,7 +10,7 @@
  *     auth_failure:   { min_count: 3, window: 1h, per: sender_domain }  # SPF/DKIM/DMARC/PTR replies
  *     policy_rejects: { min_count: 20, window: 1h, per: sender }        # our own policy verdicts "reject"
  */
-import { FieldCheck } from './field-check.js';
+import { duration, inFile, mapping, num, oneOf, onlyKeys, posInt } from '../../config/validate.js';
 
 export const ALERT_TYPES = ['bounce_rate', 'deferral_rate', 'spam_block', 'auth_failure', 'policy_rejects'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
@@ -50,26 +50,29 @@ export function isRateAlert(t: AlertType): boolean {
 
 /** Validate the `alerts` section (undefined → all defaults). */
 export function parseAlertsConfig(raw: unknown, source = 'relais.yaml'): AlertsConfig {
-  const c: FieldCheck = new FieldCheck(source);
-  const root = raw === undefined || raw === null ? {} : c.obj(raw, 'alerts');
-  c.onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES]);
-  const intervalMs = root.interval === undefined ? 60_000 : c.duration(root.interval, 'alerts.interval');
+  return inFile(source, () => alertsOf(raw));
+}
+
+function alertsOf(raw: unknown): AlertsConfig {
+  const root = raw === undefined || raw === null ? {} : mapping(raw, 'alerts');
+  onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES]);
+  const intervalMs = root.interval === undefined ? 60_000 : duration(root.interval, 'alerts.interval');
   const rules: AlertRule[] = [];
   for (const type of ALERT_TYPES) {
     const key = `alerts.${type}`;
     const v = root[type];
     if (v === false) continue;
-    const o = v === undefined || v === true ? {} : c.obj(v, key);
+    const o = v === undefined || v === true ? {} : mapping(v, key);
     const rate = isRateAlert(type);
-    c.onlyKeys(o, key, rate ? ['threshold', 'min_messages', 'window', 'per'] : ['min_count', 'window', 'per']);
+    onlyKeys(o, key, rate ? ['threshold', 'min_messages', 'window', 'per'] : ['min_count', 'window', 'per']);
     const d = DEFAULTS[type];
     rules.push({
       type,
-      threshold: rate ? (o.threshold === undefined ? d.threshold! : c.num(o.threshold, `${key}.threshold`, 0, 1)) : 0,
-      minMessages: rate ? (o.min_messages === undefined ? d.min_messages! : c.posInt(o.min_messages, `${key}.min_messages`)) : 0,
-      minCount: rate ? 0 : o.min_count === undefined ? d.min_count! : c.posInt(o.min_count, `${key}.min_count`),
-      windowMs: c.duration(o.window ?? d.window, `${key}.window`),
-      per: o.per === undefined ? d.per : c.oneOf(o.per, `${key}.per`, ALERT_PER),
+      threshold: rate ? (o.threshold === undefined ? d.threshold! : num(o.threshold, `${key}.threshold`, 0, 1)) : 0,
+      minMessages: rate ? (o.min_messages === undefined ? d.min_messages! : posInt(o.min_messages, `${key}.min_messages`)) : 0,
+      minCount: rate ? 0 : o.min_count === undefined ? d.min_count! : posInt(o.min_count, `${key}.min_count`),
+      windowMs: duration(o.window ?? d.window, `${key}.window`),
+      per: o.per === undefined ? d.per : oneOf(o.per, `${key}.per`, ALERT_PER),
     });
   }
   return { intervalMs, rules };

@@ -14,7 +14,8 @@ import type { StatsLogger } from './recorder.js';
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  type: AlertType;
+  /** `blocklisted_ip`: a provider suspended for a block list (src/stats/shaping-alerts.ts). */
+  type: AlertType | 'blocklisted_ip';
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */
@@ -24,6 +25,8 @@ export interface Alert {
   /** Rate (0..1) for rate alerts, count otherwise. */
   value: number;
   threshold: number;
+  /** What to do about it, when known (e.g. the delisting address quoted in the reply). */
+  fix?: { fr: string; en: string };
 }
 
 export interface StatsAlertsOptions {
@@ -38,6 +41,8 @@ export interface StatsAlerts {
   evaluate(opts?: { tenant?: string; now?: number }): Promise<Alert[]>;
   /** Result of the last periodic (global) evaluation. */
   active(): Alert[];
+  /** Alerts that come from elsewhere than the stats (provider suspensions), read at each global evaluation. */
+  addSource(fn: () => Promise<Alert[]>): void;
   start(): void;
   stop(): void;
 }
@@ -150,6 +155,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   const previous = new Map<string, Set<string>>();
   let last: Alert[] = [];
   let timer: NodeJS.Timeout | null = null;
+  const sources: Array<() => Promise<Alert[]>> = [];
 
   const evaluate = async ({ tenant, now = Date.now() }: { tenant?: string; now?: number } = {}): Promise<Alert[]> => {
     const scope = scopeOf(tenant);
@@ -189,6 +195,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
       log?.info?.({ alert: { id } }, 'stats alert cleared');
     }
     previous.set(scope, ids);
+    if (tenant === undefined) for (const source of sources) alerts.push(...(await source()));
     alerts.sort((a, b) => (a.severity === b.severity ? a.id.localeCompare(b.id) : a.severity === 'critical' ? -1 : 1));
     return alerts;
   };
@@ -196,6 +203,7 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
   return {
     evaluate,
     active: () => last,
+    addSource: (fn) => void sources.push(fn),
     start() {
       if (timer) return;
       const tick = (): void => {

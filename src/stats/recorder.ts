@@ -19,6 +19,7 @@ import type { ReplyCategory } from '../../relay/delivery/reply-class.js';
 export type BounceKind = 'hard' | 'soft';
 /** The reply category of a failed attempt (`none` for a delivered one). */
 export type Reason = ReplyCategory | 'none';
+import { domainOf } from '../util/domain.js';
 
 export interface StatsLogger {
   warn(obj: object, msg: string): void;
@@ -183,8 +184,7 @@ export function createStatsRecorder(opts: StatsRecorderOptions): StatsRecorder {
   const recordVerdict = (v: VerdictRecord): void => {
     const metrics = names.verdictMetrics(v.action, v.reason);
     const sender = normId(v.sender, '<>');
-    const at = sender.lastIndexOf('@');
-    addAll(toMs(v.at), v.tenant, { s: sender, sd: at >= 0 ? sender.slice(at + 1) : '?', t: v.tenant ?? NO_TENANT }, metrics);
+    addAll(toMs(v.at), v.tenant, { s: sender, sd: domainOf(sender) || '?', t: v.tenant ?? NO_TENANT }, metrics);
   };
 
   const writeSamples = async (base: string, samples: SampleReply[]): Promise<void> => {

@@ -28,7 +28,7 @@ export class CounterOwner {
   acquire(): void {
     if (this.held) return;
     try {
-      writeFileSync(this.file, this.id, { flag: 'wx' });
+      writeFileSync(this.file, this.id, { flag: 'wx', mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreUnavailableError(`counter owner file: ${(err as Error).message}`, { cause: err });
       const owner = this.readOwner();
@@ -37,7 +37,7 @@ export class CounterOwner {
       if (!stale) {
         throw new StoreUnavailableError(`the embedded store's counters are in use by process ${pid} (one process per data directory; nodes that share quotas need Redis)`);
       }
-      writeFileSync(this.file, this.id);
+      writeFileSync(this.file, this.id, { mode: 0o600 });
     }
     this.held = true;
     openHere.add(this.id);

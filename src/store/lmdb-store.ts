@@ -7,7 +7,7 @@
  * by a sweeper. Publish/subscribe goes through an events table polled by subscribers (works
  * across processes).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { LogEntry } from './sliding-log.js';
@@ -42,9 +42,22 @@ export interface LmdbStoreOptions {
 
 export async function openLmdbStore(opts: LmdbStoreOptions): Promise<Store> {
   const path = join(opts.dataDir, 'store');
-  mkdirSync(path, { recursive: true });
+  mkdirSync(path, { recursive: true, mode: 0o700 });
   const root = open({ path, maxDbs: 16 });
+  // lmdb-js creates data.mdb and lock.mdb 0664 (minus umask): the store holds token hashes and
+  // sealed secrets, so it is made private like the rest of the data dir (existing installs too).
+  makePrivate(path, 0o700);
+  for (const f of readdirSync(path)) makePrivate(join(path, f), 0o600);
   return new LmdbStore(root, opts.prefix, new CounterOwner(join(path, 'counters.owner')));
+}
+
+/** chmod, except when another user owns the file (a CLI run by root on the relay's dir may). */
+function makePrivate(path: string, mode: number): void {
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
 }
 
 /** Entries [k, ...] of a composite-key table, in key order (k alone is never stored). */

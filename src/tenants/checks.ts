@@ -1,35 +1,13 @@
 /**
- * Small validation kit: collects every problem with the key path it concerns, e.g.
- * "tenants[2].limits.mailbox.messages_per_hour: must be a positive integer".
+ * The parts of tenants and policies that several sections share (limits, bulk, guard), checked
+ * with the one validation kit (config/validate.ts), every problem collected with its key path,
+ * e.g. "tenants[2].limits.mailbox.messages_per_hour: must be a positive integer".
  */
 import { substituteEnv, MissingEnvError } from './env.js';
 import { LIMIT_LEVELS, LIMIT_NAMES, type LevelLimits, type LimitSet } from '../../policies/limits.js';
 import { BULK_ACTIONS, type BulkPolicy } from '../../policies/bulk.js';
 import type { GuardPolicy } from '../../policies/guard.js';
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-export class Problems {
-  readonly list: string[] = [];
-  add(path: string, message: string): undefined {
-    this.list.push(`${path}: ${message}`);
-    return undefined;
-  }
-  throwIfAny(): void {
-    if (this.list.length) throw new ConfigError(this.list);
-  }
-}
-
-export type Obj = Record<string, unknown>;
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+import { bool, isObj, mapping, onlyKeys, oneOf, posInt, posNumber, strList, type Obj, type Problems } from '../../config/validate.js';
 
 /** Copy of a parsed YAML value with ${VAR} substituted in every string. */
 export function substituteDeep(v: unknown, path: string, p: Problems, env: NodeJS.ProcessEnv): unknown {
@@ -46,53 +24,12 @@ export function substituteDeep(v: unknown, path: string, p: Problems, env: NodeJ
   return v;
 }
 
+/** An optional mapping: its unknown keys are problems, but the keys it knows are still read. */
 export function object(v: unknown, path: string, p: Problems, allowed: readonly string[]): Obj | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) return p.add(path, 'must be a mapping');
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) p.add(`${path}.${k}`, `unknown key (expected one of: ${allowed.join(', ')})`);
-  return v;
-}
-
-export function posInt(v: unknown, path: string, p: Problems): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) return p.add(path, 'must be a positive integer');
-  return v;
-}
-
-export function posNumber(v: unknown, path: string, p: Problems): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return p.add(path, 'must be a positive number');
-  return v;
-}
-
-export function bool(v: unknown, path: string, p: Problems): boolean | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') return p.add(path, 'must be true or false');
-  return v;
-}
-
-export function str(v: unknown, path: string, p: Problems, required = false): string | undefined {
-  if (v === undefined || v === null || v === '') return required ? p.add(path, 'is required') : undefined;
-  if (typeof v !== 'string') return p.add(path, 'must be a string');
-  return v;
-}
-
-export function strList(v: unknown, path: string, p: Problems): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || !x)) return p.add(path, 'must be a list of strings');
-  return v as string[];
-}
-
-export function url(v: unknown, path: string, p: Problems, required = false): string | undefined {
-  const s = str(v, path, p, required);
-  if (s === undefined) return undefined;
-  try {
-    const u = new URL(s);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return p.add(path, 'must be an http(s) URL');
-  } catch {
-    return p.add(path, 'must be an http(s) URL');
-  }
-  return s.replace(/\/+$/, '');
+  const o = p.take(() => mapping(v, path));
+  if (o) p.take(() => onlyKeys(o, path, allowed));
+  return o;
 }
 
 export function limitSet(v: unknown, path: string, p: Problems): LimitSet | undefined {
@@ -104,15 +41,15 @@ export function limitSet(v: unknown, path: string, p: Problems): LimitSet | unde
     if (x === undefined) continue;
     if (isObj(x)) {
       const lo = object(x, `${path}.${name}`, p, ['limit', 'hard']);
-      const limit = posInt(lo?.limit, `${path}.${name}.limit`, p) ?? (lo?.limit === undefined ? p.add(`${path}.${name}.limit`, 'is required') : undefined);
-      const hard = bool(lo?.hard, `${path}.${name}.hard`, p);
+      const limit = lo?.limit === undefined ? p.add(`${path}.${name}.limit`, 'is required') : p.opt(lo.limit, `${path}.${name}.limit`, posInt);
+      const hard = p.opt(lo?.hard, `${path}.${name}.hard`, bool);
       if (limit !== undefined) out[name] = hard === undefined ? { limit } : { limit, hard };
     } else {
-      const limit = posInt(x, `${path}.${name}`, p);
+      const limit = p.opt(x, `${path}.${name}`, posInt);
       if (limit !== undefined) out[name] = limit;
     }
   }
-  const hard = bool(o.hard, `${path}.hard`, p);
+  const hard = p.opt(o.hard, `${path}.hard`, bool);
   if (hard !== undefined) out.hard = hard;
   return out;
 }
@@ -134,15 +71,13 @@ export function bulkPolicy(v: unknown, path: string, p: Problems): Partial<BulkP
   const out: Partial<BulkPolicy> = {};
   if (!o) return out;
   for (const k of ['recipients_per_message', 'distinct_recipients_per_day', 'fingerprint_recipients', 'fingerprint_window_minutes', 'split_window_minutes'] as const) {
-    const n = posInt(o[k], `${path}.${k}`, p);
+    const n = p.opt(o[k], `${path}.${k}`, posInt);
     if (n !== undefined) out[k] = n;
   }
-  const nh = bool(o.newsletter_headers, `${path}.newsletter_headers`, p);
+  const nh = p.opt(o.newsletter_headers, `${path}.newsletter_headers`, bool);
   if (nh !== undefined) out.newsletter_headers = nh;
-  if (o.action !== undefined) {
-    if (!BULK_ACTIONS.includes(o.action as BulkPolicy['action'])) p.add(`${path}.action`, `must be one of ${BULK_ACTIONS.join('|')}`);
-    else out.action = o.action as BulkPolicy['action'];
-  }
+  const action = p.opt(o.action, `${path}.action`, (x, key) => oneOf(x, key, BULK_ACTIONS));
+  if (action !== undefined) out.action = action;
   return out;
 }
 
@@ -152,15 +87,15 @@ export function guardPolicy(v: unknown, path: string, p: Problems): Partial<Guar
   const o = object(v, path, p, GUARD_KEYS);
   const out: Partial<GuardPolicy> = {};
   if (!o) return out;
-  const enabled = bool(o.enabled, `${path}.enabled`, p);
+  const enabled = p.opt(o.enabled, `${path}.enabled`, bool);
   if (enabled !== undefined) out.enabled = enabled;
-  const factor = posNumber(o.volume_factor, `${path}.volume_factor`, p);
+  const factor = p.opt(o.volume_factor, `${path}.volume_factor`, posNumber);
   if (factor !== undefined) out.volume_factor = factor;
   for (const k of ['min_hourly', 'history_days', 'new_domains_per_hour', 'min_known_domains'] as const) {
-    const n = posInt(o[k], `${path}.${k}`, p);
+    const n = p.opt(o[k], `${path}.${k}`, posInt);
     if (n !== undefined) out[k] = n;
   }
-  const notify = strList(o.notify, `${path}.notify`, p);
+  const notify = p.opt(o.notify, `${path}.notify`, strList);
   if (notify) {
     notify.forEach((a, i) => { if (!/^[^@\s]+@[^@\s]+$/.test(a)) p.add(`${path}.notify[${i}]`, 'must be an email address'); });
     out.notify = notify;

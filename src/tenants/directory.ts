@@ -6,7 +6,7 @@
  * When the store is unreachable the last snapshot (or the seed) keeps serving.
  */
 import type { Store } from '../store/types.js';
-import { normalizeDomain } from '../../policies/address.js';
+import { normalizeDomain } from '../util/domain.js';
 import type { ClientIdentity } from '../../policies/types.js';
 import type { ClientConfig, ClientView, TenantConfig, TenantView } from './types.js';
 import { ConfigError, domainConflicts, parseClient, parseTenant, validateSeed, type Seed } from './validate.js';
@@ -66,6 +66,7 @@ export interface TenantDirectoryOptions {
   store: Store;
   /** The parsed `tenants:` and `clients:` arrays of the main YAML file (validated here). */
   seed: { tenants?: unknown; clients?: unknown };
+  /** For `${VAR}` in the seed only: changes through the API are stored literally. */
   env?: NodeJS.ProcessEnv;
   /** Safety-net refresh period (ms). Default 30 s. */
   refreshMs?: number;
@@ -200,7 +201,7 @@ export class TenantDirectory {
 
   /** Create or replace a tenant (same shape as the YAML); throws ConfigError when invalid. */
   async upsert(raw: unknown): Promise<TenantView> {
-    const t = parseTenant(raw, this.opts.env);
+    const t = parseTenant(raw);
     const others = [...(await this.fresh()).tenants.values()].filter((x) => x.id !== t.id);
     const conflicts = domainConflicts([...others, t], (i) => (i === others.length ? 'tenant' : `tenants[${i}]`)).filter((c) => c.startsWith('tenant.'));
     if (conflicts.length) throw new ConfigError(conflicts);
@@ -227,7 +228,7 @@ export class TenantDirectory {
 
   async upsertClient(raw: unknown): Promise<ClientView> {
     const ids = new Set((await this.fresh()).tenants.keys());
-    const c = parseClient(raw, ids, this.opts.env);
+    const c = parseClient(raw, ids);
     await this.store.putDoc<Stored<ClientConfig>>(CLIENT_NS, c.name, { value: c });
     await this.changed({ kind: 'client', id: c.name });
     return (await this.getClient(c.name))!;

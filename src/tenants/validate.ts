@@ -1,14 +1,14 @@
 /**
  * Validation of the `tenants:` and `clients:` arrays of the main YAML file and of tenants/clients
- * changed at run time. Errors name the key path; `${VAR}` is substituted in every string.
+ * changed at run time. Errors name the key path; `${VAR}` is substituted in every string of the
+ * YAML seed (never in run-time changes, stored literally).
  */
 import ipaddr from 'ipaddr.js';
-import { normalizeAddress, normalizeDomain } from '../../policies/address.js';
+import { normalizeAddress } from '../../policies/address.js';
+import { normalizeDomain } from '../util/domain.js';
 import type { ClientConfig, MailboxSettings, TenantConfig } from './types.js';
-import {
-  ConfigError, Problems, bool, bulkPolicy, guardPolicy, isObj, levelLimits, limitSet, object, str, strList,
-  substituteDeep, url,
-} from './checks.js';
+import { bulkPolicy, guardPolicy, levelLimits, limitSet, object, substituteDeep } from './checks.js';
+import { ConfigError, Problems, absent, bool, isObj, optStr, str, strList, url } from '../../config/validate.js';
 
 export { ConfigError };
 
@@ -39,7 +39,7 @@ function mailboxes(v: unknown, path: string, p: Problems): Record<string, Mailbo
     if (limits) m.limits = limits;
     if (o?.bulk !== undefined) m.bulk = bulkPolicy(o.bulk, `${at}.bulk`, p);
     const go = object(o?.guard, `${at}.guard`, p, ['enabled']);
-    const enabled = bool(go?.enabled, `${at}.guard.enabled`, p);
+    const enabled = p.opt(go?.enabled, `${at}.guard.enabled`, bool);
     if (enabled !== undefined) m.guard = { enabled };
     out[key] = m;
   }
@@ -49,10 +49,10 @@ function mailboxes(v: unknown, path: string, p: Problems): Record<string, Mailbo
 function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | undefined {
   const o = object(raw, path, p, TENANT_KEYS);
   if (!o) return raw === undefined || raw === null ? p.add(path, 'must be a mapping') : undefined;
-  const id = str(o.id, `${path}.id`, p, true);
+  const id = p.take(() => str(o.id, `${path}.id`));
   if (id !== undefined && !ID_RE.test(id)) p.add(`${path}.id`, 'must be lower-case letters, digits, ".", "_" or "-" (max 63)');
   const domains: string[] = [];
-  const rawDomains = strList(o.domains, `${path}.domains`, p);
+  const rawDomains = p.opt(o.domains, `${path}.domains`, strList);
   if (o.domains === undefined || rawDomains?.length === 0) p.add(`${path}.domains`, 'must list at least one domain');
   rawDomains?.forEach((d, i) => {
     const n = normalizeTenantDomain(d);
@@ -62,7 +62,7 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
   });
   const t: TenantConfig = {
     id: id ?? '',
-    name: str(o.name, `${path}.name`, p) ?? id ?? '',
+    name: p.opt(o.name, `${path}.name`, optStr) ?? id ?? '',
     domains,
     mailboxes: mailboxes(o.mailboxes, `${path}.mailboxes`, p),
     limits: levelLimits(o.limits, `${path}.limits`, p),
@@ -70,7 +70,7 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
     bulk: bulkPolicy(o.bulk, `${path}.bulk`, p),
     guard: guardPolicy(o.guard, `${path}.guard`, p),
   };
-  if (bool(o.dkim_required, `${path}.dkim_required`, p)) t.dkim_required = true;
+  if (p.opt(o.dkim_required, `${path}.dkim_required`, bool)) t.dkim_required = true;
   const nr = object(o.newsletter_rules, `${path}.newsletter_rules`, p, ['action']);
   if (nr?.action !== undefined) {
     if (nr.action !== 'flag' && nr.action !== 'reject') p.add(`${path}.newsletter_rules.action`, 'must be "flag" or "reject"');
@@ -79,13 +79,13 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
   const lm = object(o.listmonk, `${path}.listmonk`, p, ['url', 'public_url', 'user', 'token', 'import_recipients', 'optin_list_id']);
   if (lm) {
     t.listmonk = {
-      url: url(lm.url, `${path}.listmonk.url`, p, true) ?? '',
-      public_url: url(lm.public_url, `${path}.listmonk.public_url`, p),
-      user: str(lm.user, `${path}.listmonk.user`, p, true) ?? '',
-      token: str(lm.token, `${path}.listmonk.token`, p, true) ?? '',
+      url: p.take(() => url(lm.url, `${path}.listmonk.url`)) ?? '',
+      public_url: absent(lm.public_url) ? undefined : p.take(() => url(lm.public_url, `${path}.listmonk.public_url`)),
+      user: p.take(() => str(lm.user, `${path}.listmonk.user`)) ?? '',
+      token: p.take(() => str(lm.token, `${path}.listmonk.token`)) ?? '',
     };
     if (!t.listmonk.public_url) delete t.listmonk.public_url;
-    if (bool(lm.import_recipients, `${path}.listmonk.import_recipients`, p)) t.listmonk.import_recipients = true;
+    if (p.opt(lm.import_recipients, `${path}.listmonk.import_recipients`, bool)) t.listmonk.import_recipients = true;
     if (lm.optin_list_id !== undefined) {
       if (typeof lm.optin_list_id !== 'number' || !Number.isInteger(lm.optin_list_id) || lm.optin_list_id < 1) p.add(`${path}.listmonk.optin_list_id`, 'must be a positive integer (a Listmonk list id)');
       else t.listmonk.optin_list_id = lm.optin_list_id;
@@ -97,17 +97,17 @@ function checkTenant(raw: unknown, path: string, p: Problems): TenantConfig | un
 function checkClient(raw: unknown, path: string, p: Problems, tenantIds?: Set<string>): ClientConfig | undefined {
   const o = object(raw, path, p, CLIENT_KEYS);
   if (!o) return raw === undefined || raw === null ? p.add(path, 'must be a mapping') : undefined;
-  const name = str(o.name, `${path}.name`, p, true);
+  const name = p.take(() => str(o.name, `${path}.name`));
   if (name !== undefined && !ID_RE.test(name)) p.add(`${path}.name`, 'must be lower-case letters, digits, ".", "_" or "-" (max 63)');
-  const hash = str(o.password_hash, `${path}.password_hash`, p);
+  const hash = p.opt(o.password_hash, `${path}.password_hash`, optStr);
   if (hash !== undefined && !hash.startsWith('$')) p.add(`${path}.password_hash`, 'must be a hash such as "$scrypt$..." (never a clear-text password)');
-  const networks = strList(o.networks, `${path}.networks`, p);
+  const networks = p.opt(o.networks, `${path}.networks`, strList);
   networks?.forEach((n, i) => {
     const ok = n.includes('/') ? ipaddr.isValidCIDR(n) : ipaddr.isValid(n);
     if (!ok) p.add(`${path}.networks[${i}]`, `"${n}" is not an IP address or CIDR network`);
   });
   if (hash === undefined && !networks?.length) p.add(path, 'needs password_hash or networks (how the client is recognised)');
-  const tenants = strList(o.tenants, `${path}.tenants`, p);
+  const tenants = p.opt(o.tenants, `${path}.tenants`, strList);
   if (o.tenants === undefined || tenants?.length === 0) p.add(`${path}.tenants`, 'must list tenant ids, or ["*"] for any sender');
   tenants?.forEach((t, i) => {
     if (t !== '*' && tenantIds && !tenantIds.has(t)) p.add(`${path}.tenants[${i}]`, `unknown tenant "${t}"`);
@@ -115,13 +115,13 @@ function checkClient(raw: unknown, path: string, p: Problems, tenantIds?: Set<st
   const c: ClientConfig = {
     name: name ?? '',
     tenants: tenants ?? [],
-    newsletter: bool(o.newsletter, `${path}.newsletter`, p) ?? false,
-    allow_null_sender: bool(o.allow_null_sender, `${path}.allow_null_sender`, p) ?? false,
+    newsletter: p.opt(o.newsletter, `${path}.newsletter`, bool) ?? false,
+    allow_null_sender: p.opt(o.allow_null_sender, `${path}.allow_null_sender`, bool) ?? false,
   };
   if (hash !== undefined) c.password_hash = hash;
   if (networks) c.networks = networks;
-  if (bool(o.disabled, `${path}.disabled`, p)) c.disabled = true;
-  if (bool(o.trusted, `${path}.trusted`, p)) c.trusted = true;
+  if (p.opt(o.disabled, `${path}.disabled`, bool)) c.disabled = true;
+  if (p.opt(o.trusted, `${path}.trusted`, bool)) c.trusted = true;
   return c;
 }
 
@@ -171,18 +171,22 @@ export function validateSeed(raw: { tenants?: unknown; clients?: unknown }, env:
   return { tenants, clients };
 }
 
-/** Validate one tenant (admin change); throws ConfigError with paths under `path`. */
-export function parseTenant(raw: unknown, env: NodeJS.ProcessEnv = process.env, path = 'tenant'): TenantConfig {
+/**
+ * Validate one tenant (admin change); throws ConfigError with paths under `path`. Values from the
+ * API are stored literally: `${VAR}` is expanded in the YAML file only, else a tenant named
+ * `${RELAIS_DKIM_MASTER_KEY}` would hand the master key to that tenant's tokens.
+ */
+export function parseTenant(raw: unknown, path = 'tenant'): TenantConfig {
   const p = new Problems();
-  const t = checkTenant(substituteDeep(raw, path, p, env), path, p);
+  const t = checkTenant(raw, path, p);
   p.throwIfAny();
   return t!;
 }
 
-/** Validate one client (admin change); tenant ids checked when given. */
-export function parseClient(raw: unknown, tenantIds?: Set<string>, env: NodeJS.ProcessEnv = process.env, path = 'client'): ClientConfig {
+/** Validate one client (admin change, stored literally like tenants); tenant ids checked when given. */
+export function parseClient(raw: unknown, tenantIds?: Set<string>, path = 'client'): ClientConfig {
   const p = new Problems();
-  const c = checkClient(substituteDeep(raw, path, p, env), path, p, tenantIds);
+  const c = checkClient(raw, path, p, tenantIds);
   p.throwIfAny();
   return c!;
 }

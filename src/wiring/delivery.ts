@@ -3,10 +3,12 @@
  * config/providers.yaml, and the observer that turns attempt outcomes into stats and metrics
  * (the Listmonk bounce feedback subscribes through `extraObservers`).
  */
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { queueDsn } from '../../relay/bounce/enqueue.js';
 import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions } from '../../relay/delivery/index.js';
-import { domainOf, pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
+import { pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
+import { domainOf } from '../util/domain.js';
 import type { Spool } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';
@@ -20,7 +22,16 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
     hostname: config.hostname,
     ehloName: d.ehlo_name ?? config.hostname,
     localAddresses: d.local_addresses.map((address) => ({ address })),
-    pools: Object.fromEntries(Object.entries(d.pools).map(([name, p]) => [name, { ehloName: p.ehlo_name, localAddresses: p.local_addresses.map((address) => ({ address })) }])),
+    pools: Object.fromEntries(
+      Object.entries(d.pools).map(([name, p]) => [
+        name,
+        {
+          ehloName: p.ehlo_name,
+          localAddresses: p.local_addresses.map((address) => ({ address })),
+          ...(p.warmup ? { warmup: { startDay: Date.parse(`${p.warmup.start}T00:00:00Z`), initial: p.warmup.initial, growth: p.warmup.growth, max: p.warmup.max, providers: p.warmup.providers } } : {}),
+        },
+      ]),
+    ),
     dnsServers: config.dns.servers,
     allowPrivateMx: d.allow_private_mx,
     port: d.mx_port,
@@ -30,9 +41,10 @@ export function deliveryOptions(config: RelaisConfig): DeliveryOptions {
           port: d.smarthost.port,
           tls: d.smarthost_tls,
           auth: d.smarthost_user ? { user: d.smarthost_user, pass: d.smarthost_password ?? '' } : undefined,
-          rejectUnauthorized: false,
+          // starttls and implicit verify the certificate (delivery's default), opportunistic does not.
         }
       : undefined,
+    caCerts: d.smarthost_ca_file ? [readFileSync(d.smarthost_ca_file, 'utf8')] : [],
     tlsRequiredDomains: d.tls_required_domains,
     maxConnections: d.max_connections,
     connectTimeoutMs: d.connect_timeout_ms,
@@ -76,6 +88,7 @@ export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
     onAttempt: (e) => list.forEach((o) => o.onAttempt?.(e)),
     onDelivered: (e) => list.forEach((o) => o.onDelivered?.(e)),
     onFinalBounce: (e) => list.forEach((o) => o.onFinalBounce?.(e)),
+    onShaping: (e) => list.forEach((o) => o.onShaping?.(e)),
   };
 }
 

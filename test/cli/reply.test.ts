@@ -48,6 +48,6 @@ describe('relais reply explain', () => {
     writeFileSync(rules, bundled.replace('rules:\n', "rules:\n  - id: broken\n    match: { text: '(' }\n    category: policy\n"));
     const r = await relais(['config', 'check', '--config', file], env);
     expect(r.code).toBe(78);
-    expect(expectOneLineError(r)).toMatch(/rules\[0\]\.match\.text is not a valid regex/);
+    expect(expectOneLineError(r)).toMatch(/rules\[0\]\.match\.text: is not a valid regex/);
   });
 });

@@ -121,6 +121,15 @@ describe('relais admin commands with a relay running on the data dir', () => {
     expect(expectOneLineError(await relais(['stats', '--from', 'hier'], env))).toMatch(/--from: expected a date/);
   });
 
+  it('shaping list / clear: nothing restricted yet; a provider name is checked', async () => {
+    expect(await ok(['shaping', 'list'], env)).toBe('(no provider restricted)\n');
+    expect(await okJson(['shaping', 'list'], env)).toEqual({ node: 'relais.test', running: true, restrictions: [], warmups: [] });
+    expect(await ok(['shaping', 'clear', 'google', '--pool', 'default'], env)).toBe('google: no restriction in force\n');
+    expect(expectOneLineError(await relais(['shaping', 'clear', 'Google Mail'], env))).toMatch(/^relais: params\/provider must match pattern/);
+    const tenant = await okJson(['token', 'create', '--name', 'ruche-reader', '--scope', 'tenant:la-ruche'], env);
+    expect((await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/delivery/shaping`, { headers: { authorization: `Bearer ${tenant.token}` } })).status).toBe(403);
+  });
+
   it('--api and --token (or RELAIS_API_URL / RELAIS_API_TOKEN) select the relay and the token', async () => {
     const url = `http://127.0.0.1:${relay.apiPort}`;
     // Another data dir: only the explicit URL leads to the relay.
@@ -145,6 +154,8 @@ describe('relais admin commands with a relay running on the data dir', () => {
     expect(list.items.map((i: { from: string; subject: string }) => [i.from, i.subject])).toEqual([['alice@laruche.example', 'Plus tard']]);
     expect((await okJson(['tenant', 'show', 'la-ruche'], env)).name).toBe('La Ruche');
     expect((await okJson(['dkim', 'list'], env)).items.map((k: { selector: string }) => k.selector)).toEqual(['rel1']);
+    expect(await ok(['shaping', 'list'], env)).toMatch(/^\(no relay running: nothing is shaped\)\n/);
+    expect(expectOneLineError(await relais(['shaping', 'clear', 'google'], env))).toBe('relais: Aucun relais en marche : rien n\'est restreint / No relay running: nothing is restricted');
   });
 });
 

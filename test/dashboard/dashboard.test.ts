@@ -1,22 +1,28 @@
 /**
  * The web dashboard end to end, in a real headless Chromium (Debian's) driven by playwright-core,
- * against a running relay that delivered real traffic to test MXs (target.ts). Screenshots of the
- * main pages go to docs/screenshots/.
+ * against a running relay that delivered real traffic to test MXs (target.ts). The walk-through is
+ * also what `npm run screenshots` photographs: with SCREENSHOTS_DIR set (docs/screenshots/), each
+ * main page is saved there at the point the test reaches it. `npm test` leaves it unset, so tests
+ * never rewrite tracked files.
  */
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboardTarget, type DashboardTarget } from './target.js';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SHOTS = process.env.SCREENSHOTS_DIR ? resolve(process.env.SCREENSHOTS_DIR) : undefined;
+/** Saves a screenshot of the page for the docs (`npm run screenshots`); nothing otherwise. */
+async function shot(page: Page, name: string, fullPage = true): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
+}
 const norm = (s: string | null) => (s ?? '').replace(/[\s\u00a0\u202f]+/g, ' ').trim();
 
 let target: DashboardTarget;
 let browser: Browser;
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   target = await startDashboardTarget();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
@@ -86,7 +92,7 @@ describe('dashboard', () => {
     const { ctx, page, problems } = await newSession();
     await page.goto('/');
     expect(page.url()).toBe(`${target.baseUrl}/dashboard/`);
-    await page.screenshot({ path: `${SHOTS}signin.png` });
+    await shot(page, 'signin', false);
 
     // A wrong token is refused with an announced message.
     await page.getByLabel('Jeton d’API').fill('rls_000000000000_nope');
@@ -112,7 +118,7 @@ describe('dashboard', () => {
     const alerts = norm(await page.locator('#alerts').textContent());
     expect(alerts).toContain('Adresse IP d\'envoi sur liste de blocage : 2 refus pour spam ou blocage (le fournisseur microsoft, 1h)');
     expect(alerts).toContain('Courrier refusé comme spam ou pour mauvaise réputation : 2 refus (le fournisseur google, 1h)');
-    await page.screenshot({ path: `${SHOTS}overview.png`, fullPage: true });
+    await shot(page, 'overview');
 
     // Deliverability: the table beside the chart carries the figures.
     await page.getByRole('link', { name: 'Délivrabilité' }).click();
@@ -127,7 +133,7 @@ describe('dashboard', () => {
     expect(rows).toEqual(x.providers.map((p) => [p.name, String(p.sent), `${p.delivered} (${pct(p.delivered, p.sent)})`, `${p.deferred} (${pct(p.deferred, p.sent)})`, `${p.bounced} (${pct(p.bounced, p.sent)})`]));
     expect(rows[0]).toEqual(['Google (Gmail)', '5', '3 (60 %)', '1 (20 %)', '1 (20 %)']);
     // uPlot's legend shows raw (not stacked) values: the last day of all providers.
-    await page.screenshot({ path: `${SHOTS}providers.png`, fullPage: true });
+    await shot(page, 'providers');
     // Selecting a provider shows its chart and its reasons with sample replies.
     await page.getByRole('button', { name: 'Microsoft (Outlook, Hotmail, Microsoft 365)' }).click();
     await expect.poll(() => page.locator('#provider-chart').getAttribute('aria-label')).toContain('Microsoft');
@@ -148,7 +154,7 @@ describe('dashboard', () => {
     await adjust.click();
     const input = page.getByLabel('Nouvelle limite (messages par heure)');
     await expect.poll(() => input.evaluate((el) => el === document.activeElement)).toBe(true);
-    await page.screenshot({ path: `${SHOTS}quotas.png`, fullPage: true });
+    await shot(page, 'quotas');
     const [put] = await Promise.all([page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/v1/quotas/contact%40collectif-a.org')), input.fill(String(used)).then(() => input.press('Enter'))]);
     expect(put.postDataJSON()).toEqual({ limits: { messages_per_hour: used } });
     await expect.poll(async () => norm(await contact.textContent())).toMatch(new RegExp(`messages par heure ${used} modifiée.*${used} sur ${used}`));
@@ -163,7 +169,7 @@ describe('dashboard', () => {
     const row = page.locator(`tr[data-id="${target.deferredId}"]`);
     expect(norm(await row.textContent())).toContain('451 4.7.650');
     expect(await page.locator('#queue-table tbody tr[data-id]').count()).toBe(x.queue.deferred);
-    await page.screenshot({ path: `${SHOTS}queue.png`, fullPage: true });
+    await shot(page, 'queue');
     target.release(target.deferredRecipient);
     const [post] = await Promise.all([page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith(`/api/v1/queue/${target.deferredId}/retry`)), row.getByRole('button', { name: `Réessayer ${target.deferredId}` }).click()]);
     expect(post.headers()['authorization']).toBe(`Bearer ${target.adminToken}`);
@@ -178,7 +184,7 @@ describe('dashboard', () => {
     expect(redirectRows).toHaveLength(3);
     x.redirects.forEach((want, i) => expect(redirectRows[i]).toEqual(expect.arrayContaining([want.tenant, want.sender, String(want.recipients), 'Brouillon créé'])));
     expect(await page.locator('#redirect-table a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(['https://listes.amap-b.fr/', 'https://listes.collectif-a.org/', 'https://listes.collectif-a.org/']);
-    await page.screenshot({ path: `${SHOTS}listmonk.png`, fullPage: true });
+    await shot(page, 'listmonk');
 
     // Domains: the fix to apply is shown for what fails.
     await go(page, '#/domains', 'Domaines');
@@ -190,7 +196,7 @@ describe('dashboard', () => {
     expect(norm(await page.locator('[data-domain="collectif-a.org"] [data-check="mx"]').textContent())).toContain('mx.autre.test');
     await page.waitForSelector('[data-domain="amap-b.fr"] .badge');
     expect(norm(await page.locator('[data-domain="amap-b.fr"] .domain-summary').textContent())).toBe('À corriger');
-    await page.screenshot({ path: `${SHOTS}domains.png`, fullPage: true });
+    await shot(page, 'domains');
 
     // Wait for the stats of the deliveries made since the first load (flushed every second).
     const dem = () => fetch(`${target.baseUrl}/api/v1/stats/demailnagement?months=1`, { headers: { authorization: `Bearer ${target.adminToken}` } }).then(async (r) => (await r.json()).months[0].total);
@@ -201,7 +207,7 @@ describe('dashboard', () => {
     // giants 4 + 4, others 1 + 6 → 8 of 15.
     expect(norm(await page.locator('#dem-headline').textContent())).toContain('53,3 % du courrier est allé aux géants américains.');
     expect((await rowTexts(page, '#dem-table')).length).toBe(12);
-    await page.screenshot({ path: `${SHOTS}demailnagement.png`, fullPage: true });
+    await shot(page, 'demailnagement');
 
     // English, remembered across a reload; the session survives the reload too.
     await go(page, '#/overview', 'Vue d’ensemble');
@@ -262,11 +268,11 @@ describe('dashboard', () => {
     await page.waitForSelector('#alerts li');
     // No horizontal scrolling of the page itself (wide tables scroll inside their region).
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-    await page.screenshot({ path: `${SHOTS}mobile-overview.png`, fullPage: true });
+    await shot(page, 'mobile-overview');
     await go(page, '#/providers', 'Délivrabilité');
     await page.waitForSelector('#provider-chart canvas');
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
-    await page.screenshot({ path: `${SHOTS}mobile-providers.png`, fullPage: true });
+    await shot(page, 'mobile-providers');
     expect(problems).toEqual([]);
     await ctx.close();
   });

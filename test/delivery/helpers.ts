@@ -142,6 +142,9 @@ export interface MessageInput {
   prependHeaders?: string;
   receivedAt?: number;
   nextAttemptAt?: number;
+  /** Newsletter (Listmonk) mail, which gives way to personal mail. */
+  newsletter?: boolean;
+  pool?: string;
 }
 
 /** Writes a message into the spool as the intake would, and returns its envelope. */
@@ -165,6 +168,8 @@ export async function enqueue(spool: Spool, m: MessageInput): Promise<Envelope> 
     client: { address: '127.0.0.1', tls: false },
     subject,
     kind: m.kind,
+    ...(m.newsletter ? { newsletter: true } : {}),
+    ...(m.pool ? { pool: m.pool } : {}),
     prependHeaders: m.prependHeaders,
     nextAttemptAt: m.nextAttemptAt ?? now,
     attempts: [],

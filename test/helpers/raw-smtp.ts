@@ -40,8 +40,9 @@ export class RawSmtp {
     w.forEach((f) => f());
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<RawSmtp> {
-    const socket = connect(port, host);
+  /** `localAddress` (e.g. 127.0.0.2) makes the relay see another client address. */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSmtp> {
+    const socket = connect({ port, host, localAddress });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

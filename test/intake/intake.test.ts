@@ -272,9 +272,9 @@ describe('configuration errors and reload', () => {
   it('fails at start naming the bad key', async () => {
     const dir = tempDir();
     const file = writeYaml(dir, 'smtp:\n  max_recipients: lots\n');
-    await expect(startRelay({ configFile: file })).rejects.toThrow(/smtp\.max_recipients: expected an integer/);
+    await expect(startRelay({ configFile: file })).rejects.toThrow(/smtp\.max_recipients: must be an integer/);
     await expect(startRelay({ env: { RELAIS_SMTP_LISTEN: 'nowhere' } })).rejects.toThrow(/smtp\.listen: missing port/);
-    await expect(startRelay({ env: { RELAIS_QUEUE_LIFETIME: 'five days' } })).rejects.toThrow(/queue\.lifetime: expected a duration/);
+    await expect(startRelay({ env: { RELAIS_QUEUE_LIFETIME: 'five days' } })).rejects.toThrow(/queue\.lifetime: must be a duration/);
   });
 
   it('SIGHUP reloads the YAML; a bad file is refused and the old one kept', async () => {

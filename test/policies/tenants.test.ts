@@ -127,6 +127,20 @@ describe('tenant directory', () => {
     for (const s of [storeA, storeB]) await s.close();
   });
 
+  it('stores run-time changes literally: ${VAR} is expanded in the YAML seed only', async () => {
+    const store = await openStore(opts());
+    const dir = await TenantDirectory.create({ store, seed, env: { ...env, SECRET: 'le-secret' } });
+    await dir.upsert({ id: 'curieux', name: '${SECRET}', domains: ['curieux.example'], listmonk: { url: 'http://127.0.0.1:9000', user: '${SECRET}', token: '${LARUCHE_TOKEN}' } });
+    await dir.upsertClient({ name: 'curieux-client', password_hash: '$scrypt$${SECRET}', tenants: ['curieux'] });
+    const t = await dir.get('curieux');
+    expect(t?.name).toBe('${SECRET}');
+    expect(t?.listmonk).toMatchObject({ user: '${SECRET}', token: '${LARUCHE_TOKEN}' });
+    expect((await dir.getClient('curieux-client'))?.password_hash).toBe('$scrypt$${SECRET}');
+    expect((await dir.get('la-ruche'))?.listmonk?.token).toBe('s3cret');
+    await dir.close();
+    await store.close();
+  });
+
   it('keeps serving the last snapshot when the store goes away', async () => {
     const store = await openStore({ ...opts(), redisUrl: undefined });
     const dir = await TenantDirectory.create({ store, seed, env });

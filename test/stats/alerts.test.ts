@@ -30,10 +30,10 @@ describe('alerts config', () => {
     expect(c.intervalMs).toBe(30_000);
     expect(c.rules.find((r) => r.type === 'bounce_rate')).toMatchObject({ threshold: 0.1, minMessages: 20, windowMs: 2 * H, per: 'tenant' });
     expect(c.rules.some((r) => r.type === 'deferral_rate')).toBe(false);
-    expect(() => parseAlertsConfig({ bounce_rate: { threshold: 5 } })).toThrow(/alerts\.bounce_rate\.threshold must be a number between 0 and 1/);
-    expect(() => parseAlertsConfig({ spam_block: { window: 'soon' } })).toThrow(/alerts\.spam_block\.window must be a duration/);
-    expect(() => parseAlertsConfig({ spam_block: { per: 'planet' } })).toThrow(/alerts\.spam_block\.per must be one of/);
-    expect(() => parseAlertsConfig({ bounce: {} })).toThrow(/alerts\.bounce is not a known key/);
+    expect(() => parseAlertsConfig({ bounce_rate: { threshold: 5 } })).toThrow(/alerts\.bounce_rate\.threshold: must be a number between 0 and 1/);
+    expect(() => parseAlertsConfig({ spam_block: { window: 'soon' } })).toThrow(/alerts\.spam_block\.window: must be a duration/);
+    expect(() => parseAlertsConfig({ spam_block: { per: 'planet' } })).toThrow(/alerts\.spam_block\.per: must be one of/);
+    expect(() => parseAlertsConfig({ bounce: {} })).toThrow(/alerts\.bounce: unknown key/);
   });
 });
 

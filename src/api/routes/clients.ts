@@ -70,8 +70,8 @@ export const clientRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
           type: 'object',
           properties: {
             name: { type: 'string', pattern: namePattern },
-            tenants: { type: 'array', minItems: 1, items: { type: 'string' } },
-            networks: { type: 'array', items: { type: 'string' } },
+            tenants: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', maxLength: 64 } },
+            networks: { type: 'array', maxItems: 1000, items: { type: 'string', maxLength: 64 } },
             newsletter: { type: 'boolean' },
             allow_null_sender: { type: 'boolean' },
             auth: { type: 'boolean', default: true, description: 'generate an AUTH password (false: network-only client)' },

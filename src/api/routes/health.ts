@@ -4,12 +4,15 @@ import { Resolver } from 'node:dns/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Metrics } from '../../metrics.js';
 import type { Store } from '../../store/types.js';
+import { requireAdmin } from '../auth.js';
 
 export interface HealthDeps {
   store: Store;
   spoolDir: string;
   dnsServers: string[];
   metrics: Metrics;
+  /** api.metrics_token_required: /metrics then needs an admin token (Prometheus `authorization`). */
+  metricsTokenRequired?: boolean;
 }
 
 async function check(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; error?: string }> {
@@ -62,7 +65,10 @@ export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) =>
     },
   );
 
-  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
+  const guard = deps.metricsTokenRequired
+    ? { onRequest: app.authenticate, preHandler: async (req: Parameters<typeof requireAdmin>[0]) => requireAdmin(req) }
+    : {};
+  app.get('/metrics', { config: { rateLimit: false }, schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false }, ...guard }, async (_req, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

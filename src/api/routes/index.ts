@@ -1,5 +1,6 @@
 /** Every route plugin of the admin API with its dependencies (used by the relay and the CLI). */
 import { join } from 'node:path';
+import type { Delivery } from '../../../relay/delivery/index.js';
 import type { Services } from '../../main.js';
 import { dashboardRoutes } from '../../dashboard/plugin.js';
 import type { ApiPlugin } from '../server.js';
@@ -9,13 +10,14 @@ import { healthRoutes } from './health.js';
 import { listmonkRoutes } from './listmonk.js';
 import { queueRoutes } from './queue.js';
 import { quotaRoutes } from './quotas.js';
+import { shapingRoutes } from './shaping.js';
 import { statsRoutes } from './stats.js';
 import { tenantRoutes } from './tenants.js';
 import { tokenRoutes } from './tokens.js';
 
 const plug = <T>(plugin: (app: never, opts: T) => Promise<void>, opts: T): ApiPlugin => ({ plugin: plugin as never, opts });
 
-export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknown }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
+export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknown; delivery?: Pick<Delivery, 'shaping' | 'clearShaping'> }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
   const { config, store, spool, tenants } = s;
   const countQueue = (tenant?: string) => {
     if (tenant === undefined) return spool.counts();
@@ -25,7 +27,7 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
   };
   return {
     publicRoutes: [
-      plug(healthRoutes as never, { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics: s.metrics }),
+      plug(healthRoutes as never, { store, spoolDir: spool.root, dnsServers: config.dns.servers, metrics: s.metrics, metricsTokenRequired: config.api.metrics_token_required }),
       plug(dashboardRoutes as never, {}),
     ],
     routes: [
@@ -35,8 +37,9 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(quotaRoutes as never, { policy: s.policy, tenants, queries: s.queries }),
       plug(dkimRoutes as never, { store, tenants, masterKey: config.dkim.master_key, keyDir: config.dkim.key_dir ?? join(config.data_dir, 'dkim-keys'), dnsServers: config.dns.servers, publicIps: config.public_ips }),
       plug(queueRoutes as never, { spool, sendBounce: s.sendBounce }),
-      plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue }),
+      plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue, retentionDays: config.stats.retention_days }),
       plug(listmonkRoutes as never, { store, listmonk: s.listmonk }),
+      plug(shapingRoutes as never, { delivery: s.delivery, node: config.hostname }),
     ],
   };
 }

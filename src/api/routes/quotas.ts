@@ -11,6 +11,7 @@ import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
 import { authErrors, okSchema } from '../schemas.js';
 import { configErrorTo400 } from './errors.js';
+import { domainOf } from '../../util/domain.js';
 
 export interface QuotaRouteDeps {
   policy: PolicyService;
@@ -40,7 +41,7 @@ const usageOut = { type: 'object', properties: { address: { type: 'string' }, le
 export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { policy, tenants, queries }) => {
   const classify = async (address: string): Promise<{ level: LimitLevel; id: string; tenant?: string }> => {
     const a = address.trim().toLowerCase();
-    if (a.includes('@')) return { level: 'mailbox', id: a, tenant: (await tenants.resolveSenderDomain(a.slice(a.lastIndexOf('@') + 1)))?.id };
+    if (a.includes('@')) return { level: 'mailbox', id: a, tenant: (await tenants.resolveSenderDomain(domainOf(a)))?.id };
     if (await tenants.get(a)) return { level: 'tenant', id: a, tenant: a };
     if (!a.includes('.')) throw new HttpError(404, `Ni adresse, ni domaine, ni locataire connu : ${address} / Not a mailbox, domain or known tenant: ${address}`);
     return { level: 'domain', id: a, tenant: (await tenants.resolveSenderDomain(a))?.id };

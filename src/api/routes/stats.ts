@@ -13,6 +13,8 @@ export interface StatsRouteDeps {
   queries: StatsQueries;
   alerts: StatsAlerts;
   queueCounts(tenant?: string): { active: number; deferred: number; hold: number };
+  /** stats.retention_days: nothing older is kept, so no query may reach further back. */
+  retentionDays: number;
 }
 
 const DAY = 86_400_000;
@@ -82,6 +84,7 @@ const alertSchema = {
     tenant: { type: 'string' },
     value: { type: 'number' },
     threshold: { type: 'number' },
+    fix: { type: 'object', properties: { fr: { type: 'string' }, en: { type: 'string' } } },
   },
 } as const;
 
@@ -108,10 +111,26 @@ function row(r: StatsRow) {
   };
 }
 
-function range(req: FastifyRequest<{ Querystring: RangeQs }>, defaultDays = 7) {
-  const to = req.query.to ? Date.parse(req.query.to) : Date.now();
-  const from = req.query.from ? Date.parse(req.query.from) : to - defaultDays * DAY;
-  if (!(from < to)) throw new HttpError(400, 'querystring/from must be before querystring/to');
+/**
+ * The query's time range, bounded: each hour or day of it is one store read, so a range is
+ * refused (400 naming the field) unless it lies within the kept statistics (retention_days back
+ * from now, at most a day ahead for clocks that differ).
+ */
+export function checkedRange(q: { from?: string; to?: string }, retentionDays: number, now = Date.now(), defaultDays = 7): { from: number; to: number } {
+  const to = q.to ? Date.parse(q.to) : now;
+  if (!Number.isFinite(to)) throw new HttpError(400, 'querystring/to : date invalide / querystring/to must be a valid date-time');
+  if (to > now + DAY) throw new HttpError(400, 'querystring/to : date dans le futur / querystring/to must not be more than one day ahead');
+  const oldest = now - (retentionDays + 1) * DAY;
+  if (to <= oldest) throw new HttpError(400, `querystring/to : plus ancien que la conservation des statistiques (${retentionDays} jours) / querystring/to must not be older than stats.retention_days (${retentionDays} days)`);
+  const from = q.from ? Date.parse(q.from) : Math.max(to - defaultDays * DAY, oldest);
+  if (!Number.isFinite(from)) throw new HttpError(400, 'querystring/from : date invalide / querystring/from must be a valid date-time');
+  if (from < oldest) throw new HttpError(400, `querystring/from : plus ancien que la conservation des statistiques (${retentionDays} jours) / querystring/from must not be older than stats.retention_days (${retentionDays} days)`);
+  if (!(from < to)) throw new HttpError(400, 'querystring/from : doit précéder querystring/to / querystring/from must be before querystring/to');
+  return { from, to };
+}
+
+function range(req: FastifyRequest<{ Querystring: RangeQs }>, retentionDays: number) {
+  const { from, to } = checkedRange(req.query, retentionDays);
   const only = tenantFilter(req);
   if (only !== undefined && req.query.tenant && req.query.tenant !== only) throw new HttpError(403, `Ce jeton ne donne accès qu’au locataire ${only} / This token only grants access to tenant ${only}`);
   return { from, to, tenant: only ?? req.query.tenant, granularity: req.query.step, limit: req.query.limit };
@@ -127,7 +146,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       path,
       { schema: { tags: ['stats'], summary, querystring: rangeQuery, response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, items: { type: 'array', items: rowSchema }, providers: { type: 'array', items: rowSchema } } }, ...authErrors } } },
       async (req) => {
-        const q = range(req);
+        const q = range(req, deps.retentionDays);
         const rows = (await deps.queries.by(dim, q)).map(row);
         return { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), items: rows, ...(dim === 'provider' ? { providers: rows } : {}) };
       },
@@ -149,7 +168,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       },
     },
     async (req) => {
-      const q = range(req);
+      const q = range(req, deps.retentionDays);
       const step = q.granularity ?? (q.to - q.from > 3 * DAY ? 'day' : 'hour');
       const dim = req.query.provider ? 'provider' : req.query.dim;
       const id = req.query.provider ?? req.query.id;
@@ -192,7 +211,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       },
     },
     async (req) => {
-      const q = range(req as never);
+      const q = range(req as never, deps.retentionDays);
       const to = Date.now();
       const from = Date.UTC(new Date(to).getUTCFullYear(), new Date(to).getUTCMonth() - (req.query.months - 1), 1);
       const months = await deps.queries.demailnagement({ from, to, tenant: q.tenant });
@@ -237,7 +256,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       const now = Date.now();
       const start = new Date(now);
       start.setUTCHours(0, 0, 0, 0);
-      const q = range({ ...req, query: { from: start.toISOString(), to: new Date(now + 1000).toISOString(), tenant: req.query.tenant } } as never);
+      const q = range({ ...req, query: { from: start.toISOString(), to: new Date(now + 1000).toISOString(), tenant: req.query.tenant } } as never, deps.retentionDays);
       const rows = await deps.queries.by('tenant', { ...q, granularity: 'hour' });
       const today: Record<string, number> = { delivered: 0, deferred: 0, bounced: 0, accepted: 0, rejected: 0, deferredAtSmtp: 0, redirected: 0, held: 0 };
       for (const r of rows) {

@@ -18,8 +18,8 @@ const tenantBody = {
   properties: {
     id: { type: 'string', pattern: idPattern },
     name: { type: 'string', maxLength: 200 },
-    domains: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1, maxLength: 253 } },
-    mailboxes: { type: 'object', additionalProperties: { type: 'object', additionalProperties: true } },
+    domains: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 253 } },
+    mailboxes: { type: 'object', maxProperties: 10000, additionalProperties: { type: 'object', additionalProperties: true } },
     limits: { type: 'object', properties: { mailbox: limitSet, domain: limitSet, tenant: limitSet }, additionalProperties: false },
     newsletter_limits: { type: 'object', properties: { mailbox: limitSet, domain: limitSet, tenant: limitSet }, additionalProperties: false },
     bulk: { type: 'object', additionalProperties: true },

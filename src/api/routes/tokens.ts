@@ -30,7 +30,7 @@ export const tokenRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
         summary: 'Create a token; the secret is returned once',
         body: {
           type: 'object',
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, scopes: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^(admin|tenant:[a-z0-9][a-z0-9._-]{0,62})$' } } },
+          properties: { name: { type: 'string', minLength: 1, maxLength: 100 }, scopes: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string', pattern: '^(admin|tenant:[a-z0-9][a-z0-9._-]{0,62})$' } } },
           required: ['name', 'scopes'],
           additionalProperties: false,
         },

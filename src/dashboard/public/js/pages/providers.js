@@ -1,8 +1,9 @@
-// Deliverability per provider: stacked delivered / deferred / bounced over time, the figures in a
-// table beside the chart, and the top reasons with sample replies.
-import { api } from '../api.js';
+// Deliverability per provider: the providers delivery has slowed down or suspended after their
+// replies (admins), stacked delivered / deferred / bounced over time, the figures in a table
+// beside the chart, and the top reasons with sample replies.
+import { api, seg } from '../api.js';
 import { COLORS, stackedBars } from '../chart.js';
-import { h, pageTitle, section, table } from '../dom.js';
+import { badge, h, pageTitle, section, table } from '../dom.js';
 
 const PERIODS = { '24h': { hours: 24, step: 'hour' }, '7d': { hours: 24 * 7, step: 'day' }, '30d': { hours: 24 * 30, step: 'day' } };
 const view = { period: '7d', provider: '' }; // kept while navigating
@@ -30,8 +31,13 @@ export const providersPage = {
     const providerSel = h('select', { id: 'provider', onchange: (e) => ((view.provider = e.target.value), ctx.rerender()) });
     main.append(h('form', { class: 'filters', onsubmit: (e) => e.preventDefault() }, h('label', { for: 'period' }, t('providers.period')), periodSel, h('label', { for: 'provider' }, t('providers.provider')), providerSel));
 
-    const [stats, series] = await Promise.all([api('/stats/providers', { query: range }), api('/stats/timeseries', { query: { ...range, provider: view.provider, step } })]);
+    const [stats, series, shaping] = await Promise.all([
+      api('/stats/providers', { query: range }),
+      api('/stats/timeseries', { query: { ...range, provider: view.provider, step } }),
+      ctx.admin ? api('/delivery/shaping') : null,
+    ]);
     if (!ctx.alive()) return;
+    if (shaping) main.append(shapingSection(ctx, shaping));
     const providers = stats.providers;
     providerSel.append(h('option', { value: '' }, t('providers.all')), providers.map((p) => h('option', { value: p.provider, selected: p.provider === view.provider }, p.name)));
     const selected = providers.find((p) => p.provider === view.provider);
@@ -100,3 +106,58 @@ export const providersPage = {
     main.append(section(t('providers.reasons'), reasons));
   },
 };
+
+/** Restrictions in force (suspended or slowed, per pool) with the reply that caused them, and a button to lift each. */
+function shapingSection(ctx, shaping) {
+  const { t, fmt } = ctx;
+  const reply = (r) => [r.code, r.enhanced, r.text].filter(Boolean).join(' ');
+  const rows = shaping.restrictions.map((r) => [
+    r.provider,
+    r.pool,
+    badge(r.mode === 'suspended' ? 'fail' : 'warn', t(`shaping.mode.${r.mode}`)),
+    t(`shaping.category.${r.category}`, {}, r.category),
+    fmt.dateTime(r.since),
+    fmt.dateTime(r.until),
+    r.mode === 'suspended' ? t('shaping.probe') : t('shaping.limits', { conn: r.limits.maxConnections, rate: r.limits.messagesPerMinute }),
+    h('div', {}, h('code', {}, reply(r.cause.reply)), r.cause.fix ? h('p', { class: 'fix' }, ctx.lang === 'en' ? r.cause.fix.en : r.cause.fix.fr) : null),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn',
+        onclick: async () => {
+          await api(`/delivery/shaping/${seg(r.provider)}`, { method: 'DELETE', query: { pool: r.pool } });
+          ctx.status(t('shaping.cleared', { provider: r.provider, pool: r.pool }));
+          ctx.rerender();
+        },
+      },
+      t('shaping.clear'),
+    ),
+  ]);
+  const tbl = table({
+    id: 'shaping-table',
+    caption: t('shaping.caption', { node: shaping.node }),
+    columns: [
+      { label: t('providers.col.provider'), rowHeader: true },
+      { label: t('shaping.col.pool') },
+      { label: t('shaping.col.state') },
+      { label: t('shaping.col.category') },
+      { label: t('shaping.col.since') },
+      { label: t('shaping.col.until') },
+      { label: t('shaping.col.limits') },
+      { label: t('shaping.col.cause') },
+      { label: t('shaping.col.action') },
+    ],
+    rows,
+    emptyText: t('shaping.none'),
+  });
+  const warm = shaping.warmups.length
+    ? table({
+        id: 'warmup-table',
+        caption: t('shaping.warmupCaption'),
+        columns: [{ label: t('shaping.col.pool'), rowHeader: true }, { label: t('providers.col.provider') }, { label: t('shaping.col.sent'), numeric: true }, { label: t('shaping.col.volume'), numeric: true }],
+        rows: shaping.warmups.map((w) => [w.pool, w.provider, fmt.num(w.sent), fmt.num(w.volume)]),
+      })
+    : null;
+  return section(t('shaping.title'), tbl, warm);
+}

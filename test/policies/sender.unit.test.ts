@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { authorizeEnvelope, authorizeSender } from '../../policies/sender.js';
-import { normalizeDomain, parseAddressList } from '../../policies/address.js';
+import { parseAddressList } from '../../policies/address.js';
+import { normalizeDomain } from '../../src/util/domain.js';
 import type { ClientIdentity } from '../../policies/types.js';
 
 const domains: Record<string, string> = { 'laruche.example': 'la-ruche', 'xn--caf-dma.example': 'cafe', 'autre.example': 'autre' };

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 
 const example = resolve(import.meta.dirname, '../../config/relais.example.yaml');
@@ -47,13 +49,32 @@ describe('configuration', () => {
   it('invalid values fail naming the key', () => {
     const bad: Array<[Record<string, string>, RegExp]> = [
       [{ RELAIS_SMTP_LISTEN: 'localhost' }, /^smtp\.listen: missing port/],
-      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: expected an integer/],
+      [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: must be an integer/],
       [{ RELAIS_DNS_SERVERS: 'resolver.example' }, /^dns\.servers: invalid IP address/],
       [{ RELAIS_REDIS_URL: 'http://x' }, /^store\.redis_url: expected redis:\/\//],
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],
-      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: expected a duration/],
-      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: expected true or false/],
+      [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: must be a duration/],
+      [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: must be true or false/],
     ];
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);
+  });
+
+  it('delivery.pools.<name>.warmup: read with its defaults, checked naming the key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relais-warmup-'));
+    const load = (warmup: string) => {
+      const file = join(dir, 'relais.yaml');
+      writeFileSync(file, `delivery:\n  pools:\n    lettres:\n      local_addresses: [192.0.2.25]\n      warmup: ${warmup}\n`);
+      return loadConfig({ file, env: {} }).delivery.pools.lettres!.warmup;
+    };
+    try {
+      expect(load('{ start: 2026-12-01 }')).toEqual({ start: '2026-12-01', initial: 50, growth: 1.5, max: 100_000 });
+      expect(load("{ start: '2026-12-01', initial: 20, growth: 2, max: 5000, providers: [google, microsoft] }")).toEqual({ start: '2026-12-01', initial: 20, growth: 2, max: 5000, providers: ['google', 'microsoft'] });
+      expect(() => load('{ start: demain }')).toThrow(/delivery\.pools\.lettres\.warmup\.start: must be a date YYYY-MM-DD/);
+      expect(() => load('{ start: 2026-12-01, growth: 20 }')).toThrow(/warmup\.growth: must be a number between 1 and 10/);
+      expect(() => load('{ start: 2026-12-01, daily: 5 }')).toThrow(/warmup\.daily: unknown key/);
+      expect(() => load('{ start: 2026-12-01, providers: [Google Mail] }')).toThrow(/warmup\.providers: "Google Mail" is not a provider id/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -51,27 +51,28 @@ describe('providers catalog (config/providers.yaml)', () => {
     expect(catalog.get('other')).toMatchObject({ usGiant: false, shaping: { maxConnections: 10, messagesPerMinute: null, tlsRequired: false } });
   });
 
-  it('finds throttle rules for replies', () => {
-    const gmail = catalog.throttleFor('google', { code: 421, enhanced: '4.7.28', text: 'Gmail has detected an unusual rate of unsolicited mail originating from your IP address' });
-    expect(gmail).toMatchObject({ provider: 'google', action: { messagesPerMinute: 10 }, durationMs: 30 * 60_000 });
-    const orange = catalog.throttleFor('orange', { code: 421, text: 'mwinf5c77 ME Service refuse. Veuillez essayer plus tard. OFR_999 [999]' });
-    expect(orange).toMatchObject({ action: { maxConnections: 1 }, durationMs: 15 * 60_000 });
-    expect(catalog.throttleFor('microsoft', { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [192.0.2.1]. (S77714)' })).toMatchObject({ action: { factor: 0.5 }, durationMs: 20 * 60_000 });
-    expect(catalog.throttleFor('yahoo', { code: 421, enhanced: '4.7.0', text: '[TSS04] Messages from 192.0.2.1 temporarily deferred' })).toMatchObject({ action: { messagesPerMinute: 10 } });
-    // Generic rule applies to any provider, including other.
-    expect(catalog.throttleFor('other', { code: 421, enhanced: '4.7.0', text: 'Too many connections from your IP' })).toMatchObject({ action: { factor: 0.5 }, durationMs: 10 * 60_000 });
-    // A Gmail-only rule does not fire for Microsoft; a 550 is no throttle.
-    expect(catalog.throttleFor('microsoft', { code: 421, enhanced: '4.7.28', text: 'unusual rate' })).toBeUndefined();
-    expect(catalog.throttleFor('google', { code: 550, enhanced: '5.1.1', text: 'does not exist' })).toBeUndefined();
+  it('reads automation rules per reply category, defaults overridden per provider', () => {
+    const d = catalog.automation.defaults;
+    expect(d).toMatchObject({ probeIntervalMs: 60_000, relaxStepMs: 60_000 });
+    expect(d.rules.rate_limited).toEqual({ action: 'slow', factor: 0.25, durationMs: 5 * 60_000, maxDurationMs: 3600_000 });
+    expect(d.rules.blocklisted_ip).toMatchObject({ action: 'suspend', durationMs: 30 * 60_000 });
+    // Replies about a recipient or a message restrict nothing.
+    expect(d.rules.invalid_recipient).toBeUndefined();
+    expect(catalog.automation.providers.orange!.rules!.rate_limited).toMatchObject({ action: 'slow', factor: 0.5, durationMs: 15 * 60_000 });
+    expect(catalog.automation.providers.google).toBeUndefined();
   });
 
   it('rejects invalid files naming the key', () => {
     const base = { defaults: { max_connections: 5, messages_per_connection: 10 }, providers: [] as unknown[] };
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections must be a positive integer/);
-    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx must be a list/);
-    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ provider: 'nope', match: { code: 421 }, action: { factor: 0.5 }, duration: '1m' }] })).toThrow(/throttle_rules\[0\]\.provider names unknown provider/);
-    expect(() => buildProviderCatalog({ ...base, throttle_rules: [{ match: { code: 421 }, action: { factor: 0.5 }, duration: '1 minute' }] })).toThrow(/throttle_rules\[0\]\.duration must be a duration like 30s/);
-    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection is required/);
-    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider is not a known key/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', shaping: { max_connections: 0 } }] })).toThrow(/providers\[0\]\.shaping\.max_connections: must be a positive integer/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', mx: 'a.b' }] })).toThrow(/providers\[0\]\.mx: must be a list/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { spam: { action: 'slow', duration: '1m' } } } })).toThrow(/automation\.rules\.spam: must be one of invalid_recipient/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1 minute' } } } })).toThrow(/automation\.rules\.rate_limited\.duration: must be a duration like 30s/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'pause', duration: '1m' } } } })).toThrow(/rate_limited\.action: must be one of slow\|suspend/);
+    expect(() => buildProviderCatalog({ ...base, automation: { rules: { rate_limited: { action: 'slow', duration: '1h', max_duration: '5m' } } } })).toThrow(/max_duration: must not be shorter than duration/);
+    expect(() => buildProviderCatalog({ ...base, providers: [{ id: 'x', name: 'X', automation: { relax: '1m' } }] })).toThrow(/providers\[0\]\.automation\.relax: unknown key/);
+    expect(() => buildProviderCatalog({ ...base, throttle_rules: [] })).toThrow(/throttle_rules: unknown key/);
+    expect(() => buildProviderCatalog({ defaults: { max_connections: 5 }, providers: [] })).toThrow(/defaults\.messages_per_connection: is required/);
+    expect(() => buildProviderCatalog({ ...base, provider: [] })).toThrow(/provider: unknown key/);
   });
 });

@@ -151,11 +151,11 @@ describe('one classification of real provider replies', () => {
 
   it('rejects invalid classification files naming the key', () => {
     const categories = Object.fromEntries(['invalid_recipient', 'mailbox_full', 'message_too_large', 'spam_content', 'reputation_block', 'blocklisted_ip', 'authentication', 'rate_limited', 'policy', 'tls', 'dns', 'connection', 'other'].map((k) => [k, { scope: 'message' }]));
-    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { text: '(' }, category: 'policy' }] })).toThrow(/rules\[0\]\.match\.text is not a valid regex/);
-    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { text: 'x' }, category: 'spam' }] })).toThrow(/rules\[0\]\.category must be one of/);
-    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: {}, category: 'other' }] })).toThrow(/rules\[0\]\.match needs/);
-    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { txt: 'x' }, category: 'other' }] })).toThrow(/rules\[0\]\.match\.txt is not a known key/);
-    expect(() => parseClassification({ categories: { ...categories, dns: undefined }, rules: [] })).toThrow(/categories\.dns is required/);
-    expect(() => parseClassification({ categories: { ...categories, tls: { scope: 'planet' } }, rules: [] })).toThrow(/categories\.tls\.scope must be one of/);
+    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { text: '(' }, category: 'policy' }] })).toThrow(/rules\[0\]\.match\.text: is not a valid regex/);
+    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { text: 'x' }, category: 'spam' }] })).toThrow(/rules\[0\]\.category: must be one of/);
+    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: {}, category: 'other' }] })).toThrow(/rules\[0\]\.match: needs/);
+    expect(() => parseClassification({ categories, rules: [{ id: 'a', match: { txt: 'x' }, category: 'other' }] })).toThrow(/rules\[0\]\.match\.txt: unknown key/);
+    expect(() => parseClassification({ categories: { ...categories, dns: undefined }, rules: [] })).toThrow(/categories\.dns: is required/);
+    expect(() => parseClassification({ categories: { ...categories, tls: { scope: 'planet' } }, rules: [] })).toThrow(/categories\.tls\.scope: must be one of/);
   });
 });

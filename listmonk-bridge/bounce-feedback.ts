@@ -2,8 +2,11 @@
  * Bounce feedback to Listmonk: each bounce or complaint Relais learns about (synchronous refusal
  * at delivery, asynchronous DSN, ARF complaint) is posted to the tenant's `POST /webhooks/bounce`.
  * Posts go through a durable outbox: one job per event, keyed by an idempotency key (a repeated
- * report of the same event is ignored), retried with back-off until Listmonk answers 200, deleted
- * only after that. Listmonk records webhook bounces without dedup, so each event is posted once;
+ * report of the same event is ignored), retried with back-off while Listmonk is unreachable or
+ * answers 5xx/429, deleted once it answers 200. A permanent refusal (webhooks off: 404, role without
+ * webhooks:post_bounce: 403, 400) stops the job as failed, with the fix, until retried by an admin.
+ * UUIDs are checked here, as Listmonk does (cmd/bounce.go validateBounceFields): an invalid one is
+ * left out rather than making Listmonk refuse the whole event. Listmonk records webhook bounces without dedup, so each event is posted once;
  * the only possible duplicate is a post whose 200 was lost in transit (at-least-once there).
  * Events older than maxAgeMs (default 7 days) are dropped with an error log.
  */
@@ -11,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Store } from '../src/store/types.js';
 import { ListmonkClient, type BounceEvent, type ClientOptions } from './client.js';
 import type { TenantListmonkConfig } from './draft-job.js';
+import type { Fix } from './errors.js';
 import { Outbox, createLoop, type RunResult, type Worker } from './outbox.js';
 import type { Logger } from './redirect.js';
 
@@ -53,13 +57,17 @@ export interface PendingBounce {
   createdAt: number;
   nextAttemptAt: number;
   lastError?: string;
+  failed?: { at: number; reason: string; fix: Fix };
 }
 
 export interface BounceFeedback {
   /** Queues an event; `queued` is false when this key was already reported. */
   report(ev: BounceFeedbackEvent): Promise<{ queued: boolean; id: string }>;
-  worker: Worker & { status(): Promise<{ pending: PendingBounce[] }> };
+  worker: Worker & { status(): Promise<{ pending: PendingBounce[] }>; retry(id: string): Promise<boolean> };
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const validUuid = (u: string | undefined) => (u && UUID.test(u.trim()) ? u.trim().toLowerCase() : undefined);
 
 interface BounceJob {
   tenantId: string;
@@ -95,13 +103,15 @@ export function createBounceFeedback(o: BounceFeedbackOptions): BounceFeedback {
 
   return {
     async report(ev) {
-      if (!ev.email && !ev.subscriber_uuid) throw new Error('bounce feedback needs email or subscriber_uuid');
+      const subscriber = validUuid(ev.subscriber_uuid);
+      const campaign = validUuid(ev.campaign_uuid);
+      if (!ev.email && !subscriber) throw new Error('bounce feedback needs email or subscriber_uuid (a UUID)');
       if (!['hard', 'soft', 'complaint'].includes(ev.type)) throw new Error(`invalid bounce type ${ev.type}`);
       const id = bounceEventKey(ev);
       const event: BounceEvent = {
         ...(ev.email ? { email: ev.email.toLowerCase() } : {}),
-        ...(ev.subscriber_uuid ? { subscriber_uuid: ev.subscriber_uuid } : {}),
-        ...(ev.campaign_uuid ? { campaign_uuid: ev.campaign_uuid } : {}),
+        ...(subscriber ? { subscriber_uuid: subscriber } : {}),
+        ...(campaign ? { campaign_uuid: campaign } : {}),
         type: ev.type,
         source: 'relais',
         meta: { ...ev.meta, relais_event: id },
@@ -120,9 +130,14 @@ export function createBounceFeedback(o: BounceFeedbackOptions): BounceFeedback {
           pending: jobs.map((j) => ({
             id: j.id, tenantId: j.payload.tenantId, type: j.payload.event.type, email: j.payload.event.email,
             subscriber_uuid: j.payload.event.subscriber_uuid, campaign_uuid: j.payload.event.campaign_uuid,
-            attempts: j.attempts, createdAt: j.createdAt, nextAttemptAt: j.nextAttemptAt, lastError: j.lastError,
+            attempts: j.attempts, createdAt: j.createdAt, nextAttemptAt: j.nextAttemptAt, lastError: j.lastError, failed: j.failed,
           })),
         };
+      },
+      async retry(id) {
+        const ok = await outbox.retry(id);
+        if (ok) loop.kick();
+        return ok;
       },
     },
   };

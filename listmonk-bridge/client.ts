@@ -2,8 +2,10 @@
  * Typed client for the few Listmonk API calls Relais makes (v4+ API users; tested against the
  * v6.2.0 spec). Auth is `Authorization: token user:token`, never cookies (a session cookie would make
  * Listmonk ignore the header). Replies are unwrapped from `{"data": …}`. Every failure is a
- * ListmonkError naming the instance and the call, and never the token. Network errors, timeouts and
- * 5xx are retried with exponential back-off; 4xx are not (the request itself is wrong).
+ * ListmonkError naming the instance and the call, and never the token. Network errors, timeouts,
+ * 5xx and 429 are retried with exponential back-off; other 4xx are not (the request or the API
+ * user's role is wrong: retrying cannot help). Behaviours are those of Listmonk v4.1, v5.1 and v6.2
+ * (knadh/listmonk cmd/*.go), not of its OpenAPI file where the two disagree.
  */
 
 export interface ListmonkConnection {
@@ -29,9 +31,12 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-import type { ListmonkList, NewList, Subscriber, NewSubscriber, NewCampaign, Campaign, Media, BounceEvent, Page } from './types.js';
+import type { ListmonkList, NewList, Subscriber, NewSubscriber, NewCampaign, Campaign, Media, BounceEvent, Page, Profile } from './types.js';
 
-export type { ListmonkList, NewList, Subscriber, NewSubscriber, NewCampaign, Campaign, Media, BounceEvent, Page } from './types.js';
+export type { ListmonkList, NewList, Subscriber, NewSubscriber, NewCampaign, Campaign, Media, BounceEvent, Page, Profile } from './types.js';
+
+/** Statuses worth retrying besides network errors and 5xx: the server asked us to slow down or wait. */
+const RETRY_STATUSES = new Set([408, 429]);
 
 export class ListmonkError extends Error {
   /** HTTP status, or undefined for network errors / timeouts. */
@@ -90,8 +95,20 @@ export class ListmonkClient {
     return (await this.request<boolean>('GET', '/api/health')) === true;
   }
 
+  /** Server settings visible to any API user; `version` is e.g. "v6.2.0" (cmd/admin.go). */
+  async serverConfig(): Promise<{ version: string }> {
+    return this.request<{ version: string }>('GET', '/api/config');
+  }
+
+  /** The API user and its role's permissions (cmd/users.go GetUserProfile). */
+  async profile(): Promise<Profile> {
+    return this.request<Profile>('GET', '/api/profile');
+  }
+
+  /** Lists the API user may see: all with lists:get_all, else only per-list-role ones. With
+   * `minimal`, Listmonk answers a bare `[]` instead of a page when none is visible (cmd/lists.go). */
   async queryLists(params: { query?: string; per_page?: number | 'all'; page?: number; minimal?: boolean; tag?: string[] } = {}): Promise<Page<ListmonkList>> {
-    return this.request<Page<ListmonkList>>('GET', '/api/lists', { query: params });
+    return asPage(await this.request<Page<ListmonkList> | ListmonkList[]>('GET', '/api/lists', { query: params }));
   }
 
   /** Exact-name lookup. Listmonk's `query` is a full-text search (to_tsquery), unsafe for names with
@@ -105,8 +122,10 @@ export class ListmonkClient {
     return this.request<ListmonkList>('GET', `/api/lists/${id}`);
   }
 
+  /** Not retried: list names are not unique in Listmonk, so a repeated POST makes a second list.
+   * Callers go through findOrCreate. */
   async createList(list: NewList): Promise<ListmonkList> {
-    return this.request<ListmonkList>('POST', '/api/lists', { body: { json: list } });
+    return this.request<ListmonkList>('POST', '/api/lists', { body: { json: list }, retries: 0 });
   }
 
   async findSubscriberByEmail(email: string): Promise<Subscriber | null> {
@@ -147,19 +166,28 @@ export class ListmonkClient {
   }
 
   async findCampaignByTag(tag: string): Promise<Campaign | null> {
+    // Listmonk reads `tag` (cmd/campaigns.go); its OpenAPI file says `tags`, which it ignores.
     const page = await this.request<Page<Campaign>>('GET', '/api/campaigns', {
-      query: { tags: [tag], no_body: true, per_page: 'all' },
+      query: { tag: [tag], no_body: true, per_page: 'all' },
     });
     return page.results.find((c) => c.tags?.includes(tag)) ?? null;
   }
 
+  /** Media whose file name contains `needle` (case-insensitive; queries/media.sql query-media). */
+  async findMedia(needle: string): Promise<Media | null> {
+    const page = await this.request<Page<Media>>('GET', '/api/media', { query: { query: needle, per_page: 20 } });
+    return page.results.find((m) => m.filename.toLowerCase().includes(needle.toLowerCase())) ?? null;
+  }
+
+  /** Not retried (a repeated upload is a second file): callers go through findOrCreate. The name is
+   * made ASCII first: v4 refuses any other with 422 (cmd/media.go isASCII). */
   async uploadMedia(file: { filename: string; contentType: string; data: Uint8Array }): Promise<Media> {
     const form = () => {
       const fd = new FormData();
-      fd.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), file.filename);
+      fd.append('file', new Blob([new Uint8Array(file.data)], { type: file.contentType }), asciiFilename(file.filename));
       return fd;
     };
-    return this.request<Media>('POST', '/api/media', { body: { form } });
+    return this.request<Media>('POST', '/api/media', { body: { form }, retries: 0 });
   }
 
   async postBounce(ev: BounceEvent, call: CallOptions = {}): Promise<void> {
@@ -224,11 +252,49 @@ export class ListmonkClient {
     if (!res.ok) {
       const msg = (json as { message?: unknown } | undefined)?.message;
       const detail = `${res.status} ${typeof msg === 'string' ? msg : text.slice(0, 200) || res.statusText}`;
-      throw new ListmonkError(this.instance, call, this.scrub(detail), res.status, res.status >= 500);
+      throw new ListmonkError(this.instance, call, this.scrub(detail), res.status, res.status >= 500 || RETRY_STATUSES.has(res.status));
     }
     if (!json || typeof json !== 'object' || !('data' in json)) {
       throw new ListmonkError(this.instance, call, `${res.status} reply without {"data": …} envelope`, res.status, false);
     }
     return (json as { data: T }).data;
+  }
+}
+
+/** `{"data": []}` (nothing visible) and a page are the same answer to us. */
+function asPage<T>(data: Page<T> | T[] | null | undefined): Page<T> {
+  if (Array.isArray(data)) return { results: data, total: data.length };
+  if (!data || !Array.isArray(data.results)) return { results: [], total: 0 };
+  return data;
+}
+
+/** "Réunion été.pdf" → "Reunion-ete.pdf": accents dropped, other non-ASCII and spaces → "-". */
+export function asciiFilename(name: string): string {
+  const ascii = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x21-\x7e]+/g, '-')
+    .replace(/[\/\\]/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return ascii || 'fichier';
+}
+
+/**
+ * Creates an object once although a reply may be lost: looks it up by its unique name or tag first,
+ * and after a create that failed in a way that may have happened anyway (network, timeout, 5xx),
+ * looks again before giving up, so the retry of the job does not make a second one.
+ * `alreadyLooked`: the caller has just looked it up (and needed the answer itself).
+ */
+export async function findOrCreate<T>(find: () => Promise<T | null>, create: () => Promise<T>, opts: { alreadyLooked?: boolean } = {}): Promise<T> {
+  const found = opts.alreadyLooked ? null : await find();
+  if (found) return found;
+  try {
+    return await create();
+  } catch (err) {
+    if (err instanceof ListmonkError && err.retryable) {
+      const after = await find().catch(() => null);
+      if (after) return after;
+    }
+    throw err;
   }
 }

@@ -1,14 +1,21 @@
 /**
  * One background draft job: find or create the sender's list, create the campaign draft from the
- * saved message (once: a unique tag lets a retry find a campaign an interrupted attempt created),
- * and, only when the tenant opted in, import the recipients as *unconfirmed* subscribers of a
- * double opt-in list (they receive nothing until they confirm). Progress is saved after each
- * step so a retry resumes where the last attempt stopped.
+ * saved message, and, only when the tenant opted in, import the recipients as *unconfirmed*
+ * subscribers of a double opt-in list. Every create is preceded, and after a lost reply followed,
+ * by a look-up of the unique name or tag it makes (findOrCreate), so nothing is made twice.
+ * Progress is saved after each step so a retry resumes where the last attempt stopped.
+ *
+ * Imported recipients receive nothing, in every Listmonk version: the subscriber is created without
+ * lists (InsertSubscriber's opt-in hook only mails for the unconfirmed double opt-in lists given
+ * with it), then added as `unconfirmed` with PUT /api/subscribers/lists, which sends no mail
+ * (internal/core/subscriptions.go AddSubscriptions). On a double opt-in list unconfirmed people get
+ * no campaign; the sender asks them with an opt-in campaign when they choose to.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { ListmonkClient, ListmonkError, type ClientOptions, type ListmonkList } from './client.js';
+import { ListmonkClient, ListmonkError, findOrCreate, type ClientOptions, type ListmonkList } from './client.js';
 import { buildDraft, emptyDraftSource, readDraftSource } from './draft.js';
+import { FailJob, permissionFix } from './errors.js';
 import { SkipJob } from './outbox.js';
 
 export interface TenantListmonkConfig {
@@ -38,6 +45,8 @@ export interface DraftJobPayload {
   file?: string;
   node: string;
   tag: string;
+  /** The redirect this job belongs to (its draft job's id); import jobs of later transactions share it. */
+  redirect?: string;
   listId?: number;
   campaignId?: number;
   campaignUuid?: string;
@@ -59,34 +68,43 @@ export function senderListName(sender: string): string {
 /** The sender's own list: private and double opt-in, so imported (unconfirmed) people get nothing. */
 export async function ensureSenderList(client: ListmonkClient, sender: string): Promise<ListmonkList> {
   const name = senderListName(sender);
-  const found = await client.findListByName(name);
-  if (found) return found;
-  return client.createList({
-    name,
-    type: 'private',
-    optin: 'double',
-    tags: ['relais'],
-    description: `Liste créée par Relais pour ${sender} / List created by Relais for ${sender}`,
-  });
+  const find = () => client.findListByName(name);
+  const list = await findOrCreate(find, () =>
+    client.createList({
+      name,
+      type: 'private',
+      optin: 'double',
+      tags: ['relais'],
+      description: `Liste créée par Relais pour ${sender} / List created by Relais for ${sender}`,
+    }),
+  );
+  // Without lists:get_all Listmonk hides every list, even one this user just made: each job would
+  // make another. Stop here instead (the list made now is found once the role is fixed).
+  if (!(await find())) throw new FailJob(`list "${name}" (id ${list.id}) is not visible to the API user: lists:get_all missing`, permissionFix('lists:get_all'));
+  return list;
 }
 
-/** Adds recipients as unconfirmed subscribers of a double opt-in list; never preconfirms. */
+/** Adds recipients as unconfirmed subscribers of a double opt-in list, without any mail to them. */
 export async function importRecipients(client: ListmonkClient, listId: number, recipients: string[], log: DraftJobContext['log']): Promise<number> {
   const list = await client.getList(listId);
   if (list.optin !== 'double') {
-    throw new Error(`list ${listId} "${list.name}" is not double opt-in; refusing to import recipients without their consent`);
+    throw new FailJob(`list ${listId} "${list.name}" is not double opt-in; refusing to import recipients without their consent`, {
+      fr: "choisissez pour listmonk.optin_list_id une liste à double opt-in (ou retirez-le pour utiliser la liste de l'expéditeur).",
+      en: "set listmonk.optin_list_id to a double opt-in list (or remove it to use the sender's own list).",
+    });
   }
   let added = 0;
   for (const email of recipients) {
     try {
-      const { created, subscriber } = await client.createSubscriber({ email, status: 'enabled', lists: [listId], preconfirm_subscriptions: false });
-      if (!created && !subscriber.lists?.some((l) => l.id === listId)) {
-        await client.addSubscribersToLists([subscriber.id], [listId], 'unconfirmed');
-      }
+      // No lists here: InsertSubscriber would mail an opt-in confirmation for them.
+      const { subscriber } = await client.createSubscriber({ email, status: 'enabled', lists: [], preconfirm_subscriptions: false });
+      // An existing subscription keeps its status (the add would overwrite a confirmed one).
+      if (!subscriber.lists?.some((l) => l.id === listId)) await client.addSubscribersToLists([subscriber.id], [listId], 'unconfirmed');
       added++;
     } catch (err) {
-      // A refused address (400: invalid e-mail) must not block the others; outages retry the job.
-      if (err instanceof ListmonkError && err.status !== undefined && err.status >= 400 && err.status < 500 && err.status !== 403) {
+      // A refused address (400: invalid e-mail) must not block the others; outages retry the job,
+      // a missing permission fails it.
+      if (err instanceof ListmonkError && err.status === 400 && !/permission denied/i.test(err.message)) {
         log.warn({ email, err: err.message }, 'listmonk refused a recipient');
         continue;
       }
@@ -106,11 +124,9 @@ export async function runDraftJob(p: DraftJobPayload, save: (p: DraftJobPayload)
     await save(p);
   }
   if (p.kind === 'draft' && p.campaignId === undefined) {
-    const existing = await client.findCampaignByTag(p.tag);
-    if (existing) {
-      p.campaignId = existing.id;
-      p.campaignUuid = existing.uuid;
-    } else {
+    const find = () => client.findCampaignByTag(p.tag);
+    let campaign = await find();
+    if (!campaign) {
       if (p.file && !existsSync(p.file)) {
         if (p.node !== ctx.node) throw new SkipJob(`message copy is on node ${p.node}`);
         ctx.log.warn({ file: p.file }, 'listmonk draft: message copy missing, drafting without content');
@@ -118,12 +134,12 @@ export async function runDraftJob(p: DraftJobPayload, save: (p: DraftJobPayload)
       }
       const src = p.file ? await readDraftSource({ path: p.file }) : emptyDraftSource();
       const built = await buildDraft(client, src, { listId: p.listId, fromEmail: p.sender, tag: p.tag });
-      const campaign = await client.createCampaign(built.campaign);
-      p.campaignId = campaign.id;
-      p.campaignUuid = campaign.uuid;
+      campaign = await findOrCreate(find, () => client.createCampaign(built.campaign), { alreadyLooked: true });
       p.notes = built.notes;
       ctx.log.info({ tenant: p.tenantId, sender: p.sender, campaign: campaign.id, notes: built.notes.length }, 'listmonk draft created');
     }
+    p.campaignId = campaign.id;
+    p.campaignUuid = campaign.uuid;
     await save(p);
   }
   if (cfg.import_recipients && p.recipients.length && !p.imported) {

@@ -10,7 +10,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { simpleParser } from 'mailparser';
-import type { ListmonkClient, NewCampaign } from './client.js';
+import { ListmonkError, asciiFilename, findOrCreate, type ListmonkClient, type NewCampaign } from './client.js';
 
 export const DRAFT_MAX_BYTES = 25 * 1024 * 1024;
 
@@ -108,13 +108,23 @@ export async function buildDraft(client: ListmonkClient, src: DraftSource, o: Bu
   for (const a of src.attachments) {
     n++;
     const filename = a.filename || `${a.cid ? 'image' : 'piece-jointe'}-${n}.${EXT[a.contentType] ?? 'bin'}`;
+    // The job's tag and the attachment's rank make the stored name unique, so a retry (or the look-up
+    // after a lost reply) finds an upload that already happened instead of making a second one.
+    const unique = `${o.tag}-${n}-`;
     try {
-      const media = await client.uploadMedia({ filename, contentType: a.contentType, data: a.content });
+      const media = await findOrCreate(
+        () => client.findMedia(unique),
+        () => client.uploadMedia({ filename: `${unique}${asciiFilename(filename)}`, contentType: a.contentType, data: a.content }),
+      );
       uploaded.push({ filename, url: media.url });
       const referenced = !!(html && a.cid && new RegExp(`cid:${escapeRe(a.cid)}`, 'i').test(html));
       if (referenced) html = html!.replace(new RegExp(`cid:${escapeRe(a.cid!)}`, 'gi'), media.url);
       else links.push({ filename, url: media.url });
     } catch (err) {
+      // A role without media:get / media:manage, or Listmonk unreachable: the job stops or waits
+      // rather than making a draft without its images. A 500 is about the file (Listmonk answers it
+      // for an image it cannot decode, cmd/media.go processImage): a note, like a refused type.
+      if (err instanceof ListmonkError && (err.status === undefined || err.status === 401 || err.status === 403 || (err.status > 500 && err.status < 600))) throw err;
       const why = err instanceof Error ? err.message.replace(/^listmonk \S+ /, '') : String(err);
       notes.push(
         `La pièce jointe « ${filename} » n'a pas pu être importée dans Listmonk (${why}) : ajoutez-la à la main. / ` +

@@ -6,13 +6,15 @@
  * tenant's Listmonk through the durable bounce-feedback outbox, keyed so a repeated report is
  * posted once. The message itself is consumed (answered 250, never queued): reports about unknown
  * refs, auto-replies and anything unparseable are logged and dropped, never bounced back.
+ * postmaster@<bounce domain> (RFC 5321 §4.5.1) is accepted too and forwarded, unchanged, to the
+ * configured address (listmonk.postmaster_forward): that is where people write about our mail.
  */
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
 import { parseArf, parseDsn, type DsnRecipient } from './reports.js';
 import { parseReturnPath } from './verp.js';
 import type { BounceFeedback } from './bounce-feedback.js';
-import type { DataContext, Decision, ReportRecipient } from '../relay/intake/hooks.js';
+import type { Decision, ReportTaker } from '../relay/intake/hooks.js';
 import type { Verdict } from '../policies/types.js';
 import { StoreUnavailableError, type Store } from '../src/store/types.js';
 import { verpKey, verpRecipients, type VerpRef } from '../policies/verp.js';
@@ -25,17 +27,14 @@ export interface InboundReportsDeps {
   feedback: BounceFeedback;
   log: Logger;
   bounceDomain: string;
+  /** Where mail to postmaster@<bounce domain> goes (required with a bounce domain). */
+  postmasterForward?: string;
 }
 
-export interface InboundReports {
-  /** For RCPT TO from unauthenticated clients. */
-  recipientKind(address: string): ReportRecipient;
-  /** True when every recipient is a VERP return path (the message is a report for us). */
-  isReport(recipients: string[]): boolean;
-  /** Parses the spooled report, queues the Listmonk events, and answers 250 (consumed) or 451. */
-  handle(ctx: DataContext): Promise<Decision>;
-}
+/** Its addresses are the VERP return paths and postmaster@ (forwarded); handle() queues the Listmonk events, answers 250 or 451. */
+export type InboundReports = ReportTaker;
 
+const forwarded: Verdict = { action: 'accept', reason: 'postmaster', smtp: { code: 250, enhanced: '2.0.0', text: 'Transmis au postmaster / Forwarded to the postmaster' } };
 const received: Verdict = { action: 'accept', reason: 'report', smtp: { code: 250, enhanced: '2.0.0', text: 'Rapport reçu / Report received' } };
 const storeDown: Verdict = {
   action: 'defer',
@@ -75,20 +74,30 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
   const domain = d.bounceDomain.toLowerCase();
   const log = d.log.child({ component: 'inbound-reports' });
   const refOf = (address: string) => parseReturnPath(address, domain);
+  // The local part "postmaster" is case-insensitive (RFC 5321 §4.5.1).
+  const isPostmaster = (address: string) => !!d.postmasterForward && address.toLowerCase() === `postmaster@${domain}`;
 
   return {
     recipientKind(address) {
       if (refOf(address)) return 'report';
+      if (isPostmaster(address)) return 'postmaster';
       return address.toLowerCase().endsWith(`@${domain}`) ? 'unknown' : null;
     },
 
     isReport(recipients) {
-      return recipients.length > 0 && recipients.every((r) => refOf(r) !== null);
+      return recipients.length > 0 && recipients.every((r) => refOf(r) !== null || isPostmaster(r));
     },
 
     async handle(ctx) {
       const f = ctx.facts;
       const base = { queueId: ctx.queueId, from: f.mailFrom || '<>', client: f.client.name ?? f.client.address };
+      const refs = new Set(f.recipients.map((r) => refOf(r)).filter((r): r is string => r !== null));
+      // Mail to postmaster@ is queued for its forward address; reports to VERP refs are consumed.
+      const done = (): Decision => (f.recipients.some(isPostmaster) ? { verdict: forwarded, recipients: [d.postmasterForward!] } : { verdict: received, consume: true });
+      if (!refs.size) {
+        log.info({ ...base, to: d.postmasterForward }, 'mail to postmaster forwarded');
+        return done();
+      }
       try {
         await ctx.flushBody();
         const raw = await readReport(ctx.bodyPath);
@@ -96,9 +105,9 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
         const arf = dsn ? null : await parseArf(raw);
         if (!dsn && !arf) {
           log.info({ ...base, subject: f.headers.subject }, 'inbound report: neither a DSN nor a complaint, dropped');
-          return { verdict: received, consume: true };
+          return done();
         }
-        for (const ref of new Set(f.recipients.map((r) => refOf(r)!))) {
+        for (const ref of refs) {
           const stored = await d.store.getValue(verpKey(ref));
           if (!stored) {
             log.warn({ ...base, ref }, 'inbound report for an unknown VERP ref, dropped');
@@ -151,7 +160,7 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
             log.info({ ...base, ref, tenant: rec.tenant, feedbackType: arf.feedbackType, queued: r.queued }, 'inbound complaint reported to Listmonk');
           }
         }
-        return { verdict: received, consume: true };
+        return done();
       } catch (err) {
         if (err instanceof StoreUnavailableError) {
           log.error({ ...base, err: err.message }, 'inbound report: store unavailable');

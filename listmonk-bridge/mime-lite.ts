@@ -102,3 +102,19 @@ export function parseMime(buf: Buffer, depth = 0): MimePart {
 export function walk(part: MimePart): MimePart[] {
   return [part, ...part.children.flatMap(walk)];
 }
+
+/** Header text with RFC 2047 encoded-words decoded ("=?utf-8?q?Assembl=C3=A9e?=" → "Assemblée").
+ * Whitespace between adjacent encoded-words is dropped (§6.2); unknown charsets are left as is. */
+export function decodeEncodedWords(value: string): string {
+  const word = /=\?([^?\s]{1,40})\?([bqBQ])\?([^?\s]*)\?=/g;
+  return value.replace(/(=\?[^?\s]{1,40}\?[bqBQ]\?[^?\s]*\?=)\s+(?==\?)/g, '$1').replace(word, (all, charset: string, enc: string, text: string) => {
+    const bytes = enc.toLowerCase() === 'b'
+      ? Buffer.from(text, 'base64')
+      : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+    try {
+      return new TextDecoder(charset.split('*')[0]!.toLowerCase()).decode(bytes);
+    } catch {
+      return all;
+    }
+  });
+}

@@ -1,12 +1,15 @@
 /**
  * A durable outbox in the shared store: jobs survive restarts and Listmonk outages, are retried
- * with exponential back-off, and are deleted only after their handler succeeded. Each job id is
+ * with exponential back-off while the failure is temporary, stop as `failed` (with the reason and
+ * the fix, kept until an admin retries or drops them) when it is permanent (errors.ts), and are
+ * deleted only after their handler succeeded. Each job id is
  * accepted once (an idempotency key remembered for `dedupeTtlMs`), and a per-job lock in the store
  * keeps two Relais nodes from running the same job at the same time. A "done" marker is written
  * before the job is deleted, so a crash between the two never runs the handler again.
  */
 import { hostname } from 'node:os';
 import type { Store } from '../src/store/types.js';
+import { fixFor, isPermanent, type Fix } from './errors.js';
 
 export interface OutboxJob<P> {
   id: string;
@@ -16,6 +19,8 @@ export interface OutboxJob<P> {
   nextAttemptAt: number;
   lastAttemptAt?: number;
   lastError?: string;
+  /** Set when the job stopped on a permanent failure; it is not run again until retry(). */
+  failed?: { at: number; reason: string; fix: Fix };
 }
 
 export interface OutboxOptions {
@@ -92,7 +97,7 @@ export class Outbox<P> {
   async runDue(handler: (job: OutboxJob<P>, save: (payload: P) => Promise<void>) => Promise<void>): Promise<RunResult> {
     const r: RunResult = { done: 0, failed: 0, skipped: 0 };
     for (const listed of await this.list()) {
-      if (listed.nextAttemptAt > this.now()) continue;
+      if (listed.failed || listed.nextAttemptAt > this.now()) continue;
       const lockKey = this.key('lock', listed.id);
       if ((await this.store.setIfAbsent(lockKey, this.node, this.o.lockTtlMs)) !== null) {
         r.skipped++;
@@ -100,7 +105,7 @@ export class Outbox<P> {
       }
       try {
         const job = await this.get(listed.id); // another node may have finished it meanwhile
-        if (!job) continue;
+        if (!job || job.failed) continue;
         if (await this.isDone(job.id)) {
           await this.store.deleteDoc(this.ns, job.id);
           continue;
@@ -118,7 +123,8 @@ export class Outbox<P> {
           job.attempts++;
           job.lastAttemptAt = this.now();
           job.lastError = err instanceof Error ? err.message : String(err);
-          job.nextAttemptAt = this.now() + Math.min(this.o.backoffMs * 2 ** (job.attempts - 1), this.o.maxBackoffMs);
+          if (isPermanent(err)) job.failed = { at: this.now(), reason: job.lastError, fix: fixFor(err) };
+          else job.nextAttemptAt = this.now() + Math.min(this.o.backoffMs * 2 ** (job.attempts - 1), this.o.maxBackoffMs);
           await this.put(job);
           r.failed++;
           continue;
@@ -131,6 +137,18 @@ export class Outbox<P> {
       }
     }
     return r;
+  }
+
+  /** Runs a job again soon (after an admin fixed the cause): clears its failure and back-off.
+   * Returns false when there is no such job (done, dropped or never queued). */
+  async retry(id: string): Promise<boolean> {
+    const job = await this.get(id);
+    if (!job) return false;
+    delete job.failed;
+    job.attempts = 0;
+    job.nextAttemptAt = this.now();
+    await this.put(job);
+    return true;
   }
 
   /** Drops a job for good (admin action, or a job past its maximum age). */

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../src/store/types.js';
 import type { ClientOptions } from './client.js';
+import type { Fix } from './errors.js';
 import { DRAFT_MAX_BYTES, type MessageFileRef } from './draft.js';
 import { runDraftJob, type DraftJobPayload, type TenantListmonkConfig } from './draft-job.js';
 import { Outbox, createLoop, type OutboxJob, type RunResult, type Worker } from './outbox.js';
@@ -67,6 +68,8 @@ export interface RedirectorOptions {
 
 export interface PendingDraft {
   id: string;
+  /** The redirect (draft job id) this job belongs to; an import job of a later transaction has its own id. */
+  redirectId: string;
   kind: 'draft' | 'import';
   tenantId: string;
   sender: string;
@@ -76,12 +79,18 @@ export interface PendingDraft {
   createdAt: number;
   nextAttemptAt: number;
   lastError?: string;
+  /** Stopped on a permanent failure: not retried until `retry(id)`. */
+  failed?: { at: number; reason: string; fix: Fix };
   campaignId?: number;
 }
 
 export interface BridgeWorker extends Worker {
-  /** Pending draft jobs with their last error (for the admin API); tokens are never included. */
+  /** Unfinished draft jobs (waiting, retrying, or failed) with their last error (for the admin
+   * API); tokens are never included. */
   status(): Promise<{ pending: PendingDraft[] }>;
+  /** Restarts a job and the other jobs of its redirect (e.g. failed on a permission the admin has
+   * since granted); false if none is left. */
+  retry(id: string): Promise<boolean>;
 }
 
 export interface Redirector {
@@ -128,11 +137,18 @@ export function createRedirector(o: RedirectorOptions): Redirector {
       const jobs: OutboxJob<DraftJobPayload>[] = await outbox.list();
       return {
         pending: jobs.map((j) => ({
-          id: j.id, kind: j.payload.kind, tenantId: j.payload.tenantId, sender: j.payload.sender, messageId: j.payload.messageId,
+          id: j.id, redirectId: j.payload.redirect ?? j.id, kind: j.payload.kind, tenantId: j.payload.tenantId, sender: j.payload.sender, messageId: j.payload.messageId,
           recipientCount: j.payload.recipientCount, attempts: j.attempts, createdAt: j.createdAt, nextAttemptAt: j.nextAttemptAt,
-          lastError: j.lastError, campaignId: j.payload.campaignId,
+          lastError: j.lastError, failed: j.failed, campaignId: j.payload.campaignId,
         })),
       };
+    },
+    async retry(id) {
+      const ids = (await outbox.list()).filter((j) => j.id === id || j.payload.redirect === id).map((j) => j.id);
+      let ok = false;
+      for (const jid of ids) ok = (await outbox.retry(jid)) || ok;
+      if (ok) loop.kick();
+      return ok;
     },
   };
 
@@ -147,7 +163,7 @@ export function createRedirector(o: RedirectorOptions): Redirector {
     });
     const payload = (kind: DraftJobPayload['kind'], recipients: string[], file?: string): DraftJobPayload => ({
       kind, tenantId: req.tenant.id, listmonk: lm, sender, messageId: req.messageId, recipientCount: req.recipientCount,
-      recipients: lm.import_recipients ? recipients : [], file, node: outbox.node, tag: `relais-${id.slice(0, 16)}`,
+      recipients: lm.import_recipients ? recipients : [], file, node: outbox.node, tag: `relais-${id.slice(0, 16)}`, redirect: id,
     });
 
     const decisionKey = `listmonk:redirect:${id}`;

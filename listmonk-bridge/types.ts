@@ -1,4 +1,4 @@
-/** Shapes of the Listmonk API objects Relais reads and writes (v6.2.0; see test/fixtures/listmonk). */
+/** Shapes of the Listmonk API objects Relais reads and writes (v4.1 to v6.2; see test/fixtures/listmonk). */
 
 export interface ListmonkList {
   id: number;
@@ -91,4 +91,12 @@ export interface Page<T> {
   total: number;
   page?: number;
   per_page?: number;
+}
+
+/** GET /api/profile (internal/auth/models.go User): role id 1 is Super Admin, which has every permission. */
+export interface Profile {
+  id: number;
+  username: string;
+  type?: string;
+  user_role?: { id: number; name: string; permissions: string[] | null };
 }

@@ -32,6 +32,9 @@ import type { Store } from './store/types.js';
 import { TenantDirectory } from './tenants/directory.js';
 import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
 import { createInboundReports } from '../listmonk-bridge/index.js';
+import { createDmarcReports } from '../relay/reports/inbound.js';
+import { combineReports } from './wiring/reports.js';
+import { createReputation, type Reputation } from './wiring/reputation.js';
 import { createIntakeHooks } from './wiring/intake-hooks.js';
 import { createListmonkBridge, type ListmonkBridge } from './wiring/listmonk.js';
 import { createNoticeSender } from './wiring/notices.js';
@@ -52,6 +55,8 @@ export interface Services {
   metrics: Metrics;
   listmonk: ListmonkBridge;
   sendBounce: ReturnType<typeof adminBounce>;
+  /** DMARC/TLS reports and block lists. */
+  reputation: Reputation;
 }
 
 export interface Relais extends Services {
@@ -92,10 +97,11 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   const recorder = createStatsRecorder({ store, retentionDays: config.stats.retention_days, log });
   cleanups.push(() => recorder.close());
   const queries = createStatsQueries({ store, providers });
-  const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log });
+  const reputation = createReputation({ config, store, tenants, log });
+  const alerts = createStatsAlerts({ store, queries, config: alertsConfig, log, sources: reputation.alertSources });
   const metrics = opts.metrics ?? new Metrics({ queueCounts: () => spool.counts(), smtpSessions: () => 0, smtpTransactions: () => 0 });
   const listmonk = createListmonkBridge({ store, tenants, log, dataDir: join(config.data_dir, 'listmonk'), retry: { firstMs: config.listmonk.retry_first_ms, maxMs: config.listmonk.retry_max_ms } });
-  return { config, log, store, spool, tenants, policy, providers, classifier, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname) };
+  return { config, log, store, spool, tenants, policy, providers, classifier, queries, alerts, recorder, metrics, listmonk, sendBounce: adminBounce(spool, config.hostname), reputation };
 }
 
 export async function startRelais(config: RelaisConfig, log: Logger): Promise<Relais> {
@@ -145,7 +151,12 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       dkim: { masterKey: config.dkim.master_key, operatorDomain: config.dkim.operator_domain },
       bounceDomain: config.listmonk.bounce_domain,
-      reports: config.listmonk.bounce_domain ? createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain }) : undefined,
+      reports: config.listmonk.bounce_domain
+        ? combineReports([
+          createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain, postmasterForward: config.listmonk.postmaster_forward }),
+          createDmarcReports({ bounceDomain: config.listmonk.bounce_domain, config: config.dmarc, recorder: s.reputation.recorder, counter: metrics.reports, log }),
+        ])
+        : undefined,
       sendNotice: async (to, subject, text) => {
         await sendNotice(to, subject, text);
       },
@@ -206,6 +217,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     cleanups.push(() => s.listmonk.stop());
     s.alerts.start();
     cleanups.push(() => s.alerts.stop());
+    s.reputation.dnsbl.start();
+    cleanups.push(() => s.reputation.dnsbl.stop());
     await intake.start();
     cleanups.push(() => intake.stop(config.queue.shutdown_timeout_ms));
     await api.listen({ host: config.api.listen.host, port: config.api.listen.port });

@@ -21,6 +21,7 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly accepted = new Counter({ name: 'relais_messages_accepted_total', help: 'Messages accepted into the spool', registers: [this.registry] });
+  readonly reports = new Counter({ name: 'relais_reports_total', help: 'Inbound DMARC/TLS reports by outcome (stored, duplicate, not_tenant, too_large, doctype, malformed…)', labelNames: ['kind', 'outcome'], registers: [this.registry] });
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'relais_process_' });

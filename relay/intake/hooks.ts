@@ -32,14 +32,28 @@ export interface Decision {
    * with the verdict's 2xx text (or "queued") and discard the spooled bytes instead of queueing.
    */
   consume?: boolean;
+  /** Deliver to these instead of the envelope's recipients (postmaster@ of the bounce domain,
+   * forwarded to a person). */
+  recipients?: string[];
 }
 
 /**
  * Where a recipient of an unauthenticated (inbound) client lands: 'report' = an address Relais
- * takes reports at (VERP return path); 'unknown' = the bounce domain, but no such address;
+ * takes reports at (VERP return path); 'postmaster' = postmaster@ the bounce domain (RFC 5321
+ * §4.5.1, forwarded to a person); 'unknown' = the bounce domain, but no such address;
  * null = anywhere else (relay denied).
  */
-export type ReportRecipient = 'report' | 'unknown' | null;
+export type ReportRecipient = 'report' | 'postmaster' | 'unknown' | null;
+
+/** A part that takes reports at its own addresses (VERP bounces, DMARC/TLS reports). */
+export interface ReportTaker {
+  /** For RCPT TO from unauthenticated clients. */
+  recipientKind(address: string): ReportRecipient;
+  /** True when every recipient is one of its addresses (the message is a report for it). */
+  isReport(recipients: string[]): boolean;
+  /** Reads the spooled report and answers: 250 (consumed), 4xx or 5xx. */
+  handle(ctx: DataContext): Promise<Decision>;
+}
 
 export interface IntakeHooks {
   checkSender?(client: ClientIdentity, mailFrom: string): Promise<Verdict | null>;

@@ -220,13 +220,13 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         if (bad) return cb(bad);
         const kind = hooks.reportRecipient?.(address.address) ?? null;
         if (client.anonymous) {
-          if (kind === 'report') return cb();
+          if (kind === 'report' || kind === 'postmaster') return cb();
           if (kind === 'unknown') return cb(REPLIES.unknownRecipient());
           log.warn({ smtp: l.name, client: session.remoteAddress, to: address.address }, 'smtp: relay access denied');
           return cb(REPLIES.relayDenied());
         }
         const refused = refusedSenders.get(session.id);
-        if (refused && kind !== 'report') return cb(refused);
+        if (refused && kind !== 'report' && kind !== 'postmaster') return cb(refused);
         cb();
       },
       onData(stream, session, cb) {

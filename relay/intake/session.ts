@@ -166,7 +166,7 @@ export async function receiveData(args: {
     rev: 0,
     state: v.action === 'hold' ? 'hold' : 'active',
     from: mailFrom,
-    recipients: recipients.map((address) => ({ address, status: 'pending', attempts: 0 })),
+    recipients: (decision.recipients ?? recipients).map((address) => ({ address, status: 'pending', attempts: 0 })),
     receivedAt: now.getTime(),
     size: 0,
     client: { name: client.name, address: session.remoteAddress, helo: session.hostNameAppearsAs, tls: Boolean(session.secure), user: client.authenticated ? client.name : undefined },

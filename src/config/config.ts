@@ -11,6 +11,8 @@ import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, 
 import { validateSeed } from '../tenants/validate.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
+import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
+import { parseDnsblConfig, type DnsblConfig } from '../dnsbl/config.js';
 
 export interface ListenerConfig {
   name: string;
@@ -84,7 +86,10 @@ export interface RelaisConfig {
   queue: { retry_first_ms: number; retry_max_ms: number; lifetime_ms: number; delay_warning_ms: number; shutdown_timeout_ms: number };
   dkim: { master_key?: string; key_dir?: string; operator_domain?: string; operator_selector?: string; algorithms: string[] };
   stats: { retention_days: number; classification_file: string };
-  listmonk: { bounce_domain?: string; retry_first_ms: number; retry_max_ms: number };
+  listmonk: { bounce_domain?: string; postmaster_forward?: string; retry_first_ms: number; retry_max_ms: number };
+  /** DMARC / TLS report intake (src/dmarc/config.ts) and block-list watch (src/dnsbl/config.ts). */
+  dmarc: DmarcConfig;
+  dnsbl: DnsblConfig;
   /** Sections validated by their own modules (policies, alerts, tenants). */
   policies: Record<string, unknown>;
   alerts: Record<string, unknown>;
@@ -128,12 +133,13 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_DKIM_MASTER_KEY: 'dkim.master_key',
   RELAIS_OPERATOR_DOMAIN: 'dkim.operator_domain',
   RELAIS_BOUNCE_DOMAIN: 'listmonk.bounce_domain',
+  RELAIS_POSTMASTER_FORWARD: 'listmonk.postmaster_forward',
   RELAIS_INBOUND_LISTEN: 'smtp.inbound_listen',
   RELAIS_LISTMONK_RETRY_FIRST: 'listmonk.retry_first',
   RELAIS_LISTMONK_RETRY_MAX: 'listmonk.retry_max',
 };
 
-const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'policies', 'alerts', 'tenants', 'clients'];
+const TOP_KEYS = ['hostname', 'data_dir', 'log_level', 'public_ips', 'smtp', 'api', 'store', 'dns', 'delivery', 'queue', 'dkim', 'stats', 'listmonk', 'dmarc', 'dnsbl', 'policies', 'alerts', 'tenants', 'clients'];
 
 type Raw = Obj;
 
@@ -292,7 +298,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const stats = section(raw, 'stats');
   onlyKeys(stats, 'stats', ['retention_days', 'classification_file']);
   const listmonk = section(raw, 'listmonk');
-  onlyKeys(listmonk, 'listmonk', ['bounce_domain', 'retry_first', 'retry_max']);
+  onlyKeys(listmonk, 'listmonk', ['bounce_domain', 'postmaster_forward', 'retry_first', 'retry_max']);
 
   const hostname = raw.hostname === undefined ? osHostname() : str(raw.hostname, 'hostname');
   const relayNetworks = envList(smtp.relay_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.relay_networks');
@@ -380,9 +386,16 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     },
     listmonk: {
       bounce_domain: opt(listmonk.bounce_domain, (v) => str(v, 'listmonk.bounce_domain').toLowerCase()),
+      postmaster_forward: opt(listmonk.postmaster_forward, (v) => {
+        const a = str(v, 'listmonk.postmaster_forward').trim();
+        if (!/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(a)) throw new ConfigError('listmonk.postmaster_forward', `must be an e-mail address, got "${a}"`);
+        return a;
+      }),
       retry_first_ms: duration(listmonk.retry_first ?? '5s', 'listmonk.retry_first'),
       retry_max_ms: duration(listmonk.retry_max ?? '15m', 'listmonk.retry_max'),
     },
+    dmarc: parseDmarcConfig(section(raw, 'dmarc')),
+    dnsbl: parseDnsblConfig(section(raw, 'dnsbl')),
     policies: section(raw, 'policies'),
     alerts: section(raw, 'alerts'),
     tenants: raw.tenants === undefined ? [] : list(raw.tenants, 'tenants'),
@@ -394,6 +407,10 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   for (const l of config.smtp.listeners) {
     if (l.pool && !config.delivery.pools[l.pool]) throw new ConfigError(`smtp.listeners (${l.name}).pool`, `unknown pool "${l.pool}" (define it under delivery.pools)`);
   }
+  const lm = config.listmonk;
+  // RFC 5321 §4.5.1: a domain that receives mail must take postmaster@ — it goes to a person.
+  if (lm.bounce_domain && !lm.postmaster_forward) throw new ConfigError('listmonk.postmaster_forward', `listmonk.bounce_domain is set (${lm.bounce_domain}): give the address that receives mail for postmaster@${lm.bounce_domain} (RELAIS_POSTMASTER_FORWARD), e.g. an admin mailbox`);
+  if (lm.bounce_domain && lm.postmaster_forward?.toLowerCase().endsWith(`@${lm.bounce_domain}`)) throw new ConfigError('listmonk.postmaster_forward', `must be outside the bounce domain ${lm.bounce_domain} (it would loop)`);
   const inbound = config.smtp.listeners.find((l) => l.inbound);
   if (inbound && !config.listmonk.bounce_domain) throw new ConfigError(inbound.name === 'inbound' ? 'smtp.inbound_listen' : 'smtp.listeners', `inbound listener "${inbound.name}" needs listmonk.bounce_domain (RELAIS_BOUNCE_DOMAIN)`);
   if (clientsConfigured) {

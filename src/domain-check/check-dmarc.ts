@@ -20,8 +20,9 @@ const getDmarcRecord = createRequire(import.meta.url)('mailauth/lib/dmarc/get-dm
   resolver: LookupFn,
 ) => Promise<DmarcRecord | false>;
 
-export async function checkDmarc(lookup: LookupFn, domain: string): Promise<Finding> {
-  const suggestion = `v=DMARC1; p=none; rua=mailto:dmarc@${domain}`;
+/** `reportDomain`: Relais's bounce domain, whose dmarc@ reads the reports (else the domain's own). */
+export async function checkDmarc(lookup: LookupFn, domain: string, reportDomain?: string): Promise<Finding> {
+  const suggestion = `v=DMARC1; p=none; rua=mailto:dmarc@${reportDomain ?? domain}`;
   let rec: DmarcRecord | false;
   try {
     rec = await getDmarcRecord(domain, lookup);

@@ -5,6 +5,7 @@
  */
 import { checkDkim } from './check-dkim.js';
 import { checkDmarc } from './check-dmarc.js';
+import { checkDmarcReports } from './check-dmarc-reports.js';
 import { checkMx } from './check-mx.js';
 import { checkSpf } from './check-spf.js';
 import { checkMtaSts, checkTlsRpt } from './check-tls-policies.js';
@@ -14,15 +15,16 @@ import type { DomainCheckOptions, Finding } from './types.js';
 export async function checkDomain(domainIn: string, opts: DomainCheckOptions): Promise<Finding[]> {
   const domain = domainIn.trim().toLowerCase().replace(/\.$/, '');
   const dns = makeCheckDns(opts.servers, opts.timeoutMs);
-  const [dkim, spf, dmarc, mx, mtaSts, tlsRpt] = await Promise.all([
+  const [dkim, spf, dmarc, reports, mx, mtaSts, tlsRpt] = await Promise.all([
     checkDkim(dns, domain, opts),
     checkSpf(dns, domain, opts),
-    checkDmarc(dns.lookup, domain),
+    checkDmarc(dns.lookup, domain, opts.dmarcReports?.bounceDomain),
+    opts.dmarcReports ? checkDmarcReports(dns, domain, opts.dmarcReports) : [],
     checkMx(dns.lookup, domain),
     checkMtaSts(dns, domain),
     checkTlsRpt(dns, domain),
   ]);
-  return [...dkim, spf, dmarc, mx, mtaSts, tlsRpt];
+  return [...dkim, spf, dmarc, ...reports, mx, mtaSts, tlsRpt];
 }
 
 /** Worst status of a set of findings. */

@@ -1,6 +1,6 @@
 /** Domain health check results: one finding per check (per selector for DKIM). */
 
-export type CheckName = 'dkim' | 'spf' | 'dmarc' | 'mx' | 'mta-sts' | 'tls-rpt';
+export type CheckName = 'dkim' | 'spf' | 'dmarc' | 'dmarc-reports' | 'mx' | 'mta-sts' | 'tls-rpt';
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
 export interface Finding {
@@ -31,4 +31,12 @@ export interface DomainCheckOptions {
   spfInclude?: string;
   /** Per DNS query, default 3000 ms. */
   timeoutMs?: number;
+  /** When Relais takes DMARC reports (a bounce domain is set): rua= and policy advice. */
+  dmarcReports?: DmarcReportsAdvice;
+}
+
+export interface DmarcReportsAdvice {
+  bounceDomain: string;
+  /** All mail in the domain's name, as the last 30 days of reports saw it. */
+  last30Days?: { messages: number; share: number | null };
 }

@@ -42,6 +42,9 @@ const DEFAULTS: Record<AlertType, { threshold?: number; min_messages?: number; m
   policy_rejects: { min_count: 20, window: '1h', per: 'sender' },
 };
 
+/** Keys of `alerts:` validated by other parts (src/dmarc/alerts.ts). */
+export const EXTERNAL_ALERT_KEYS = ['dmarc_alignment', 'dmarc_new_source'] as const;
+
 const RATE_TYPES: readonly AlertType[] = ['bounce_rate', 'deferral_rate'];
 
 export function isRateAlert(t: AlertType): boolean {
@@ -55,7 +58,7 @@ export function parseAlertsConfig(raw: unknown, source = 'relais.yaml'): AlertsC
 
 function alertsOf(raw: unknown): AlertsConfig {
   const root = raw === undefined || raw === null ? {} : mapping(raw, 'alerts');
-  onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES]);
+  onlyKeys(root, 'alerts', ['interval', ...ALERT_TYPES, ...EXTERNAL_ALERT_KEYS]);
   const intervalMs = root.interval === undefined ? 60_000 : duration(root.interval, 'alerts.interval');
   const rules: AlertRule[] = [];
   for (const type of ALERT_TYPES) {

@@ -11,16 +11,22 @@ import { isRateAlert, type AlertPer, type AlertRule, type AlertsConfig, type Ale
 import type { ByDimension, Counters, StatsQueries } from './queries.js';
 import type { StatsLogger } from './recorder.js';
 
+/** Alerts raised by other parts than the stats rules: DMARC reports (src/dmarc), block lists (src/dnsbl). */
+/** Raised outside this module: DMARC and block-list watches, and `blocklisted_ip` when a provider is suspended for a block list (src/stats/shaping-alerts.ts). */
+export type ExternalAlertType = 'dmarc_alignment' | 'dmarc_new_source' | 'dnsbl_listing' | 'dnsbl_delisting' | 'blocklisted_ip';
+
+/** Alerts of another part, evaluated with the stats rules (a failing source is logged, skipped). */
+export type AlertSource = (now: number) => Promise<Alert[]>;
+
 export interface Alert {
   /** Stable id: type, subject and (for provider/domain alerts) the tenant scope. */
   id: string;
-  /** `blocklisted_ip`: a provider suspended for a block list (src/stats/shaping-alerts.ts). */
-  type: AlertType | 'blocklisted_ip';
+  type: AlertType | ExternalAlertType;
   severity: 'warning' | 'critical';
   message: { fr: string; en: string };
   /** ISO time the alert was first seen active. */
   since: string;
-  subject: { per: AlertPer; id: string };
+  subject: { per: AlertPer | 'ip'; id: string };
   tenant?: string;
   /** Rate (0..1) for rate alerts, count otherwise. */
   value: number;
@@ -34,6 +40,7 @@ export interface StatsAlertsOptions {
   queries: StatsQueries;
   config: AlertsConfig;
   log?: StatsLogger;
+  sources?: AlertSource[];
 }
 
 export interface StatsAlerts {
@@ -187,6 +194,13 @@ export function createStatsAlerts(opts: StatsAlertsOptions): StatsAlerts {
           threshold: isRateAlert(rule.type) ? rule.threshold : rule.minCount,
         });
       }
+    }
+    for (const source of opts.sources ?? []) {
+      const more = await source(now).catch((err: unknown) => {
+        log?.warn({ err: String(err) }, 'alerts: a source failed');
+        return [];
+      });
+      alerts.push(...more.filter((a) => tenant === undefined || a.tenant === tenant));
     }
     const ids = new Set(alerts.map((a) => a.id));
     for (const id of previous.get(scope) ?? []) {

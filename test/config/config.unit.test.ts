@@ -55,6 +55,9 @@ describe('configuration', () => {
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],
       [{ RELAIS_QUEUE_LIFETIME: '5 days' }, /^queue\.lifetime: must be a duration/],
       [{ RELAIS_ALLOW_PRIVATE_MX: 'perhaps' }, /^delivery\.allow_private_mx: must be true or false/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example' }, /^listmonk\.postmaster_forward: listmonk\.bounce_domain is set \(bounce\.example\): give the address that receives mail for postmaster@bounce\.example \(RELAIS_POSTMASTER_FORWARD\)/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'admin' }, /^listmonk\.postmaster_forward: must be an e-mail address/],
+      [{ RELAIS_BOUNCE_DOMAIN: 'bounce.example', RELAIS_POSTMASTER_FORWARD: 'x@bounce.example' }, /^listmonk\.postmaster_forward: must be outside the bounce domain/],
     ];
     for (const [env, re] of bad) expect(() => loadConfig({ env }), JSON.stringify(env)).toThrow(re);
   });
@@ -76,5 +79,10 @@ describe('configuration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('listmonk.postmaster_forward comes with the bounce domain', () => {
+    const c = loadConfig({ env: { RELAIS_BOUNCE_DOMAIN: 'Bounce.Example', RELAIS_POSTMASTER_FORWARD: 'admin@laruche.example' } });
+    expect(c.listmonk).toMatchObject({ bounce_domain: 'bounce.example', postmaster_forward: 'admin@laruche.example' });
   });
 });

@@ -184,6 +184,12 @@ describe('dashboard', () => {
     expect(redirectRows).toHaveLength(3);
     x.redirects.forEach((want, i) => expect(redirectRows[i]).toEqual(expect.arrayContaining([want.tenant, want.sender, String(want.recipients), 'Brouillon créé'])));
     expect(await page.locator('#redirect-table a').evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(['https://listes.amap-b.fr/', 'https://listes.collectif-a.org/', 'https://listes.collectif-a.org/']);
+    // The same checks as `relais listmonk check`, per tenant (both stand-ins: Super Admin, webhooks on).
+    await expect.poll(() => page.locator('#listmonk-checks [data-check="bounce-webhooks"]').count()).toBe(2);
+    const checks = norm(await page.locator('#listmonk-checks').textContent());
+    expect(checks).toContain('PASS');
+    expect(checks).toContain('lists:get_all');
+    expect(checks).not.toContain('FAIL');
     await shot(page, 'listmonk');
 
     // Domains: the fix to apply is shown for what fails.
@@ -258,6 +264,8 @@ describe('dashboard', () => {
     const rows = await rowTexts(page, '#redirect-table');
     expect(rows.length).toBe(2);
     expect(rows.flat().join(' ')).not.toContain('amap-b');
+    await expect.poll(() => page.locator('#listmonk-checks [data-check="bounce-webhooks"]').count()).toBe(1);
+    expect(await page.locator('#listmonk-checks [data-tenant]').count()).toBe(1);
     expect(problems).toEqual([]);
     await ctx.close();
   });

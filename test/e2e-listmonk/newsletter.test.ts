@@ -40,7 +40,7 @@ describe('Listmonk sending a campaign through Relais', () => {
         'clients:',
         client.yaml,
       ].join('\n'),
-      { RELAIS_SMARTHOST: `127.0.0.1:${mx.port}`, RELAIS_SMARTHOST_TLS: 'none', RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN },
+      { RELAIS_SMARTHOST: `127.0.0.1:${mx.port}`, RELAIS_SMARTHOST_TLS: 'none', RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_POSTMASTER_FORWARD: 'admin@laruche-admin.example' },
     );
     await dkimKey(relay, 'laruche.example');
     await dkimKey(relay, 'strict.example');

@@ -16,6 +16,7 @@ import {
 } from './helpers.js';
 
 const CAMPAIGN = 'c0ffee00-1111-4222-8333-444455556666';
+const POSTMASTER = 'admin@laruche-admin.example';
 const sub = (n: number) => `5ab5c71b-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const SENDER = 'lettre@laruche.example';
 
@@ -56,6 +57,7 @@ describe('bounce and complaint feedback to Listmonk', () => {
         RELAIS_SMARTHOST: `127.0.0.1:${mx.port}`,
         RELAIS_SMARTHOST_TLS: 'none',
         RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN,
+        RELAIS_POSTMASTER_FORWARD: POSTMASTER,
         RELAIS_INBOUND_LISTEN: '127.0.0.1:0',
         RELAIS_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
         RELAIS_QUEUE_RETRY_FIRST: '200ms',
@@ -74,7 +76,7 @@ describe('bounce and complaint feedback to Listmonk', () => {
     await lm?.close();
   });
 
-  it('the inbound listener takes mail for VERP addresses only: no open relay, no AUTH', async () => {
+  it('the inbound listener takes mail for VERP addresses and postmaster@ only: no open relay, no AUTH', async () => {
     const c = await dialogue(inboundPort);
     const ehlo = await c.command('EHLO mta.remote.example');
     expect(ehlo.text).not.toContain('AUTH');
@@ -82,7 +84,8 @@ describe('bounce and complaint feedback to Listmonk', () => {
     const relayed = await c.command('RCPT TO:<victim@elsewhere.example>');
     expect(relayed.code).toBe(554);
     expect(relayed.text).toMatch(/^5\.7\.1 .*Relay access denied/);
-    expect((await c.command(`RCPT TO:<postmaster@${BOUNCE_DOMAIN}>`)).text).toMatch(/^5\.1\.1 /);
+    expect((await c.command(`RCPT TO:<postmaster@${BOUNCE_DOMAIN}>`)).code).toBe(250); // RFC 5321 §4.5.1
+    expect((await c.command(`RCPT TO:<inconnu@${BOUNCE_DOMAIN}>`)).text).toMatch(/^5\.1\.1 /);
     expect((await c.command(`RCPT TO:<bounces+abc@laruche.example>`)).code).toBe(554);
     expect((await c.command(`RCPT TO:<bounces+abc@${BOUNCE_DOMAIN}>`)).code).toBe(250);
     await c.command('RSET');
@@ -209,5 +212,16 @@ describe('bounce and complaint feedback to Listmonk', () => {
       'panne@lecteurs.example': 1,
     });
     expect(lm.violations).toEqual([]);
+  });
+
+  it('mail to postmaster@ the bounce domain is forwarded, unchanged, to listmonk.postmaster_forward', async () => {
+    const c = await dialogue(inboundPort);
+    const msg = ['From: Jeanne <jeanne@remote.example>', `To: postmaster@${BOUNCE_DOMAIN}`, 'Subject: Vos envois', 'Message-ID: <pm-1@remote.example>', '', 'Bonjour, une question sur vos envois.', ''].join('\r\n');
+    const t = await transaction(c, 'jeanne@remote.example', [`Postmaster@${BOUNCE_DOMAIN.toUpperCase()}`], msg);
+    c.close();
+    expect(t.final?.code).toBe(250);
+    const m = await waitUntil(() => mx.received.find((x) => x.to.includes(POSTMASTER)), 'the forwarded postmaster mail');
+    expect(m.to).toEqual([POSTMASTER]);
+    expect(m.from).toBe('jeanne@remote.example');
   });
 });

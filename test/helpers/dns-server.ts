@@ -23,6 +23,8 @@ export interface ZoneRecords {
   /** Each TXT record is one string (split into 255-byte chunks on the wire) or chunks. */
   TXT?: Array<string | string[]>;
   CNAME?: string;
+  /** Reverse names, under "<reversed address>.in-addr.arpa" (see ptrName). */
+  PTR?: string[];
   /** Answer SERVFAIL for every question about this name. */
   servfail?: boolean;
   /** Never answer questions about this name (client times out). */
@@ -96,6 +98,9 @@ export async function startDnsServer(initial: Zones = {}): Promise<TestDnsServer
           for (const txt of rec.TXT ?? [])
             response.answers.push({ ...base, type: Packet.TYPE.TXT, data: Array.isArray(txt) ? txt : chunk(txt) });
           break;
+        case 'PTR':
+          for (const domain of rec.PTR ?? []) response.answers.push({ ...base, type: Packet.TYPE.PTR, domain });
+          break;
         case 'CNAME':
           if (rec.CNAME) response.answers.push({ ...base, type: Packet.TYPE.CNAME, domain: rec.CNAME });
           break;
@@ -135,6 +140,11 @@ export async function startDnsServer(initial: Zones = {}): Promise<TestDnsServer
       if (attempt > 20) throw err;
     }
   }
+}
+
+/** "192.0.2.7" → "7.2.0.192.in-addr.arpa", the zone key of its PTR record. */
+export function ptrName(ipv4: string): string {
+  return `${ipv4.split('.').reverse().join('.')}.in-addr.arpa`;
 }
 
 function osFreePort(): Promise<number> {

@@ -58,11 +58,12 @@ describe('bounce feedback outbox', () => {
 
   it('two nodes draining the same outbox post once', async () => {
     const other = make();
-    for (let i = 0; i < 5; i++) await fb.report({ tenantId: 'laruche', subscriber_uuid: `sub-${i}`, type: 'soft', meta: { i } });
+    const subs = [0, 1, 2, 3, 4].map((i) => `00000000-0000-4000-8000-00000000000${i}`);
+    for (const [i, s] of subs.entries()) await fb.report({ tenantId: 'laruche', subscriber_uuid: s, type: 'soft', meta: { i } });
     await Promise.all([fb.worker.runOnce(), other.worker.runOnce(), fb.worker.runOnce()]);
     await fb.worker.runOnce();
     await other.worker.runOnce();
-    expect(lm.bounces.map((b) => b.subscriber_uuid).sort()).toEqual(['sub-0', 'sub-1', 'sub-2', 'sub-3', 'sub-4']);
+    expect(lm.bounces.map((b) => b.subscriber_uuid).sort()).toEqual(subs);
   });
 
   it('keeps retrying while Listmonk is down, delivers when it is back (background loop)', async () => {
@@ -77,9 +78,53 @@ describe('bounce feedback outbox', () => {
     expect(lm.bounces[0]).toMatchObject({ email: 'x@example.org', type: 'complaint', source: 'relais' });
   });
 
-  it('refuses an event Listmonk would reject', async () => {
+  it('refuses an event Listmonk would reject; leaves out a UUID Listmonk would refuse (cmd/bounce.go)', async () => {
     await expect(fb.report({ tenantId: 'laruche', type: 'hard' })).rejects.toThrow('email or subscriber_uuid');
+    await expect(fb.report({ tenantId: 'laruche', subscriber_uuid: 'not-a-uuid', type: 'hard' })).rejects.toThrow('email or subscriber_uuid');
     await expect(fb.report({ tenantId: 'laruche', email: 'a@b.c', type: 'bounce' as never })).rejects.toThrow('invalid bounce type');
+    await fb.report({ tenantId: 'laruche', email: 'a@example.org', subscriber_uuid: 'sub-1', campaign_uuid: 'camp-x', type: 'soft' });
+    await waitFor(async () => (await fb.worker.runOnce()).done === 1);
+    expect(lm.bounces).toHaveLength(1);
+    expect(lm.bounces[0].subscriber_uuid).toBeUndefined();
+    expect(lm.bounces[0].campaign_uuid).toBeUndefined();
+    expect(lm.bounces[0].email).toBe('a@example.org');
+  });
+
+  it('webhooks off (404) or a role without webhooks:post_bounce (403): failed with the fix, not retried; retry() after the fix posts once', async () => {
+    lm.setBounceSettings({ webhooks: false });
+    lm.setPermissions(['lists:get_all']);
+    const { id } = await fb.report({ tenantId: 'laruche', email: 'x@example.org', type: 'hard' });
+    expect((await fb.worker.runOnce()).failed).toBe(1);
+    let [job] = (await fb.worker.status()).pending;
+    expect(job.lastError).toBe(`listmonk ${lm.url} POST /webhooks/bounce: 404 Not Found`);
+    expect(job.failed?.fix.en).toContain('Enable bounce webhooks');
+    expect(job.failed?.fix.fr).toContain('Paramètres → Rebonds');
+    await fb.worker.runOnce();
+    expect(lm.calls('POST /webhooks/bounce')).toHaveLength(1); // stopped: not retried
+
+    lm.setBounceSettings({ webhooks: true });
+    expect(await fb.worker.retry(id)).toBe(true);
+    await fb.worker.runOnce();
+    [job] = (await fb.worker.status()).pending;
+    expect(job.lastError).toBe(`listmonk ${lm.url} POST /webhooks/bounce: 403 permission denied: webhooks:post_bounce`);
+    expect(job.failed?.fix.en).toBe("in Listmonk, Users → User roles → the API user's role: tick webhooks:post_bounce and save.");
+
+    lm.setPermissions(['webhooks:post_bounce']);
+    await fb.worker.retry(id);
+    expect((await fb.worker.runOnce()).done).toBe(1);
+    expect(lm.bounces).toHaveLength(1);
+    expect(await fb.worker.retry(id)).toBe(false);
+  });
+
+  it('bounce processing off with webhooks on (503) is retried like an outage', async () => {
+    lm.setBounceSettings({ enabled: false });
+    await fb.report({ tenantId: 'laruche', email: 'x@example.org', type: 'soft' });
+    await fb.worker.runOnce();
+    const [job] = (await fb.worker.status()).pending;
+    expect(job).toMatchObject({ attempts: 1, failed: undefined });
+    lm.setBounceSettings({ enabled: true });
+    await waitFor(async () => (await fb.worker.runOnce()).done === 1);
+    expect(lm.bounces).toHaveLength(1);
   });
 
   it('DSN → feedback: a parsed Postfix DSN becomes hard + soft bounces for the campaign', async () => {

@@ -42,6 +42,20 @@ describe('Listmonk client against the spec-checking fake', () => {
     expect((await client.getList(l.id)).name).toBe(l.name);
   });
 
+  it('lists: a user who may see no list gets Listmonk\'s bare {"data": []}, read as no list (cmd/lists.go)', async () => {
+    const hidden = await startFakeListmonk({ permissions: ['lists:manage_all'] });
+    try {
+      const c = new ListmonkClient({ url: hidden.url, user: hidden.user, token: hidden.token });
+      await c.createList({ name: 'Relais – a@b.example' });
+      const raw = await fetch(`${hidden.url}/api/lists?minimal=true&per_page=all`, { headers: { Authorization: `token ${hidden.user}:${hidden.token}` } });
+      expect(await raw.json()).toEqual({ data: [] });
+      expect(await c.findListByName('Relais – a@b.example')).toBeNull();
+      expect(await c.queryLists({ minimal: true })).toEqual({ results: [], total: 0 });
+    } finally {
+      await hidden.close();
+    }
+  });
+
   it('subscribers: 409 on a duplicate e-mail returns the existing subscriber; add to lists', async () => {
     const list = await client.createList({ name: 'dup-test', optin: 'double' });
     const a = await client.createSubscriber({ email: 'Bob@Example.org', lists: [list.id], preconfirm_subscriptions: false });
@@ -61,6 +75,8 @@ describe('Listmonk client against the spec-checking fake', () => {
     expect(c.status).toBe('draft');
     expect((await client.getCampaign(c.id)).subject).toBe('s');
     expect((await client.findCampaignByTag('relais-abc'))?.id).toBe(c.id);
+    // Listmonk reads `tag` (cmd/campaigns.go), not the spec's `tags` (which the stand-in flags)
+    expect(lm.calls('GET /api/campaigns').at(-1)!.query).toMatchObject({ tag: ['relais-abc'] });
     expect(await client.findCampaignByTag('relais-none')).toBeNull();
   });
 

@@ -40,8 +40,9 @@ describe('campaign draft from a message file', () => {
 
     expect(c).toMatchObject({ status: 'draft', subject: 'Assemblée générale — 12 juin', content_type: 'html', from_email: 'alice@laruche.example' });
     expect(c.lists).toEqual([{ id: listId, name: 'Relais – alice@laruche.example' }]);
-    const logo = lm.media.find((m) => m.filename === 'logo.png');
-    const pdf = lm.media.find((m) => m.filename === 'ordre-du-jour.pdf');
+    // stored names carry the job's tag and the attachment's rank (unique, found again after a lost reply)
+    const logo = lm.media.find((m) => m.filename === 'relais-t1-1-logo.png');
+    const pdf = lm.media.find((m) => m.filename === 'relais-t1-2-ordre-du-jour.pdf');
     expect(logo && pdf).toBeTruthy();
     expect(c.body).toContain(`<img src="${logo.url}">`);
     expect(c.body).not.toContain('cid:');
@@ -67,7 +68,7 @@ describe('campaign draft from a message file', () => {
     const built = await buildDraft(client, await readDraftSource({ path: msg.path }), { listId, fromEmail: 'alice@laruche.example', tag: 'relais-t2' });
     const c = await client.createCampaign(built.campaign);
     expect(c.content_type).toBe('plain');
-    expect(c.body).toMatch(/^Juste du texte\.\n\nPièces jointes \/ Attachments :\n- affiche\.jpg : http:\/\/127\.0\.0\.1:\d+\/uploads\/affiche\.jpg$/);
+    expect(c.body).toMatch(/^Juste du texte\.\n\nPièces jointes \/ Attachments :\n- affiche\.jpg : http:\/\/127\.0\.0\.1:\d+\/uploads\/relais-t2-1-affiche\.jpg$/);
   });
 
   it('an image Listmonk cannot decode (500) becomes a note, not a failure', async () => {
@@ -94,6 +95,31 @@ describe('campaign draft from a message file', () => {
     expect(src).toMatchObject({ subject: 'Gros', truncated: true, attachments: [] });
     const built = await buildDraft(client, src, { listId, fromEmail: 'alice@laruche.example', tag: 'relais-t4' });
     expect(built.notes.join(' ')).toContain('The message exceeded 25 MiB');
+  });
+
+  it('v4.1 refuses non-ASCII file names (422): names are sent in ASCII; a lost upload reply leaves one file', async () => {
+    const v4 = await startFakeListmonk({ version: 'v4.1' });
+    try {
+      const c4 = new ListmonkClient({ url: v4.url, user: v4.user, token: v4.token }, { backoffMs: 1, retries: 1 });
+      const l4 = (await c4.createList({ name: 'l' })).id;
+      const raw = await fetch(`${v4.url}/api/media`, { method: 'POST', headers: { Authorization: `token ${v4.user}:${v4.token}` }, body: (() => { const f = new FormData(); f.append('file', new Blob(['%PDF']), 'réunion.pdf'); return f; })() });
+      expect(raw.status).toBe(422);
+      expect((await raw.json()).message).toBe('Invalid filename réunion.pdf. Use only ASCII characters');
+      const msg = await writeMessageFile({
+        from: 'alice@laruche.example', subject: 'AG', text: 'Ordre du jour joint.',
+        attachments: [{ filename: 'Réunion d’été.pdf', content: Buffer.from('%PDF-1.4 x'), contentType: 'application/pdf' }],
+      });
+      await v4.fail({ mode: 'drop-reply', match: 'POST /api/media', times: 1 });
+      const built = await buildDraft(c4, await readDraftSource({ path: msg.path }), { listId: l4, fromEmail: 'alice@laruche.example', tag: 'relais-t5' });
+      expect(built.notes).toEqual([]);
+      expect(v4.calls('POST /api/media')).toHaveLength(2); // the probe above, then one upload
+      expect(v4.media).toHaveLength(1);
+      expect(v4.media[0].filename).toMatch(/^relais-t5-1-Reunion-d-ete_[0-9a-f]{6}\.pdf$/); // v4 always adds a suffix
+      expect(built.campaign.body).toContain(`- Réunion d’été.pdf : ${v4.media[0].url}`);
+      expect(v4.violations).toEqual([]);
+    } finally {
+      await v4.close();
+    }
   });
 
   it('escapeGoTemplate', () => {

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { createRedirector, type Redirector, type RedirectRequest } from '../../listmonk-bridge/redirect.js';
 import type { Store } from '../../src/store/types.js';
-import { startFakeListmonk, type FakeListmonk } from './listmonk-server.js';
+import { startFakeListmonk, type FakeListmonk, type ListmonkVersion } from './listmonk-server.js';
 import { openTestStore, tempDir, testLogger, waitFor, writeMessageFile, type StoreKind } from './helpers.js';
 
 const SENDER = 'alice@laruche.example';
@@ -100,14 +100,14 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     expect(lm.campaigns[0].subject).toBe('Lettre de juin');
   });
 
-  it('a campaign POST whose reply was lost is found by its tag, not created twice', async () => {
-    await lm.fail({ mode: 'drop-reply', match: 'POST /api/campaigns', times: 1 });
+  it.each(['POST /api/campaigns', 'POST /api/lists'])('a %s whose reply was lost is looked up again, not created twice', async (call) => {
+    await lm.fail({ mode: 'drop-reply', match: call, times: 1 });
     await r.redirect(await request());
-    expect((await r.worker.runOnce()).failed).toBe(1);
-    expect(lm.campaigns).toHaveLength(1); // created, but Relais did not hear back
-    await waitFor(async () => (await r.worker.runOnce()).done === 1);
+    expect((await r.worker.runOnce()).done).toBe(1); // the look-up after the lost reply found it
+    expect(lm.calls(call)).toHaveLength(1);
+    expect(lm.calls(call)[0].status).toBe(200); // created, but Relais did not hear back
     expect(lm.campaigns).toHaveLength(1);
-    expect(lm.calls('POST /api/campaigns')).toHaveLength(1);
+    expect(lm.lists).toHaveLength(1);
   });
 
   it('misconfigured token: failure visible in status, fixed config (resolveTenant) is used by the retry', async () => {
@@ -120,8 +120,12 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     await r2.worker.runOnce();
     const st = await r2.worker.status();
     expect(st.pending[0].lastError).toBe(`listmonk ${lm.url} GET /api/lists: 403 invalid API credentials`);
+    expect(st.pending[0].failed?.fix.en).toContain('listmonk.token');
+    await r2.worker.runOnce();
+    expect(lm.calls('GET /api/lists')).toHaveLength(1); // permanent: not retried
     token = lm.token;
-    await waitFor(async () => (await r2.worker.runOnce()).done === 1);
+    expect(await r2.worker.retry(st.pending[0].id)).toBe(true);
+    expect((await r2.worker.runOnce()).done).toBe(1);
     expect(lm.campaigns).toHaveLength(1);
   });
 
@@ -142,8 +146,9 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     expect(emails).toEqual(['bob@example.org', 'carol@example.org', 'dave@example.org']);
     for (const s of lm.subscribers) expect(lm.subscriptions).toContainEqual({ subscriber_id: s.id, list_id: list.id, status: 'unconfirmed' });
     expect(lm.subscriptions.every((x) => x.status === 'unconfirmed')).toBe(true);
-    for (const c of lm.calls('POST /api/subscribers').slice(1)) expect(c.body.preconfirm_subscriptions).toBe(false);
+    for (const c of lm.calls('POST /api/subscribers').slice(1)) expect(c.body).toMatchObject({ preconfirm_subscriptions: false, lists: [] });
     expect(lm.calls('PUT /api/subscribers/lists')[0].body).toMatchObject({ action: 'add', status: 'unconfirmed' });
+    expect(lm.optinMails).toEqual([]); // no opt-in confirmation mail to anyone
     expect(lm.campaigns).toHaveLength(1);
     // the invalid address was skipped (Listmonk 400), not fatal
     expect(log.lines.some((l) => l.msg === 'listmonk refused a recipient')).toBe(true);
@@ -161,6 +166,7 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     expect(lm.subscribers).toHaveLength(0);
     const st = await r.worker.status();
     expect(st.pending[0].lastError).toContain('is not double opt-in');
+    expect(st.pending[0].failed?.fix.en).toContain('optin_list_id');
     expect(st.pending[0].campaignId).toBe(lm.campaigns[0].id);
   });
 
@@ -169,5 +175,116 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     await r.worker.runOnce();
     expect(lm.campaigns[0]).toMatchObject({ content_type: 'plain', subject: '(sans objet / no subject)' });
     expect(lm.campaigns[0].body).toContain("Relais n'a pas reçu le contenu de ce message");
+  });
+});
+
+/** The role the README documents, per Listmonk version (listmonk-bridge/check.ts requiredPermissions). */
+const README_ROLE: Record<ListmonkVersion, string[]> = {
+  'v4.1': ['lists:get_all', 'lists:manage_all', 'campaigns:get', 'campaigns:manage', 'media:get', 'media:manage', 'webhooks:post_bounce', 'subscribers:get', 'subscribers:manage'],
+  'v5.1': ['lists:get_all', 'lists:manage_all', 'campaigns:get_all', 'campaigns:manage_all', 'media:get', 'media:manage', 'webhooks:post_bounce', 'subscribers:get_all', 'subscribers:manage', 'subscribers:sql_query'],
+  'v6.2': ['lists:get_all', 'lists:manage_all', 'campaigns:get_all', 'campaigns:manage_all', 'media:get', 'media:manage', 'webhooks:post_bounce', 'subscribers:get_all', 'subscribers:manage', 'subscribers:sql_query'],
+};
+
+describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('Listmonk %s with an API user role (not Super Admin)', (version) => {
+  let lm: FakeListmonk;
+  let store: Store;
+  let r: Redirector;
+  beforeEach(async () => {
+    lm = await startFakeListmonk({ version, permissions: README_ROLE[version] });
+    store = await openTestStore('redis');
+    r = createRedirector({ store, log: testLogger(), dataDir: await tempDir(), client: { backoffMs: 1, retries: 1, timeoutMs: 2000 }, retry: { backoffMs: 5, maxBackoffMs: 10 } });
+  });
+  afterEach(async () => {
+    await r.worker.stop();
+    await store.close();
+    await lm.close();
+    expect(lm.violations).toEqual([]);
+  });
+  const req = async (over: Record<string, unknown> = {}): Promise<RedirectRequest> => {
+    const msg = await writeMessageFile({ from: SENDER, subject: 'AG', html: '<p>x</p>', attachments: [{ filename: 'réunion.pdf', content: Buffer.from('%PDF-1.4'), contentType: 'application/pdf' }] });
+    return { tenant: { id: 'laruche', listmonk: { url: lm.url, user: lm.user, token: lm.token, ...over } }, sender: SENDER, messageId: '<v@laruche.example>', recipientCount: 40, recipients: ['bob@example.org'], messageFile: { path: msg.path } };
+  };
+
+  it("the README's role makes the draft (and the import sends no opt-in mail)", async () => {
+    await r.redirect(await req({ import_recipients: true }));
+    expect((await r.worker.runOnce()).done).toBe(1);
+    expect(lm.campaigns).toHaveLength(1);
+    expect(lm.media).toHaveLength(1);
+    expect(lm.calls('GET /api/campaigns')[0].query).toMatchObject({ tag: [expect.stringMatching(/^relais-/)] });
+    expect(lm.subscriptions).toEqual([{ subscriber_id: lm.subscribers[0].id, list_id: lm.lists[0].id, status: 'unconfirmed' }]);
+    expect(lm.optinMails).toEqual([]);
+  });
+
+  it('a role without lists:get_all: the job fails naming it, is not retried, and after the fix one retry makes exactly one draft and one list', async () => {
+    lm.setPermissions(README_ROLE[version].filter((p) => p !== 'lists:get_all'));
+    await r.redirect(await req());
+    expect((await r.worker.runOnce()).failed).toBe(1);
+    const [job] = (await r.worker.status()).pending;
+    expect(job.failed?.reason).toContain('lists:get_all missing');
+    expect(job.failed?.fix.en).toBe("in Listmonk, Users → User roles → the API user's role: tick lists:get_all and save.");
+    await r.worker.runOnce();
+    expect(lm.calls('POST /api/lists')).toHaveLength(1);
+    lm.setPermissions(README_ROLE[version]);
+    expect(await r.worker.retry(job.id)).toBe(true);
+    expect((await r.worker.runOnce()).done).toBe(1);
+    expect(lm.lists).toHaveLength(1);
+    expect(lm.campaigns).toHaveLength(1);
+  });
+
+  it('a role without the campaign permission: failed with Listmonk\'s "permission denied" and the permission to tick', async () => {
+    const perm = version === 'v4.1' ? 'campaigns:manage' : 'campaigns:manage_all';
+    lm.setPermissions(README_ROLE[version].filter((p) => p !== perm));
+    await r.redirect(await req());
+    await r.worker.runOnce();
+    const [job] = (await r.worker.status()).pending;
+    expect(job.failed?.reason).toBe(`listmonk ${lm.url} POST /api/campaigns: 403 permission denied: campaigns:manage`);
+    expect(job.failed?.fix.fr).toContain('cochez campaigns:manage');
+    expect(lm.campaigns).toHaveLength(0);
+  });
+
+  it('Listmonk answering 5xx: pending with its last error, retried', async () => {
+    await lm.fail({ mode: '500', match: 'GET /api/lists' });
+    await r.redirect(await req());
+    await r.worker.runOnce();
+    const [job] = (await r.worker.status()).pending;
+    expect(job).toMatchObject({ failed: undefined, attempts: 1 });
+    expect(job.lastError).toContain('500 injected failure');
+    await lm.recover();
+    await waitFor(async () => (await r.worker.runOnce()).done === 1);
+    expect(lm.campaigns).toHaveLength(1);
+  });
+});
+
+describe.each<ListmonkVersion>(['v5.1', 'v6.2'])('Listmonk %s: an import job of a later transaction', (version) => {
+  it('fails on subscribers:sql_query (the 409 look-up), shows under its redirect, and the redirect\'s retry restarts it', async () => {
+    const lm = await startFakeListmonk({ version, permissions: README_ROLE[version].filter((p) => p !== 'subscribers:sql_query') });
+    const store = await openTestStore('redis');
+    const r = createRedirector({ store, log: testLogger(), dataDir: await tempDir(), client: { retries: 0 }, retry: { backoffMs: 5, maxBackoffMs: 10 } });
+    try {
+      const pre = await fetch(`${lm.url}/api/subscribers`, { method: 'POST', headers: { Authorization: `token ${lm.user}:${lm.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'bob@example.org' }) });
+      expect(pre.status).toBe(200);
+      const msg = await writeMessageFile({ from: SENDER, subject: 'AG', text: 'x' });
+      const base: RedirectRequest = { tenant: { id: 'laruche', listmonk: { url: lm.url, user: lm.user, token: lm.token, import_recipients: true } }, sender: SENDER, messageId: '<imp@laruche.example>', recipientCount: 40, recipients: ['new@example.org'], messageFile: { path: msg.path } };
+      const v1 = await r.redirect(base);
+      await r.redirect({ ...base, recipients: ['bob@example.org'], recipientCount: 80 });
+      await r.worker.runOnce();
+      const { pending } = await r.worker.status();
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toMatchObject({ kind: 'import', redirectId: v1.draft.jobId });
+      expect(pending[0].failed?.reason).toContain('403 Permission denied: subscribers:sql_query');
+      expect(pending[0].failed?.fix.en).toContain('tick subscribers:sql_query');
+      lm.setPermissions(README_ROLE[version]);
+      expect(await r.worker.retry(v1.draft.jobId)).toBe(true);
+      expect((await r.worker.runOnce()).done).toBe(1);
+      const bob = lm.subscribers.find((s) => s.email === 'bob@example.org');
+      expect(lm.subscriptions).toContainEqual({ subscriber_id: bob.id, list_id: lm.lists[0].id, status: 'unconfirmed' });
+      expect(lm.optinMails).toEqual([]);
+      expect(lm.campaigns).toHaveLength(1);
+      expect(lm.violations).toEqual([]);
+    } finally {
+      await r.worker.stop();
+      await store.close();
+      await lm.close();
+    }
   });
 });

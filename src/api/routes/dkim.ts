@@ -3,6 +3,7 @@
  * and domain health checks (DKIM, SPF, DMARC, MX, MTA-STS, TLS-RPT) with the fix to apply.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import type { DmarcReportsAdvice } from '../../domain-check/types.js';
 import { activateKey, generateKey, listKeys, removeKey, type DkimKeyInfo } from '../../../relay/dkim/index.js';
 import { checkDomain } from '../../domain-check/index.js';
 import type { Store } from '../../store/types.js';
@@ -17,6 +18,8 @@ export interface DkimRouteDeps {
   keyDir: string;
   dnsServers: string[];
   publicIps: string[];
+  /** rua= and p= advice from the DMARC reports (when Relais takes them). */
+  dmarcAdvice?(domain: string): Promise<DmarcReportsAdvice | undefined>;
 }
 
 const domainPattern = '^(?=.{1,253}$)[A-Za-z0-9\\u0080-\\uffff-]+(\\.[A-Za-z0-9\\u0080-\\uffff-]+)+$';
@@ -129,6 +132,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
         publicIps: deps.publicIps,
         dkimSelectors: keys.map((k) => k.selector),
         expectedDkimRecords: keys.map((k) => ({ selector: k.selector, value: k.dns.value })),
+        dmarcReports: await deps.dmarcAdvice?.(domain),
       });
       return { domain, findings };
     },

@@ -9,8 +9,9 @@ import { listmonkPage } from './pages/listmonk.js';
 import { queuePage } from './pages/queue.js';
 import { domainsPage } from './pages/domains.js';
 import { demailnagementPage } from './pages/demailnagement.js';
+import { dmarcPage } from './pages/dmarc.js';
 
-const PAGES = [overviewPage, providersPage, quotasPage, listmonkPage, queuePage, domainsPage, demailnagementPage];
+const PAGES = [overviewPage, providersPage, quotasPage, listmonkPage, queuePage, domainsPage, dmarcPage, demailnagementPage];
 const $ = (id) => document.getElementById(id);
 
 const state = { me: null, tenant: '', tenants: [], renderSeq: 0, cleanups: [] };

@@ -1,6 +1,6 @@
 // Overview: today's figures, the queue by state, active alerts.
 import { api } from '../api.js';
-import { badge, h, pageTitle, section } from '../dom.js';
+import { badge, h, pageTitle, safeHref, section, table } from '../dom.js';
 
 function card(label, value, href) {
   const v = h('span', { class: 'card-value' }, value);
@@ -12,7 +12,7 @@ export const overviewPage = {
   title: 'page.overview',
   async render({ main, t, fmt, tenant, lang }) {
     main.append(pageTitle(t('page.overview')));
-    const o = await api('/stats/overview', { query: { tenant } });
+    const [o, bl] = await Promise.all([api('/stats/overview', { query: { tenant } }), api('/dnsbl').catch(() => null)]);
     const d = o.today;
     main.append(
       section(
@@ -58,6 +58,31 @@ export const overviewPage = {
             )
           : h('p', { id: 'alerts' }, t('alerts.none')),
       ),
+      ...(bl ? [dnsblSection(bl, { t, fmt, tenant })] : []),
     );
   },
 };
+
+const DNSBL_KIND = { listed: 'fail', refused: 'warn', error: 'warn', clear: 'pass' };
+
+/** Current block-list state: what is listed (or could not be asked), with its delisting page. */
+function dnsblSection(bl, { t, fmt, tenant }) {
+  const items = bl.items.filter((e) => !tenant || e.kind === 'ip' || e.tenant === tenant);
+  const notable = items.filter((e) => e.listed || e.status === 'refused' || e.status === 'error');
+  if (!items.length) return section(t('overview.dnsbl'), h('p', { id: 'dnsbl' }, t('dnsbl.never')));
+  if (!notable.length) return section(t('overview.dnsbl'), h('p', { id: 'dnsbl' }, t('dnsbl.clean', { n: fmt.num(items.length) })));
+  const rows = notable.map((e) => {
+    const href = e.listed && e.delist ? safeHref(e.delist) : null;
+    return [
+      h('code', {}, e.name),
+      e.zone,
+      badge(DNSBL_KIND[e.status] ?? 'muted', t(`dnsbl.status.${e.status}`, {}, e.status)),
+      e.listed ? fmt.dateTime(e.since) : '–',
+      href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, e.delist, h('span', { class: 'sr-only' }, ` ${t('newWindow')}`)) : '–',
+    ];
+  });
+  return section(
+    t('overview.dnsbl'),
+    table({ id: 'dnsbl', caption: t('dnsbl.caption'), columns: [{ label: t('dnsbl.col.name'), rowHeader: true }, { label: t('dnsbl.col.zone') }, { label: t('dnsbl.col.status') }, { label: t('dnsbl.col.since') }, { label: t('dnsbl.col.delist') }], rows }),
+  );
+}

@@ -12,11 +12,20 @@ import { bundledConfigPath } from './paths.js';
 /** Load `path` (default: the bundled config/<name>) and validate it with `build(doc, path)`. */
 export function loadDataFile<T>(name: string, build: (doc: unknown, source: string) => T, path?: string): T {
   const file = path ?? bundledConfigPath(name);
-  let doc: unknown;
+  return build(readYaml(file, file), file);
+}
+
+/** The document of a YAML file; one that cannot be read or parsed is a ConfigError of `key`. */
+export function readYaml(file: string, key: string): unknown {
+  let text: string;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(file, `cannot read ${name}: ${(err as Error).message}`);
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
   }
-  return build(doc, file);
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(key, `${file} is not valid YAML: ${(err as Error).message}`);
+  }
 }

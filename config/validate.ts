@@ -54,6 +54,16 @@ export class Problems {
     return v === undefined ? undefined : this.take(() => check(v, key));
   }
 
+  /** The keys of `checks` that `o` gives, each checked like `opt`: those that pass, typed. */
+  fields<T>(o: Obj, path: string, checks: { [K in keyof T]-?: (v: unknown, key: string) => T[K] }): Partial<T> {
+    const out: Partial<T> = {};
+    for (const k of Object.keys(checks) as (keyof T & string)[]) {
+      const v = this.opt(o[k], `${path}.${k}`, checks[k]);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+
   throwIfAny(): void {
     if (this.list.length) throw new ConfigError(this.list);
   }

@@ -96,7 +96,11 @@ export function createBounceFeedback(o: BounceFeedbackOptions): BounceFeedback {
   }
 
   const loop = createLoop(
-    () => outbox.runDue((job) => post(job.payload, job.createdAt)),
+    () =>
+      outbox.runDue((job) => post(job.payload, job.createdAt)).then((r) => {
+        if (r.stopped) o.log.error({ stopped: r.stopped }, 'listmonk bounce posts failed for good: see GET /api/v1/listmonk/bounces, fix, then relais listmonk retry');
+        return r;
+      }),
     o.pollMs ?? 5_000,
     (err) => o.log.error({ err: String(err) }, 'listmonk bounce feedback worker error'),
   );

@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
-import { parseArf, parseDsn, type DsnRecipient } from './reports.js';
+import { parseReport, type DsnRecipient } from './reports.js';
 import { parseReturnPath } from './verp.js';
 import type { BounceFeedback } from './bounce-feedback.js';
 import type { Decision, ReportTaker } from '../relay/intake/hooks.js';
@@ -19,14 +19,13 @@ import type { Verdict } from '../policies/types.js';
 import { StoreUnavailableError, type Store } from '../src/store/types.js';
 import { verpKey, verpRecipients, type VerpRef } from '../policies/verp.js';
 
-/** Reports are small; anything past this is an attached original we don't need whole. */
-const REPORT_READ_BYTES = 2 * 1024 * 1024;
-
 export interface InboundReportsDeps {
   store: Store;
   feedback: BounceFeedback;
   log: Logger;
   bounceDomain: string;
+  /** smtp.max_report_size: the intake refuses larger reports, so this reads one whole. */
+  maxReportSize?: number;
   /** Where mail to postmaster@<bounce domain> goes (required with a bounce domain). */
   postmasterForward?: string;
 }
@@ -41,12 +40,6 @@ const storeDown: Verdict = {
   reason: 'store_unavailable',
   smtp: { code: 451, enhanced: '4.3.0', text: 'Erreur locale, rapport non accepté, réessayez plus tard / Local error in processing, try again later' },
 };
-
-async function readReport(path: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of createReadStream(path, { end: REPORT_READ_BYTES - 1 })) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const same = (a: string | undefined, b: string) => a?.toLowerCase() === b.toLowerCase();
 
@@ -100,9 +93,10 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
       }
       try {
         await ctx.flushBody();
-        const raw = await readReport(ctx.bodyPath);
-        const dsn = await parseDsn(raw);
-        const arf = dsn ? null : await parseArf(raw);
+        // Parsed once, as whichever it is (plus the Received line Relais put at its head).
+        const report = await parseReport(createReadStream(ctx.bodyPath), d.maxReportSize && d.maxReportSize + 16 * 1024);
+        const dsn = report?.kind === 'dsn' ? report.dsn : null;
+        const arf = report?.kind === 'arf' ? report.arf : null;
         if (!dsn && !arf) {
           log.info({ ...base, subject: f.headers.subject }, 'inbound report: neither a DSN nor a complaint, dropped');
           return done();

@@ -4,9 +4,10 @@ export { createRedirector, redirectText, type Redirector, type RedirectRequest, 
 export { type TenantListmonkConfig, senderListName } from './draft-job.js';
 export { readDraftSource, buildDraft, DRAFT_MAX_BYTES, type MessageFileRef } from './draft.js';
 export { createBounceFeedback, bounceEventKey, type BounceFeedback, type BounceFeedbackEvent, type PendingBounce } from './bounce-feedback.js';
-export { parseDsn, parseArf, classifyDsn, type DsnReport, type DsnRecipient, type ArfReport } from './reports.js';
+export { parseReport, parseDsn, parseArf, classifyDsn, type Report, type DsnReport, type DsnRecipient, type ArfReport } from './reports.js';
 export { makeReturnPath, parseReturnPath } from './verp.js';
 export { checkListmonk, requiredPermissions, majorVersion, type CheckLine, type CheckResult, type Permission } from './check.js';
 export { FailJob, fixFor, isPermanent, permissionFix, type Fix } from './errors.js';
 export { decodeEncodedWords } from './mime-lite.js';
 export { createInboundReports, type InboundReports, type InboundReportsDeps } from './inbound-reports.js';
+export { reportDeliveryBounce } from './delivery-bounces.js';

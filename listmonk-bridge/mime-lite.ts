@@ -15,7 +15,12 @@ export interface MimePart {
   children: MimePart[];
 }
 
+/** smtp.max_report_size's default: reports are read whole, up to this. */
 export const REPORT_MAX_BYTES = 2 * 1024 * 1024;
+/** RFC 2046 §5.1.1: a boundary is 1 to 70 characters (longer ones would make splitting O(n·length)). */
+const MAX_BOUNDARY = 70;
+/** Parts read in one report (a DSN or complaint has 2 or 3; the rest is not looked at). */
+const MAX_PARTS = 100;
 
 export async function readCapped(input: Buffer | string | Readable, max = REPORT_MAX_BYTES): Promise<Buffer> {
   if (typeof input === 'string') return Buffer.from(input, 'utf8').subarray(0, max);
@@ -52,10 +57,18 @@ export function field(fields: Array<[string, string]>, name: string): string | u
   return fields.find(([k]) => k.toLowerCase() === n)?.[1];
 }
 
+/**
+ * Head and body around the first empty line (CRLF or bare LF line ends), found in the bytes:
+ * a text copy of the whole part just to search it would double what a report costs in memory.
+ */
 function splitHead(buf: Buffer): { head: string; body: Buffer } {
-  const m = /\r?\n\r?\n/.exec(buf.toString('latin1'));
-  if (!m) return { head: buf.toString('utf8'), body: Buffer.alloc(0) };
-  return { head: buf.subarray(0, m.index).toString('utf8'), body: buf.subarray(m.index + m[0].length) };
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    const end = buf[i + 1] === 0x0a ? i + 2 : buf[i + 1] === 0x0d && buf[i + 2] === 0x0a ? i + 3 : -1;
+    if (end < 0) continue;
+    const start = i > 0 && buf[i - 1] === 0x0d ? i - 1 : i;
+    return { head: buf.subarray(0, start).toString('utf8'), body: buf.subarray(end) };
+  }
+  return { head: buf.toString('utf8'), body: Buffer.alloc(0) };
 }
 
 function parseContentType(v: string | undefined): { type: string; params: Record<string, string> } {
@@ -78,19 +91,26 @@ function decode(body: Buffer, cte: string | undefined): Buffer {
   return body;
 }
 
-export function parseMime(buf: Buffer, depth = 0): MimePart {
+/** Parses a message's MIME tree: at most 10 levels deep and MAX_PARTS parts in all. */
+export function parseMime(buf: Buffer): MimePart {
+  return parsePart(buf, 0, { parts: 0 });
+}
+
+function parsePart(buf: Buffer, depth: number, budget: { parts: number }): MimePart {
+  budget.parts++;
   const { head, body } = splitHead(buf);
   const headers = parseFields(head);
   const { type, params } = parseContentType(field(headers, 'content-type'));
   const part: MimePart = { headers, contentType: type, params, body, children: [] };
-  if (type.startsWith('multipart/') && params.boundary && depth < 10) {
+  const boundary = params.boundary;
+  if (type.startsWith('multipart/') && boundary && boundary.length <= MAX_BOUNDARY && depth < 10) {
     const text = body.toString('latin1');
-    const delim = `--${params.boundary}`;
+    const delim = `--${boundary}`;
     const pieces = text.split(new RegExp(`(?:^|\\r?\\n)${delim.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     for (const piece of pieces.slice(1)) {
-      if (piece.startsWith('--')) break;
+      if (piece.startsWith('--') || budget.parts >= MAX_PARTS) break;
       const content = piece.replace(/^[ \t]*\r?\n/, '');
-      part.children.push(parseMime(Buffer.from(content, 'latin1'), depth + 1));
+      part.children.push(parsePart(Buffer.from(content, 'latin1'), depth + 1, budget));
     }
   } else {
     part.body = decode(body, field(headers, 'content-transfer-encoding'));

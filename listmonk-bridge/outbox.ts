@@ -40,6 +40,8 @@ export class SkipJob extends Error {}
 export interface RunResult {
   done: number;
   failed: number;
+  /** Of the failed, those stopped on a permanent failure (not retried until an admin does). */
+  stopped: number;
   skipped: number;
 }
 
@@ -95,7 +97,7 @@ export class Outbox<P> {
 
   /** Runs every due job once, one at a time. A handler may update the job's payload as it progresses. */
   async runDue(handler: (job: OutboxJob<P>, save: (payload: P) => Promise<void>) => Promise<void>): Promise<RunResult> {
-    const r: RunResult = { done: 0, failed: 0, skipped: 0 };
+    const r: RunResult = { done: 0, failed: 0, stopped: 0, skipped: 0 };
     for (const listed of await this.list()) {
       if (listed.failed || listed.nextAttemptAt > this.now()) continue;
       const lockKey = this.key('lock', listed.id);
@@ -123,8 +125,10 @@ export class Outbox<P> {
           job.attempts++;
           job.lastAttemptAt = this.now();
           job.lastError = err instanceof Error ? err.message : String(err);
-          if (isPermanent(err)) job.failed = { at: this.now(), reason: job.lastError, fix: fixFor(err) };
-          else job.nextAttemptAt = this.now() + Math.min(this.o.backoffMs * 2 ** (job.attempts - 1), this.o.maxBackoffMs);
+          if (isPermanent(err)) {
+            job.failed = { at: this.now(), reason: job.lastError, fix: fixFor(err) };
+            r.stopped++;
+          } else job.nextAttemptAt = this.now() + Math.min(this.o.backoffMs * 2 ** (job.attempts - 1), this.o.maxBackoffMs);
           await this.put(job);
           r.failed++;
           continue;

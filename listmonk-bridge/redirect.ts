@@ -64,6 +64,8 @@ export interface RedirectorOptions {
   pollMs?: number;
   /** How long a decision is remembered (default 7 days). */
   decisionTtlMs?: number;
+  /** Told once a redirect's draft exists (its job is then forgotten), to keep the campaign id. */
+  onDrafted?: (redirectId: string, campaignId: number) => Promise<void>;
 }
 
 export interface PendingDraft {
@@ -124,8 +126,13 @@ export function createRedirector(o: RedirectorOptions): Redirector {
 
   const ctx = { node: outbox.node, clientOptions: o.client, resolveTenant: o.resolveTenant, log: o.log };
   const loop = createLoop(
-    () => outbox.runDue((job, save) => runDraftJob(job.payload, save, ctx)).then((r: RunResult) => {
-      if (r.failed) o.log.warn({ failed: r.failed }, 'listmonk draft jobs failed, will retry');
+    () => outbox.runDue(async (job, save) => {
+      await runDraftJob(job.payload, save, ctx);
+      const { kind, campaignId } = job.payload;
+      if (kind === 'draft' && campaignId !== undefined && o.onDrafted) await o.onDrafted(job.id, campaignId).catch((err: unknown) => o.log.warn({ err: String(err), job: job.id }, 'listmonk draft id not recorded'));
+    }).then((r: RunResult) => {
+      if (r.stopped) o.log.error({ stopped: r.stopped }, 'listmonk draft jobs failed for good: see relais listmonk jobs, fix, then relais listmonk retry');
+      if (r.failed > r.stopped) o.log.warn({ failed: r.failed - r.stopped }, 'listmonk draft jobs failed, will retry');
       return r;
     }),
     o.pollMs ?? 5_000,

@@ -1,5 +1,6 @@
 /**
- * Parsers for the reports that come back after delivery:
+ * Parsers for the reports that come back after delivery (parseReport reads the MIME structure
+ * once and finds either; every step is linear in the input, which comes from anyone):
  *  - parseDsn: RFC 3464 delivery status notifications (multipart/report; report-type=delivery-status).
  *    Action failed + 5.x.x → hard, failed + 4.x.x or delayed → soft, delivered/relayed/expanded → none.
  *  - parseArf: RFC 5965 feedback reports (complaints), incl. Microsoft JMRP style where the
@@ -58,10 +59,36 @@ function typedValue(v: string | undefined): string | undefined {
   return (i >= 0 ? v.slice(i + 1) : v).trim().replace(/^<(.*)>$/, '$1') || undefined;
 }
 
-function addrOf(v: string | undefined): string | undefined {
+/** Characters that end an address token: white space , ; < > " */
+const isStop = (c: string): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n' || c === ',' || c === ';' || c === '<' || c === '>' || c === '"';
+
+/**
+ * The address in "Name <a@b>", or the first token with an @ inside ("a@b (comment)"). Scanned
+ * once, by hand: the obvious regular expressions backtrack quadratically on a long run without
+ * > or @, and a report's fields come from anyone.
+ */
+export function addrOf(v: string | undefined): string | undefined {
   if (!v) return undefined;
-  const m = /<([^>]+)>/.exec(v) ?? /([^\s,;<>"]+@[^\s,;<>"]+)/.exec(v);
-  return m?.[1].trim();
+  for (let i = v.indexOf('<'); i >= 0; i = v.indexOf('<', i + 1)) {
+    const close = v.indexOf('>', i + 1);
+    if (close < 0) break;
+    const inner = v.slice(v.lastIndexOf('<', close - 1) + 1, close).trim();
+    if (inner) return inner;
+    i = close;
+  }
+  let start = 0;
+  let at = -1;
+  for (let i = 0; i <= v.length; i++) {
+    const c = v[i];
+    if (c !== undefined && !isStop(c)) {
+      if (c === '@' && at < 0 && i > start) at = i;
+      continue;
+    }
+    if (at >= 0 && at < i - 1) return v.slice(start, i);
+    start = i + 1;
+    at = -1;
+  }
+  return undefined;
 }
 
 export function classifyDsn(action: string, status: string): 'hard' | 'soft' | null {
@@ -95,9 +122,30 @@ function fieldGroups(text: string): Array<Array<[string, string]>> {
     .filter((g) => g.length);
 }
 
+export type ReportInput = Buffer | string | Readable;
+
+/** A DSN or a complaint, from one reading of the message (at most `maxBytes` of it). */
+export type Report = { kind: 'dsn'; dsn: DsnReport } | { kind: 'arf'; arf: ArfReport };
+
+export async function parseReport(input: ReportInput, maxBytes?: number): Promise<Report | null> {
+  const root = parseMime(await readCapped(input, maxBytes));
+  const dsn = dsnOf(root);
+  if (dsn) return { kind: 'dsn', dsn };
+  const arf = arfOf(root);
+  return arf ? { kind: 'arf', arf } : null;
+}
+
 /** Parses an RFC 3464 DSN; null when the message is not one. */
-export async function parseDsn(input: Buffer | string | Readable): Promise<DsnReport | null> {
-  const root = parseMime(await readCapped(input));
+export async function parseDsn(input: ReportInput): Promise<DsnReport | null> {
+  return dsnOf(parseMime(await readCapped(input)));
+}
+
+/** Parses an RFC 5965 feedback report; null when the message is not one. */
+export async function parseArf(input: ReportInput): Promise<ArfReport | null> {
+  return arfOf(parseMime(await readCapped(input)));
+}
+
+function dsnOf(root: MimePart): DsnReport | null {
   const status = walk(root).find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
   if (!status) return null;
   const [perMessage = [], ...perRecipient] = fieldGroups(status.body.toString('utf8'));
@@ -127,9 +175,7 @@ export async function parseDsn(input: Buffer | string | Readable): Promise<DsnRe
   };
 }
 
-/** Parses an RFC 5965 feedback report; null when the message is not one. */
-export async function parseArf(input: Buffer | string | Readable): Promise<ArfReport | null> {
-  const root = parseMime(await readCapped(input));
+function arfOf(root: MimePart): ArfReport | null {
   const fb = walk(root).find((p) => p.contentType === 'message/feedback-report');
   if (!fb) return null;
   const f = parseFields(fb.body.toString('utf8'));

@@ -62,6 +62,16 @@ export function spoofingAnswer(domain: string): SmtpAnswer {
   };
 }
 
+/** A message without exactly one From: header naming an address (`count` = From: headers; 1 = one without an address). */
+export function fromCountAnswer(count: number): SmtpAnswer {
+  const fr = count === 0 ? 'aucun en-tête From:' : count === 1 ? 'l’en-tête From: ne contient aucune adresse' : `${count} en-têtes From:`;
+  const en = count === 0 ? 'no From: header' : count === 1 ? 'the From: header has no address' : `${count} From: headers`;
+  return {
+    code: 550, enhanced: '5.7.1',
+    text: `Le message doit avoir exactement un en-tête From: avec une adresse (${fr}) / The message must have exactly one From: header with an address (${en})`,
+  };
+}
+
 export function invalidSenderAnswer(address: string): SmtpAnswer {
   return {
     code: 553, enhanced: '5.1.7',

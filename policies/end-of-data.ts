@@ -2,7 +2,8 @@
  * Every check made at end of DATA, in the order it runs. This is the one place a reader learns
  * how a message's verdict is reached; each step's rules live in the module it names.
  *
- *  1. Reports to our VERP addresses (DSNs, complaints) are read, not relayed: no sender policy.
+ *  1. Reports to our own addresses (DSNs and complaints at VERP return paths, DMARC and TLS
+ *     reports) are read, not relayed: no sender policy.
  *  2. The policy service (policies/service/): sender authorisation, quotas, bulk and guard.
  *  3. A 'redirect' verdict hands the message to the tenant's Listmonk (policies/redirect.ts).
  *  4. Accepted (or held) mail is DKIM-signed with its From: domain's key and the operator's;
@@ -16,7 +17,7 @@
  */
 import type { Logger } from 'pino';
 import type { DkimKey } from '../relay/dkim/index.js';
-import type { DataContext, Decision } from '../relay/intake/hooks.js';
+import type { DataContext, Decision, ReportTaker } from '../relay/intake/hooks.js';
 import { domainOf } from '../src/util/domain.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StatsRecorder } from '../src/stats/recorder.js';
@@ -31,7 +32,7 @@ export interface EndOfDataDeps {
   policy: Pick<PolicyService, 'decide'>;
   tenants: TenantDirectory;
   /** Step 1, when Relais takes inbound reports (a bounce domain is configured). */
-  reports?: { isReport(recipients: string[]): boolean; handle(ctx: DataContext): Promise<Decision> };
+  reports?: Pick<ReportTaker, 'isReport' | 'handle'>;
   /** Step 3 (policies/redirect.ts createRedirect). */
   redirect(ctx: DataContext, v: Verdict): Promise<Verdict>;
   /** Step 4: the keys that sign mail from a domain (its own, then the operator's), and the signing. */

@@ -22,6 +22,8 @@ export interface RedirectRecord {
   subject?: string;
   jobId: string;
   listmonkUrl: string;
+  /** The draft's campaign id, once the job made it. */
+  campaignId?: number;
 }
 
 export interface RedirectDeps {

@@ -21,10 +21,13 @@ export interface ClientIdentity {
 }
 
 export interface HeaderFacts {
-  /** Addresses of the From: header (usually one), lower-cased. */
+  /** Addresses of every From: header (usually one address in one header), lower-cased. */
   from: string[];
-  /** Raw From: header value (display-name tricks are checked on it). */
-  fromRaw?: string;
+  /**
+   * Raw value of each From: header, in order (RFC 5322 allows exactly one; the sender policy
+   * refuses other counts and judges display-name tricks on these).
+   */
+  fromRaw: string[];
   messageId?: string;
   subject?: string;
   listUnsubscribe?: string;

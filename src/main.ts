@@ -153,7 +153,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       bounceDomain: config.listmonk.bounce_domain,
       reports: config.listmonk.bounce_domain
         ? combineReports([
-          createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain, postmasterForward: config.listmonk.postmaster_forward }),
+          createInboundReports({ store, feedback: s.listmonk.feedback, log, bounceDomain: config.listmonk.bounce_domain, postmasterForward: config.listmonk.postmaster_forward, maxReportSize: config.smtp.max_report_size }),
           createDmarcReports({ bounceDomain: config.listmonk.bounce_domain, config: config.dmarc, recorder: s.reputation.recorder, counter: metrics.reports, log }),
         ])
         : undefined,
@@ -177,6 +177,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
         limits: {
           hostname: config.hostname,
           maxMessageSize: config.smtp.max_message_size,
+          maxHeaderSize: config.smtp.max_header_size,
+          maxReportSize: config.smtp.max_report_size,
           maxRecipients: config.smtp.max_recipients,
           bareNewlines: config.smtp.bare_newlines,
         },
@@ -190,6 +192,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
           windowMs: config.smtp.auth_failure_window_ms,
           coolOffMs: config.smtp.auth_cooloff_ms,
         }),
+        onAuthResult: (result) => metrics.auth.inc({ result }),
         banner: config.smtp.banner,
         socketTimeoutMs: config.smtp.socket_timeout_ms,
         maxClients: config.smtp.max_clients,

@@ -6,8 +6,9 @@
  * is counted there. On one node the count is the same as counting every copy in the store.
  * Across nodes, a copy that is the only one a node sees stays out of the count: the signal
  * detects mass mailing, it is not a quota, and one-off mail then costs the store nothing.
- * Bounded: at most `max` fingerprints, in two generations of max/2; when the newer one is full,
- * the older one is forgotten at once (their next copy counts as a first) and a sighting found in
+ * Bounded in bytes (the mailbox and the first copy's recipients come from mail, up to
+ * smtp.max_recipients of them): at most `maxBytes`, in two generations of half that; when the
+ * newer one is full, the older one is forgotten at once (their next copy counts as a first) and a sighting found in
  * the older one moves to the newer. (Evicting one oldest entry at a time from a Map costs V8 a
  * scan over every entry deleted before it: measured 65 µs per message at 100 000 fingerprints.)
  */
@@ -43,6 +44,16 @@ export function stringSeed(s: string): number {
   return h & 0x3fffffff;
 }
 
+/** Default bound: 16 MiB (100 000 sightings of one-recipient messages take about 14). */
+export const SIGHTINGS_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Estimated bytes of one sighting: the record, its mailbox and the first copy's recipients. */
+export function sightingBytes(mailbox: string, recipients: readonly string[] | undefined): number {
+  let n = 96 + 2 * mailbox.length;
+  if (recipients) for (const r of recipients) n += 16 + 2 * r.length;
+  return n;
+}
+
 export class FingerprintSightings {
   // Small-integer keys: a string key built per message costs a flatten and a hash at each
   // lookup, several times the whole sighting with integer keys. Two fingerprints sharing a key
@@ -50,8 +61,10 @@ export class FingerprintSightings {
   // one sighting, nothing more).
   private current = new Map<number, Seen>();
   private previous = new Map<number, Seen>();
+  /** Estimated bytes of the newer generation (the older one holds at most as much). */
+  private currentBytes = 0;
 
-  constructor(private readonly max = 100_000) {}
+  constructor(private readonly maxBytes = SIGHTINGS_MAX_BYTES) {}
 
   see(sender: SightingSender, fp: BodyPrint, recipients: string[], now: number, windowMs: number): Sighting {
     const key = (fp.h1 ^ sender.seed) & 0x3fffffff;
@@ -74,11 +87,22 @@ export class FingerprintSightings {
     return this.current.size + this.previous.size;
   }
 
+  /** Estimated bytes held (both generations). */
+  get bytes(): number {
+    return this.currentBytes + this.previousBytes;
+  }
+
+  private previousBytes = 0;
+
   private remember(key: number, s: Seen): void {
+    // A key replaced within the generation is charged twice: it only brings the switch nearer.
     this.current.set(key, s);
-    if (this.current.size >= Math.max(1, this.max >> 1)) {
+    this.currentBytes += sightingBytes(s.mailbox, s.firstRecipients);
+    if (this.currentBytes >= this.maxBytes / 2) {
       this.previous = this.current;
+      this.previousBytes = this.currentBytes;
       this.current = new Map();
+      this.currentBytes = 0;
     }
   }
 }

@@ -13,6 +13,7 @@ import { overridesFor } from './overrides.js';
 import { limitsFor, requestsFor, type KeyedLimit, type SenderScope } from './quota.js';
 import type { LimitRequest } from '../../src/store/types.js';
 import { senderKeys, type SenderKeys } from './signals.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
 
 export interface SenderContext {
   limits: KeyedLimit[];
@@ -32,14 +33,25 @@ interface Entry extends SenderContext {
   overrides: ReadonlyMap<string, LimitSet>;
 }
 
-const MAX_ENTRIES = 10_000;
+/**
+ * Contexts held: keyed by sender mailbox, which clients choose, so bytes, not entries (about
+ * 20 000 senders of a tenant with the default limits).
+ */
+export const SENDER_CONTEXTS_BYTES = 16 * 1024 * 1024;
+/** Estimated bytes of a context without its per-count requests (charged as they are built). */
+const contextBytes = (e: Entry): number => 512 + 160 * e.limits.length;
 /** Recipient counts whose requests are kept per sender (larger messages build theirs). */
 const MAX_CACHED_COUNT = 64;
 
 export class SenderContexts {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new BoundedMap<Entry>(SENDER_CONTEXTS_BYTES, contextBytes);
 
   constructor(private readonly cfg: PolicyConfig) {}
+
+  /** Estimated bytes held (never above SENDER_CONTEXTS_BYTES). */
+  get bytes(): number {
+    return this.entries.bytes;
+  }
 
   /** The context of a (non-newsletter) sender; `overrides` is the current override map. */
   get(scope: SenderScope, overrides: ReadonlyMap<string, LimitSet>): SenderContext {
@@ -55,12 +67,19 @@ export class SenderContexts {
     const entry: Entry = {
       tenant, domain: scope.domain, overrides,
       limits,
-      requests: (n) => (n < MAX_CACHED_COUNT ? (byCount[n] ??= requestsFor(limits, n)) : requestsFor(limits, n)),
+      requests: (n) => {
+        if (n >= MAX_CACHED_COUNT) return requestsFor(limits, n);
+        let r = byCount[n];
+        if (!r) {
+          byCount[n] = r = requestsFor(limits, n);
+          this.entries.charge(32 + 96 * r.length);
+        }
+        return r;
+      },
       bulk: { ...this.cfg.defaults.bulk, ...tenant?.bulk, ...mb?.bulk },
       guard,
       keys: senderKeys(tenant ? `t:${tenant.id}` : `d:${scope.domain}`, mailbox),
     };
-    if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
     this.entries.set(mailbox, entry);
     return entry;
   }

@@ -20,7 +20,7 @@ import { DEFAULT_POLICY_CONFIG, type PolicyConfig } from './config.js';
 import { LocalLimiter } from './local-limiter.js';
 import { limitsFor, requestsFor, type KeyedLimit, type LimitUsage, type SenderScope } from './quota.js';
 import { OverrideCache } from './overrides.js';
-import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, type HistoryCache, type SenderSignals } from './signals.js';
+import { bulkBeforeCounting, bulkSkipIf, planSignals, readSignals, recordNewDomains, recordVolume, historyCache, type HistoryCache, type SenderSignals } from './signals.js';
 import { HincrBuffer } from '../../src/store/hincr-buffer.js';
 import { SenderContexts } from './sender-context.js';
 import { FingerprintSightings } from './fingerprint-sightings.js';
@@ -70,7 +70,7 @@ export function createPolicyService(opts: PolicyServiceOptions): PolicyService {
   const overrides = new OverrideCache(store);
   const history = new HincrBuffer(store);
   const contexts = new SenderContexts(cfg);
-  const histories: HistoryCache = new Map();
+  const histories: HistoryCache = historyCache();
   const sightings = new FingerprintSightings();
 
   const finish = async (v: Verdict, now: number): Promise<Verdict> => {

@@ -12,6 +12,7 @@ import { domainOf, normalizeDomain } from '../../src/util/domain.js';
 import type { MessageFacts } from '../types.js';
 import type { HincrBuffer } from '../../src/store/hincr-buffer.js';
 import { stringSeed, type FingerprintSightings } from './fingerprint-sightings.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -94,10 +95,16 @@ export interface SignalInput {
  * seen from `hour`, and the count of `hour` itself. That one is a field of its own: hour keys
  * ("2026112614") are array indexes to V8, so hist[hour] on every message took its slow path.
  */
-export type HistoryCache = Map<string, CachedHistory>;
+export type HistoryCache = BoundedMap<CachedHistory>;
 interface CachedHistory { at: number; hist: Record<string, number>; hour: string; usual: number; current: number }
 const HISTORY_FRESH_MS = 1000;
-const HISTORY_CACHE_MAX = 10_000;
+/** Histories held: keyed by sender, so bytes, not entries (an hour field is counted as 48 bytes). */
+export const HISTORY_CACHE_BYTES = 4 * 1024 * 1024;
+
+export function historyCache(): HistoryCache {
+  // Fields added by recordVolume after the set are at most the hours until the next read.
+  return new BoundedMap<CachedHistory>(HISTORY_CACHE_BYTES, (h) => 128 + 48 * Object.keys(h.hist).length);
+}
 
 /** The counter operations of one message, and where each signal's result is in the batch. */
 export interface SignalPlan {
@@ -217,7 +224,6 @@ export function readSignals(s: SignalInput, plan: SignalPlan, out: readonly unkn
       hist[h.hour] = h.current;
     } else hist = withPending(s, out[plan.history as number] as Record<string, number>);
     h = { at: h?.at ?? Date.now(), hist, hour, usual: usualHourlyVolume(hist, hour), current: hist[hour] ?? 0 };
-    if (s.histories.size >= HISTORY_CACHE_MAX) s.histories.clear();
     s.histories.set(s.keys.guardVolume, h);
   }
   const known = out[plan.guard] as { size: number; fresh: string[] };

@@ -52,6 +52,8 @@ export interface Delivery {
   shaping(): { restrictions: RestrictionView[]; warmups: WarmupView[] };
   /** Lifts a provider's restrictions (one pool, or all); returns how many were lifted. */
   clearShaping(provider: string, pool?: string): number;
+  /** The next attempt of this message is an admin's retry: it may go to a suspended provider as a probe. */
+  operatorRetry(id: string): void;
 }
 
 
@@ -81,6 +83,7 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
     spool: input.spool,
     router: new Router(opts, dns, providers, sts, log),
     shaper,
+    operatorRetries: new Set(),
     pool,
     connector: new Connector(opts, dns),
     classifier: input.classifier ?? loadReplyClassifier(),
@@ -113,5 +116,10 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
     }),
     shaping: () => ({ restrictions: shaper.list(Date.now()), warmups: shaper.warmups(Date.now()) }),
     clearShaping: (provider, pool) => shaper.clear(provider, pool),
+    operatorRetry(id) {
+      // Bounded: ids of messages that were never attempted again are dropped oldest first.
+      if (deps.operatorRetries.size >= 1000) deps.operatorRetries.delete(deps.operatorRetries.values().next().value!);
+      deps.operatorRetries.add(id);
+    },
   };
 }

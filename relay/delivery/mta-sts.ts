@@ -13,6 +13,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import { parsePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
 import { type Dns, isNoRecord } from './dns.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
 
 export interface StsPolicy {
   id: string;
@@ -37,9 +38,14 @@ export interface MtaStsOptions {
 const NEGATIVE_TTL_MS = 60 * 60_000;
 const ERROR_TTL_MS = 5 * 60_000;
 const MAX_POLICY_BYTES = 64 * 1024;
+/**
+ * Policies held: recipient domains come from mail, so bytes, not entries. When full, all are
+ * fetched again (a forgotten policy is the TXT lookup and HTTPS fetch of a first contact).
+ */
+export const STS_CACHE_BYTES = 4 * 1024 * 1024;
 
 export class MtaSts {
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache = new BoundedMap<CacheEntry>(STS_CACHE_BYTES);
   private readonly pending = new Map<string, Promise<StsPolicy | null>>();
 
   constructor(private readonly o: MtaStsOptions) {}

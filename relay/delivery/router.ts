@@ -8,6 +8,10 @@ import type { Dns } from './dns.js';
 import type { MtaSts } from './mta-sts.js';
 import type { ResolvedOptions } from './options.js';
 import { type Route, resolveRoute } from './route.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
+
+/** Routes held (recipient domains come from mail, MX answers from their owners): bytes, not entries. */
+export const ROUTE_CACHE_BYTES = 4 * 1024 * 1024;
 import type { Phase, ProviderCatalog, ProviderInfo, SmtpReply } from './types.js';
 
 export type Routing =
@@ -15,7 +19,7 @@ export type Routing =
   | { ok: false; reply: SmtpReply; phase: Phase; provider: ProviderInfo };
 
 export class Router {
-  private readonly cache = new Map<string, { route: Route; expiresAt: number }>();
+  private readonly cache = new BoundedMap<{ route: Route; expiresAt: number }>(ROUTE_CACHE_BYTES);
   private readonly smarthostProvider?: ProviderInfo;
 
   constructor(
@@ -104,9 +108,7 @@ export class Router {
     if (hit && hit.expiresAt > Date.now()) return hit.route;
     const route = await resolveRoute(domain, this.dns, { allowPrivateMx: this.opts.allowPrivateMx, ignoreIPv6: this.opts.ignoreIPv6 });
     if (this.opts.routeCacheMs > 0 && route.ok) {
-      // Full: start over (evicting the oldest entry one at a time costs V8 a scan over every
-      // entry deleted before it); live domains are resolved again once.
-      if (this.cache.size >= 10_000) this.cache.clear();
+      // Full: starts over; live domains are resolved again once.
       this.cache.set(domain, { route, expiresAt: Date.now() + this.opts.routeCacheMs });
     }
     return route;

@@ -83,6 +83,7 @@ export async function runEnvelope(d: RunDeps, env: Envelope, signal: AbortSignal
   );
   if (!batches.size) await serial(() => finish(d, env));
   await lock;
+  d.operatorRetries.delete(env.id);
   if (changed) notify(d, env, notices);
   return { parked };
 }

@@ -26,7 +26,18 @@ export const MAX_PACE_WAIT_MS = 1000;
 /** Rate that a slow-down divides when the provider's rate is unlimited (messages per minute). */
 export const NOMINAL_UNLIMITED_RATE = 600;
 const MAX_LEVEL = 8;
+/**
+ * When replies of several kinds restrict one key, it keeps the gravest as its category and cause
+ * (a block list is still the news after a later "rate limited").
+ */
+const GRAVITY: readonly ReplyCategory[] = ['rate_limited', 'reputation_block', 'authentication', 'blocklisted_ip'];
+const graver = (a: ReplyCategory, b: ReplyCategory) => GRAVITY.indexOf(a) > GRAVITY.indexOf(b);
 const DAY_MS = 86_400_000;
+/**
+ * Keys (pool × provider, and pool × MX host for unclaimed destinations, which recipients'
+ * domains decide) kept before idle ones are forgotten.
+ */
+export const MAX_KEYS = 10_000;
 /** When only a release of a concurrent slot can open a key, look again after this anyway. */
 const BUSY_RECHECK_MS = 30_000;
 
@@ -122,6 +133,7 @@ export class Shaper {
   private readonly keys = new Map<string, KeyState>();
   private readonly listeners: Array<(e: ShaperEvent) => void> = [];
   private readonly openListeners: Array<(key: string) => void> = [];
+  private sweptAt = -Infinity;
 
   constructor(private readonly config: ShaperConfig) {}
 
@@ -153,12 +165,36 @@ export class Shaper {
     };
   }
 
-  private state(pool: string, provider: ProviderInfo): KeyState {
+  private state(pool: string, provider: ProviderInfo, now: number): KeyState {
     const key = keyOf(pool, provider.id);
     let s = this.keys.get(key);
-    if (!s) this.keys.set(key, (s = { pool: pool || DEFAULT_POOL, provider, inFlight: 0, nextSlot: 0, day: -1, sentToday: 0 }));
-    else s.provider = provider;
+    if (s) s.provider = provider;
+    else {
+      // At most one sweep a second: a map full of live keys is not rescanned per new key.
+      if (this.keys.size >= MAX_KEYS && now - this.sweptAt >= 1000) this.sweep(now);
+      this.keys.set(key, (s = { pool: pool || DEFAULT_POOL, provider, inFlight: 0, nextSlot: 0, day: -1, sentToday: 0 }));
+    }
     return s;
+  }
+
+  /**
+   * Forgets keys with nothing to remember: no attempt under way, no restriction left once due
+   * relaxation is applied, rate slot past, nothing counted for today's warm-up. A full map of
+   * live keys stays full (each holds an attempt, a restriction or a warm-up count).
+   */
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    const today = Math.floor(now / DAY_MS);
+    for (const [key, s] of this.keys) {
+      if (s.inFlight > 0 || s.nextSlot > now || (s.day === today && s.sentToday > 0)) continue;
+      if (this.current(key, now)) continue;
+      this.keys.delete(key);
+    }
+  }
+
+  /** Number of keys held (bounded by MAX_KEYS while they are idle). */
+  size(): number {
+    return this.keys.size;
   }
 
   /** The provider's configured limits, lowered by a restriction in force. */
@@ -204,16 +240,17 @@ export class Shaper {
   /**
    * May one attempt of `rcpts` recipients to this provider leave now? On ok the budget is taken:
    * call `release` when the attempt is over, and wait `waitMs` (its rate slot) before sending.
+   * `operator`: an admin asked for this attempt; while suspended it goes as a probe at once.
    */
-  admit(pool: string | undefined, provider: ProviderInfo, priority: Priority, rcpts: number, now: number): Admission {
-    const s = this.state(pool ?? '', provider);
+  admit(pool: string | undefined, provider: ProviderInfo, priority: Priority, rcpts: number, now: number, operator = false): Admission {
+    const s = this.state(pool ?? '', provider, now);
     const key = keyOf(pool, provider.id);
     const r = this.current(key, now);
     const lim = this.limits(pool, provider, now);
     let probe = false;
     if (r?.mode === 'suspended') {
       const nextProbe = r.probeIntervalMs > 0 ? r.lastProbeAt + r.probeIntervalMs : Infinity;
-      if (now < nextProbe || s.inFlight > 0) return { ok: false, key, reason: 'suspended', retryAt: Math.min(r.until, Math.max(nextProbe, now + 1000)) };
+      if (!operator && (now < nextProbe || s.inFlight > 0)) return { ok: false, key, reason: 'suspended', retryAt: Math.min(r.until, Math.max(nextProbe, now + 1000)) };
       probe = true;
     }
     const w = this.warmupLeft(s, now);
@@ -273,7 +310,8 @@ export class Shaper {
   /** Warm-up volume of the key's day, or null when its pool has none (or it is over). */
   private warmupLeft(s: KeyState, now: number): { day: number; volume: number; left: number } | null {
     const sched = this.config.warmup?.[s.pool];
-    if (!sched || (sched.providers && !sched.providers.includes(s.provider.id))) return null;
+    // `other:<mx>` keys count as `other` in the schedule's provider list.
+    if (!sched || (sched.providers && !sched.providers.includes(s.provider.id.split(':')[0]!))) return null;
     const volume = warmupVolume(sched, now);
     if (volume === null) return null;
     const day = Math.floor(now / DAY_MS);
@@ -297,19 +335,21 @@ export class Shaper {
     const key = keyOf(pool, provider.id);
     const cause: Cause = { reply, class: c, at: now, ...(mx ? { mx } : {}) };
     const old = this.current(key, now);
+    const keep = old !== undefined && graver(old.category, c.category);
     if (old && startedAt < old.changedAt) {
       old.triggers++;
-      old.cause = cause;
+      if (!keep) old.cause = cause;
       return null;
     }
     const level = Math.min(MAX_LEVEL, (old?.level ?? 0) + 1);
     const suspend = rule.action === 'suspend' || old?.mode === 'suspended';
-    const duration = Math.min(rule.maxDurationMs, rule.durationMs * 2 ** (level - 1));
+    const applied = keep ? old.rule : rule;
+    const duration = Math.min(applied.maxDurationMs, applied.durationMs * 2 ** (level - 1));
     const r: Restriction = {
       pool: pool || DEFAULT_POOL,
       provider: provider.id,
-      category: c.category,
-      rule,
+      category: keep ? old.category : c.category,
+      rule: applied,
       relaxStepMs: auto.relaxStepMs,
       probeIntervalMs: auto.probeIntervalMs,
       mode: suspend ? 'suspended' : 'slowed',
@@ -318,12 +358,12 @@ export class Shaper {
       changedAt: now,
       until: now + duration,
       triggers: (old?.triggers ?? 0) + 1,
-      cause,
+      cause: keep ? old.cause : cause,
       attemptsInStep: 0,
       successesInStep: 0,
       lastProbeAt: now,
     };
-    this.state(pool ?? '', provider);
+    this.state(pool ?? '', provider, now);
     this.restrictions.set(key, r);
     const view = this.view(r);
     this.emit({ type: 'restricted', restriction: view });

@@ -11,6 +11,7 @@ import type { ProviderInfo } from './types.js';
 export function feedShaper(
   shaper: Shaper,
   env: Envelope,
+  /** The provider as the shaper keys it (`other:<mx>` for unclaimed destinations). */
   provider: ProviderInfo,
   mx: string | undefined,
   results: RecipientResult[],

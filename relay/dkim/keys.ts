@@ -13,6 +13,7 @@ import type { Store } from '../../src/store/types.js';
 import { normalizeDomain } from '../../src/util/domain.js';
 import { decrypt, encrypt, writeKeyFile, type EncryptedSecret, type FileSecret } from './key-secrets.js';
 import type { DkimAlgo, DkimKey } from './sign.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
 
 export const DKIM_NS = 'dkim';
 /** Pub/sub channel announcing "keys of <domain> changed" to the other nodes' caches. */
@@ -184,7 +185,12 @@ interface CacheEntry {
   expires: number;
   keys: Promise<DkimKey[]>;
 }
-const caches = new WeakMap<Store, Map<string, CacheEntry>>();
+/**
+ * Keys held per store: keyed by From: domain, which clients sending for any domain choose, so
+ * bytes, not entries (an entry is counted as 2 KiB: a couple of keys, or none for a foreign domain).
+ */
+export const KEY_CACHE_BYTES = 4 * 1024 * 1024;
+const caches = new WeakMap<Store, BoundedMap<CacheEntry>>();
 
 /**
  * Decrypted active keys of a domain, for signing. Cached per store and domain for ttlMs (the
@@ -199,7 +205,7 @@ export function activeSigningKeys(
   const domain = keyDomain(domainIn);
   const now = opts.now ?? Date.now();
   let cache = caches.get(store);
-  if (!cache) caches.set(store, (cache = new Map()));
+  if (!cache) caches.set(store, (cache = new BoundedMap<CacheEntry>(KEY_CACHE_BYTES, () => 2048)));
   const hit = cache.get(domain);
   if (hit && hit.expires > now) return hit.keys;
   const keys = loadActive(store, domain, masterKey || undefined);

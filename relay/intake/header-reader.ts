@@ -1,15 +1,25 @@
 /**
- * Reads the top-level header block of a streaming message (bounded), exposes the facts the
- * policies need, and adds Message-ID and Date when missing (at the end of the header block,
+ * Reads the top-level header section of a streaming message (bounded), exposes the facts the
+ * policies need, and adds Message-ID and Date when missing (at the end of the header section,
  * as Postfix's cleanup does). Everything else passes through byte for byte.
+ *
+ * Work is linear in the header section's size however it is chunked: each byte is looked at
+ * once by the end-of-header search (HeaderEnd), and the chunks are joined once, when the section
+ * is complete. Past `maxBytes` the reader gives up:
+ * it keeps nothing and passes nothing on (`oversized`), so the intake answers 552 without having
+ * spooled or parsed any of it.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderFacts } from '../../policies/types.js';
 import { memoize } from '../../src/util/memo.js';
+import { HeaderEnd } from './header-end.js';
 
-const MAX_HEADER_BYTES = 1024 * 1024;
-const EOH = Buffer.from('\r\n\r\n');
+/** smtp.max_header_size's default. */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+const CR = 0x0d;
+const LF = 0x0a;
 
 export interface ParsedHeader {
   name: string;
@@ -17,71 +27,95 @@ export interface ParsedHeader {
   value: string;
 }
 
+export interface HeaderReaderOptions {
+  /** Largest header section taken (smtp.max_header_size, default 1 MiB). */
+  maxBytes?: number;
+  /**
+   * Whether parsed From: values may be remembered for the next message (default true). False
+   * for anonymous clients: nothing derived from their messages outlives the message.
+   */
+  memo?: boolean;
+}
+
 export class HeaderReader extends Transform {
   headers: ParsedHeader[] = [];
-  /** True once the header block has been seen (or given up on when oversized). */
+  /** True once the header section has been seen (or given up on when oversized). */
   done = false;
-  /** Raw header block as delivered (with the headers Relais added), for DKIM signing. */
+  /** True when the header section was larger than maxBytes: nothing was kept or passed on. */
+  oversized = false;
+  /** Raw header section as delivered (with the headers Relais added), for DKIM signing. */
   headerBlock: Buffer = Buffer.alloc(0);
   private buf: Buffer[] = [];
   private buffered = 0;
+  private readonly headerEnd = new HeaderEnd();
+  private readonly maxBytes: number;
+  private readonly memo: boolean;
 
   /**
-   * `onBody` sees every byte after the header block (the body fingerprint): a callback, not one
-   * more stream stage, which would cost more than the fingerprint itself.
+   * `onBody` sees every byte after the header section (the body fingerprint): a callback, not
+   * one more stream stage, which would cost more than the fingerprint itself.
    */
   constructor(
     private readonly addHeaders: (present: Set<string>) => string,
     private readonly onBody?: (chunk: Buffer) => void,
+    opts: HeaderReaderOptions = {},
   ) {
     super();
+    this.maxBytes = opts.maxBytes ?? MAX_HEADER_BYTES;
+    this.memo = opts.memo ?? true;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.oversized) return cb();
     if (this.done) {
       this.onBody?.(chunk);
       return cb(null, chunk);
     }
+    const end = this.headerEnd.find(chunk);
+    // `end` counts from the start of this chunk; the section is everything before its empty line.
+    const split = end === null ? null : this.buffered + end;
     this.buf.push(chunk);
     this.buffered += chunk.length;
-    const all = this.buf.length === 1 ? chunk : Buffer.concat(this.buf);
-    this.buf = [all];
-    // A message starting with an empty line has no headers at all.
-    const end = all[0] === 0x0d && all[1] === 0x0a ? 0 : all.indexOf(EOH);
-    if (end === -1 && this.buffered < MAX_HEADER_BYTES) return cb();
-    if (end === -1) {
-      // Oversized header block: treat the rest as body, like Postfix's header_size_limit.
-      this.finish(all, all.length, false);
+    // Not found yet: the empty line's CR LF may be what is past the bound, so allow for it.
+    if (split === null ? this.buffered > this.maxBytes + 2 : split > this.maxBytes) {
+      this.oversized = true;
+      this.done = true;
+      this.buf = [];
       return cb();
     }
-    this.finish(all, end === 0 ? 0 : end + 2, true);
+    if (split === null) return cb();
+    this.finish(Buffer.concat(this.buf, this.buffered), split);
     cb();
+  }
+
+  /** Bytes examined looking for the end of the header section (linear: at most its size). */
+  get scanned(): number {
+    return this.headerEnd.scanned;
   }
 
   override _flush(cb: TransformCallback): void {
     if (!this.done) {
-      const all = Buffer.concat(this.buf);
-      // Headers only, no body: make sure the block ends with CRLF before adding ours.
-      const text = all.length && !all.subarray(-2).equals(Buffer.from('\r\n')) ? Buffer.concat([all, Buffer.from('\r\n')]) : all;
-      this.finish(text, text.length, true);
+      const all = Buffer.concat(this.buf, this.buffered);
+      // Headers only, no body: make sure the section ends with CRLF before adding ours.
+      const text = all.length && !(all[all.length - 2] === CR && all[all.length - 1] === LF) ? Buffer.concat([all, Buffer.from('\r\n')]) : all;
+      this.finish(text, text.length);
     }
     cb();
   }
 
-  /** `split` = offset where the header block ends (after its last CRLF, before the empty line). */
-  private finish(all: Buffer, split: number, complete: boolean): void {
+  /** `split` = offset where the header section ends (after its last CRLF, before the empty line). */
+  private finish(all: Buffer, split: number): void {
     this.done = true;
     const head = all.subarray(0, split);
     this.headers = parseHeaderBlock(head);
     this.byName = undefined;
-    const added = complete ? this.addHeaders(new Set(this.headers.map((h) => h.name.toLowerCase()))) : '';
-    const extra = Buffer.from(added, 'utf8');
-    this.headerBlock = Buffer.concat([head, extra]);
+    const added = this.addHeaders(new Set(this.headers.map((h) => h.name.toLowerCase())));
+    this.headerBlock = added ? Buffer.concat([head, Buffer.from(added, 'utf8')]) : head;
     this.push(this.headerBlock);
     if (split < all.length) {
       const body = all.subarray(split);
-      // The empty line that ends the header block is not body.
-      if (complete) this.onBody?.(body.subarray(body[0] === 0x0d && body[1] === 0x0a ? 2 : 0));
+      // The empty line that ends the header section is not body.
+      this.onBody?.(body.subarray(body[0] === CR && body[1] === LF ? 2 : 0));
       this.push(body);
     }
     this.buf = [];
@@ -102,8 +136,10 @@ export class HeaderReader extends Transform {
   }
 
   facts(): HeaderFacts {
-    const fromRaw = this.get('from');
-    const from = fromRaw ? fromAddresses(fromRaw) : [];
+    // Every From: header, not just the first: each address is judged by the sender policy.
+    const fromRaw = this.headers.filter((h) => h.name.toLowerCase() === 'from').map((h) => h.value);
+    const parse = this.memo ? fromAddresses : parseFromAddresses;
+    const from = fromRaw.length === 1 ? parse(fromRaw[0]!) : fromRaw.flatMap((v) => parse(v));
     return {
       from,
       fromRaw,
@@ -121,11 +157,13 @@ export class HeaderReader extends Transform {
 
 type Parsed = ReturnType<typeof addressparser>;
 
-/**
- * The addresses of a From: header, lower-cased; memoised (a sender writes the same one on every
- * message), so the list is read only: shared by the messages that name it.
- */
-const fromAddresses = memoize((value: string) => Object.freeze(flattenAddresses(addressparser(value))) as string[]);
+/** The addresses of a From: header, lower-cased (read only: a memoised list is shared). */
+function parseFromAddresses(value: string): string[] {
+  return Object.freeze(flattenAddresses(addressparser(value))) as string[];
+}
+
+/** Memoised: a sender writes the same From: on every message. */
+const fromAddresses = memoize(parseFromAddresses);
 
 function flattenAddresses(list: Parsed): string[] {
   const out: string[] = [];

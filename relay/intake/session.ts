@@ -31,6 +31,10 @@ export interface SessionClient {
 export interface IntakeLimits {
   hostname: string;
   maxMessageSize: number;
+  /** smtp.max_header_size: largest header section (552 5.3.4 past it, nothing kept). */
+  maxHeaderSize: number;
+  /** smtp.max_report_size: largest message to the report addresses (552 5.3.4 past it). */
+  maxReportSize: number;
   maxRecipients: number;
   bareNewlines: 'normalize' | 'reject';
 }
@@ -81,7 +85,11 @@ export async function receiveData(args: {
   }
   const queueId = writer.id;
   const now = new Date();
-  const guard = new DataGuard(limits.maxMessageSize, limits.bareNewlines);
+  // A report (every recipient an address of the report takers) is read once spooled: it gets its own,
+  // smaller bound, enforced while it streams in.
+  const report = recipients.length > 0 && hooks.reportRecipient !== undefined && recipients.every((r) => hooks.reportRecipient!(r) === 'report');
+  const maxBytes = report ? Math.min(limits.maxReportSize, limits.maxMessageSize) : limits.maxMessageSize;
+  const guard = new DataGuard(maxBytes, limits.bareNewlines);
   const who = identity(client, session.remoteAddress);
   const fingerprint = hooks.fingerprint?.(who) ? new BodyFingerprint() : undefined;
   const reader = new HeaderReader((present) => {
@@ -89,7 +97,7 @@ export async function receiveData(args: {
     if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;
     if (!present.has('date')) extra += `Date: ${now.toUTCString().replace('GMT', '+0000')}\r\n`;
     return extra;
-  }, fingerprint && ((chunk) => fingerprint.update(chunk)));
+  }, fingerprint && ((chunk) => fingerprint.update(chunk)), { maxBytes: limits.maxHeaderSize, memo: !client.anonymous });
   const observer = hooks.createObserver?.();
   const received = receivedHeader({
     helo: session.hostNameAppearsAs,
@@ -123,7 +131,11 @@ export async function receiveData(args: {
 
   if (guard.exceeded || stream.sizeExceeded) {
     await spool.discard(writer);
-    throw REPLIES.tooBig(limits.maxMessageSize);
+    throw report && guard.exceeded ? REPLIES.reportTooBig(maxBytes) : REPLIES.tooBig(limits.maxMessageSize);
+  }
+  if (reader.oversized) {
+    await spool.discard(writer);
+    throw REPLIES.headerTooBig(limits.maxHeaderSize);
   }
   if (guard.bareNewline && limits.bareNewlines === 'reject') {
     await spool.discard(writer);

@@ -67,9 +67,10 @@ class PartReader {
       () => sink.result(),
       (err: unknown) => {
         this.failed = true;
-        if (err instanceof ReportRejected) throw err;
         // zlib's own errors (bad header, truncated data) are malformed input, not our failures.
-        throw new ReportRejected('malformed', `pièce jointe illisible / unreadable attachment: ${(err as Error).message}`);
+        const rejected = err instanceof ReportRejected ? err : new ReportRejected('malformed', `pièce jointe illisible / unreadable attachment: ${(err as Error).message}`);
+        rejected.kind = kind.format === 'json' ? 'tlsrpt' : 'dmarc';
+        throw rejected;
       },
     );
     this.done.catch(() => undefined);
@@ -110,6 +111,8 @@ export async function extractReports(file: string, opts: ExtractOptions): Promis
   };
   const splitter = new Splitter({ maxHeadSize: 64 * 1024 });
   const source = createReadStream(file);
+  // pipe() does not pass a read error on: without this the loop below would wait forever.
+  source.once('error', (err) => splitter.destroy(err));
   try {
     for await (const item of source.pipe(splitter) as AsyncIterable<SplitterChunk>) {
       if (item.type === 'node') {

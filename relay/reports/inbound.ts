@@ -47,7 +47,7 @@ export function createDmarcReports(d: DmarcReportsDeps): ReportTaker {
       await ctx.flushBody();
       const found = await extractReports(ctx.bodyPath, { maxReportSize: d.config.max_report_size, maxRows: d.config.max_rows });
       for (const r of found.rejected) {
-        d.counter.inc({ kind: 'unknown', outcome: r.reason });
+        d.counter.inc({ kind: r.kind ?? 'unknown', outcome: r.reason });
         log.warn({ ...base, reason: r.reason, err: r.message }, 'inbound report refused');
       }
       if (!found.reports.length) {

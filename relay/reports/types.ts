@@ -58,6 +58,8 @@ export type InboundReport = AggregateReport | TlsReport;
 
 /** Why an attachment was refused: a label for the metric, a text for the log. */
 export class ReportRejected extends Error {
+  /** What the part looked like (XML → dmarc, JSON → tlsrpt), once known. */
+  kind?: InboundReport['kind'];
   constructor(
     readonly reason: 'too_large' | 'doctype' | 'malformed' | 'too_many_rows',
     message: string,

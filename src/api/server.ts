@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import type { Store } from '../store/types.js';
 import { createAuthHook, HttpError } from './auth.js';
+import { addSchemas, rootSchemas } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -63,7 +64,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas (addSchema) become components named by their $id.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  addSchemas(app, ...rootSchemas);
   await app.register(rateLimit, {
     max: opts.rateLimitPerMinute,
     timeWindow: 60_000,

@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, type HostPort, type Obj, cidr, duration, envBool, envInt, envList, hostPort, ip, list, mapping, num, onlyKeys, oneOf, str, strList } from '../../config/validate.js';
 import { validateSeed } from '../tenants/validate.js';
+import { readYaml } from '../../config/data-file.js';
+import { bundledConfigPath } from '../../config/paths.js';
 import { resolvePolicyConfig } from '../../policies/service/config.js';
 import { parseAlertsConfig } from '../stats/alerts-config.js';
 import { parseDmarcConfig, type DmarcConfig } from '../dmarc/config.js';
@@ -44,6 +45,10 @@ export interface RelaisConfig {
   smtp: {
     listeners: ListenerConfig[];
     max_message_size: number;
+    /** Largest header section of a message (552 5.3.4 past it, nothing kept). */
+    max_header_size: number;
+    /** Largest report (DSN/complaint to a VERP address), checked while it streams in. */
+    max_report_size: number;
     max_recipients: number;
     relay_networks: string[];
     auth_requires_tls: boolean;
@@ -108,6 +113,8 @@ export const ENV_KEYS: Record<string, string> = {
   RELAIS_PUBLIC_IPS: 'public_ips',
   RELAIS_SMTP_LISTEN: 'smtp.listen',
   RELAIS_MAX_MESSAGE_SIZE: 'smtp.max_message_size',
+  RELAIS_SMTP_MAX_HEADER_SIZE: 'smtp.max_header_size',
+  RELAIS_SMTP_MAX_REPORT_SIZE: 'smtp.max_report_size',
   RELAIS_MAX_RECIPIENTS: 'smtp.max_recipients',
   RELAIS_RELAY_NETWORKS: 'smtp.relay_networks',
   RELAIS_TLS_CERT: 'smtp.tls.cert',
@@ -158,24 +165,8 @@ function setPath(raw: Raw, path: string, value: unknown): void {
   cur[parts.at(-1)!] = value;
 }
 
-/** The bundled config directory (providers.yaml, classification.yaml). */
-export function bundledConfigDir(): string {
-  return resolve(new URL('.', import.meta.url).pathname, '../../../config');
-}
-
-export function readYamlFile(file: string): Raw {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('--config', `cannot read ${file}: ${(err as Error).message}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ConfigError('--config', `${file} is not valid YAML: ${(err as Error).message}`);
-  }
+function readYamlFile(file: string): Raw {
+  const doc = readYaml(file, '--config') ?? {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('--config', `${file}: expected a mapping at the top`);
   return doc as Raw;
 }
@@ -280,7 +271,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   }
 
   const smtp = section(raw, 'smtp');
-  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
+  onlyKeys(smtp, 'smtp', ['listen', 'listeners', 'inbound_listen', 'max_message_size', 'max_header_size', 'max_report_size', 'max_recipients', 'relay_networks', 'auth_requires_tls', 'insecure_auth_networks', 'tls', 'bare_newlines', 'banner', 'socket_timeout', 'max_clients', 'greeting_delay', 'auth_failures_per_address', 'auth_failures_per_user', 'auth_failure_window', 'auth_cooloff']);
   const tls = section(smtp, 'tls');
   onlyKeys(tls, 'smtp.tls', ['cert', 'key']);
   const api = section(raw, 'api');
@@ -303,7 +294,6 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
   const hostname = raw.hostname === undefined ? osHostname() : str(raw.hostname, 'hostname');
   const relayNetworks = envList(smtp.relay_networks ?? ['127.0.0.0/8', '::1/128'], 'smtp.relay_networks');
   const clientsConfigured = Array.isArray(raw.clients);
-  const cfgDir = bundledConfigDir();
 
   const config: RelaisConfig = {
     file: opts.file ? resolve(opts.file) : undefined,
@@ -314,6 +304,8 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     smtp: {
       listeners: parseListeners(smtp, envListen),
       max_message_size: smtp.max_message_size === undefined ? 104_857_600 : envInt(smtp.max_message_size, 'smtp.max_message_size', 1024),
+      max_header_size: smtp.max_header_size === undefined ? 1_048_576 : envInt(smtp.max_header_size, 'smtp.max_header_size', 1024),
+      max_report_size: smtp.max_report_size === undefined ? 2_097_152 : envInt(smtp.max_report_size, 'smtp.max_report_size', 1024),
       max_recipients: smtp.max_recipients === undefined ? 1000 : envInt(smtp.max_recipients, 'smtp.max_recipients', 1),
       relay_networks: relayNetworks,
       auth_requires_tls: smtp.auth_requires_tls === undefined ? true : envBool(smtp.auth_requires_tls, 'smtp.auth_requires_tls'),
@@ -364,7 +356,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
       max_connections: delivery.max_connections === undefined ? 100 : envInt(delivery.max_connections, 'delivery.max_connections', 1),
       tls_required_domains: envList(delivery.tls_required_domains, 'delivery.tls_required_domains').map((d) => d.toLowerCase()),
       connect_timeout_ms: delivery.connect_timeout === undefined ? 30_000 : duration(delivery.connect_timeout, 'delivery.connect_timeout'),
-      providers_file: delivery.providers_file === undefined ? resolve(cfgDir, 'providers.yaml') : str(delivery.providers_file, 'delivery.providers_file'),
+      providers_file: delivery.providers_file === undefined ? bundledConfigPath('providers.yaml') : str(delivery.providers_file, 'delivery.providers_file'),
     },
     queue: {
       retry_first_ms: duration(queue.retry_first ?? '5m', 'queue.retry_first'),
@@ -382,7 +374,7 @@ export function loadConfig(opts: LoadOptions = {}): RelaisConfig {
     },
     stats: {
       retention_days: stats.retention_days === undefined ? 90 : envInt(stats.retention_days, 'stats.retention_days', 1, 3650),
-      classification_file: stats.classification_file === undefined ? resolve(cfgDir, 'classification.yaml') : str(stats.classification_file, 'stats.classification_file'),
+      classification_file: stats.classification_file === undefined ? bundledConfigPath('classification.yaml') : str(stats.classification_file, 'stats.classification_file'),
     },
     listmonk: {
       bounce_domain: opt(listmonk.bounce_domain, (v) => str(v, 'listmonk.bounce_domain').toLowerCase()),

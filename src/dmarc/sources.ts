@@ -35,7 +35,7 @@ export function createSourceLabeller(opts: { config: Pick<RelaisConfig, 'public_
         (names) => names[0]?.toLowerCase().replace(/\.$/, '') ?? null,
         () => null,
       ),
-    4096,
+    // Keys come from reports: the memo's byte bound (about 6000 lookups) holds them.
   );
   /** The clients' networks, parsed once per directory snapshot. */
   const upstreams = new WeakMap<object, ReturnType<typeof toNets>>();

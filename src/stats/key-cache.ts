@@ -3,12 +3,14 @@
  * strings: every message names the same few buckets, ids and metrics, and a string built anew
  * (a template per call) had to be flattened and hashed again at each HincrBuffer lookup
  * (~10 µs per message for a verdict's 16 increments). Keys are kept for their bucket's hour or
- * day; fields until FIELDS_MAX are held, then forgotten at once; verdict metrics for good.
+ * day; fields (ids are recipient domains and senders, which come from mail) until FIELDS_MAX_BYTES
+ * are held, then forgotten at once; verdict metrics for good.
  */
 import { memoize } from '../util/memo.js';
 import { bucketKey, bucketStart, cleanPart, field, scopeOf, type Dimension, type Granularity } from './buckets.js';
 
-const FIELDS_MAX = 50_000;
+/** Bound of the field strings held (estimated at two bytes a character, 64 a field). */
+export const FIELDS_MAX_BYTES = 4 * 1024 * 1024;
 
 /** A map of maps, two string levels deep. */
 function nested<V>(outer: Map<string, Map<string, V>>, a: string, b: string, make: () => V): V {
@@ -25,7 +27,8 @@ export class StatsKeys {
     day: { start: NaN, byScope: new Map() },
   };
   private fields = new Map<string, Map<string, string>>();
-  private fieldCount = 0;
+  /** Estimated bytes held in `fields`. */
+  fieldBytes = 0;
 
   /** bucketKey(g, at, scope, dim), the same string for every record of the bucket. */
   bucket(g: Granularity, at: number, scope: string, dim: Dimension): string {
@@ -40,12 +43,13 @@ export class StatsKeys {
 
   /** field(id, metric), the same string for every record. */
   field(id: string, metric: string): string {
-    if (this.fieldCount >= FIELDS_MAX) {
+    if (this.fieldBytes >= FIELDS_MAX_BYTES - 64 - 4 * (id.length + metric.length)) {
       this.fields = new Map();
-      this.fieldCount = 0;
+      this.fieldBytes = 0;
     }
     return nested(this.fields, metric, id, () => {
-      this.fieldCount++;
+      // The id as key, the field built from it.
+      this.fieldBytes += 64 + 4 * id.length + 2 * metric.length;
       return field(id, metric);
     });
   }

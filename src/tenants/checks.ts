@@ -64,41 +64,35 @@ export function levelLimits(v: unknown, path: string, p: Problems): LevelLimits 
   return out;
 }
 
-const BULK_KEYS = ['recipients_per_message', 'distinct_recipients_per_day', 'fingerprint_recipients', 'fingerprint_window_minutes', 'split_window_minutes', 'newsletter_headers', 'action'] as const;
+const bulkChecks = {
+  recipients_per_message: posInt,
+  distinct_recipients_per_day: posInt,
+  fingerprint_recipients: posInt,
+  fingerprint_window_minutes: posInt,
+  split_window_minutes: posInt,
+  newsletter_headers: bool,
+  action: (x: unknown, key: string) => oneOf(x, key, BULK_ACTIONS),
+};
 
 export function bulkPolicy(v: unknown, path: string, p: Problems): Partial<BulkPolicy> {
-  const o = object(v, path, p, BULK_KEYS);
-  const out: Partial<BulkPolicy> = {};
-  if (!o) return out;
-  for (const k of ['recipients_per_message', 'distinct_recipients_per_day', 'fingerprint_recipients', 'fingerprint_window_minutes', 'split_window_minutes'] as const) {
-    const n = p.opt(o[k], `${path}.${k}`, posInt);
-    if (n !== undefined) out[k] = n;
-  }
-  const nh = p.opt(o.newsletter_headers, `${path}.newsletter_headers`, bool);
-  if (nh !== undefined) out.newsletter_headers = nh;
-  const action = p.opt(o.action, `${path}.action`, (x, key) => oneOf(x, key, BULK_ACTIONS));
-  if (action !== undefined) out.action = action;
-  return out;
+  const o = object(v, path, p, Object.keys(bulkChecks));
+  return o ? p.fields<BulkPolicy>(o, path, bulkChecks) : {};
 }
 
-const GUARD_KEYS = ['enabled', 'volume_factor', 'min_hourly', 'history_days', 'new_domains_per_hour', 'min_known_domains', 'notify'] as const;
+const guardChecks = {
+  enabled: bool,
+  volume_factor: posNumber,
+  min_hourly: posInt,
+  history_days: posInt,
+  new_domains_per_hour: posInt,
+  min_known_domains: posInt,
+  notify: strList,
+};
 
 export function guardPolicy(v: unknown, path: string, p: Problems): Partial<GuardPolicy> {
-  const o = object(v, path, p, GUARD_KEYS);
-  const out: Partial<GuardPolicy> = {};
-  if (!o) return out;
-  const enabled = p.opt(o.enabled, `${path}.enabled`, bool);
-  if (enabled !== undefined) out.enabled = enabled;
-  const factor = p.opt(o.volume_factor, `${path}.volume_factor`, posNumber);
-  if (factor !== undefined) out.volume_factor = factor;
-  for (const k of ['min_hourly', 'history_days', 'new_domains_per_hour', 'min_known_domains'] as const) {
-    const n = p.opt(o[k], `${path}.${k}`, posInt);
-    if (n !== undefined) out[k] = n;
-  }
-  const notify = p.opt(o.notify, `${path}.notify`, strList);
-  if (notify) {
-    notify.forEach((a, i) => { if (!/^[^@\s]+@[^@\s]+$/.test(a)) p.add(`${path}.notify[${i}]`, 'must be an email address'); });
-    out.notify = notify;
-  }
+  const o = object(v, path, p, Object.keys(guardChecks));
+  if (!o) return {};
+  const out = p.fields<GuardPolicy>(o, path, guardChecks);
+  out.notify?.forEach((a, i) => { if (!/^[^@\s]+@[^@\s]+$/.test(a)) p.add(`${path}.notify[${i}]`, 'must be an email address'); });
   return out;
 }

@@ -5,8 +5,8 @@
  */
 import type { Logger } from 'pino';
 import { DkimBodyHasher, activeSigningKeys, signMessage, type DkimKey } from '../../relay/dkim/index.js';
-import type { IntakeHooks } from '../../relay/intake/hooks.js';
-import type { InboundReports, Redirector } from '../../listmonk-bridge/index.js';
+import type { IntakeHooks, ReportTaker } from '../../relay/intake/hooks.js';
+import type { Redirector } from '../../listmonk-bridge/index.js';
 import { createEndOfData } from '../../policies/end-of-data.js';
 import { createRedirect } from '../../policies/redirect.js';
 import { assignReturnPath } from '../../policies/verp.js';
@@ -26,8 +26,8 @@ export interface IntakeHooksDeps {
   log: Logger;
   dkim: { masterKey?: string; operatorDomain?: string };
   bounceDomain?: string;
-  /** DSNs and complaints sent to the VERP return paths (consumed, posted to Listmonk). */
-  reports?: InboundReports;
+  /** Reports sent to our own addresses (VERP bounces and complaints, DMARC/TLS reports): consumed. */
+  reports?: ReportTaker;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;
 }

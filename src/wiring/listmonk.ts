@@ -4,9 +4,10 @@
  * bounce at delivery (5xx at once, 4xx on expiry) to their tenant's Listmonk.
  */
 import type { Logger } from 'pino';
-import { createBounceFeedback, createRedirector, type BounceFeedback, type Redirector } from '../../listmonk-bridge/index.js';
+import { createBounceFeedback, createRedirector, reportDeliveryBounce, type BounceFeedback, type Redirector } from '../../listmonk-bridge/index.js';
 import type { DeliveryObserver } from '../../relay/delivery/index.js';
 import type { Store } from '../store/types.js';
+import { REDIRECTS_NS, type RedirectRecord } from '../../policies/redirect.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 
 export interface ListmonkBridge {
@@ -30,27 +31,14 @@ export function createListmonkBridge(deps: {
   const retry = deps.retry && { backoffMs: deps.retry.firstMs, maxBackoffMs: deps.retry.maxMs };
   // The workers poll at least as often as the first retry, so a short back-off is honoured.
   const pollMs = deps.retry ? Math.min(5_000, deps.retry.firstMs) : undefined;
-  const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant, retry, pollMs });
-  const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant, retry, pollMs });
-  const observer: DeliveryObserver = {
-    onFinalBounce(e) {
-      const env = e.env;
-      if (!env.newsletter || !env.tenant || !env.listmonk) return;
-      // The reply's class decides: permanent → hard; retried until the message expired → soft.
-      const type = e.class?.permanent ? 'hard' : 'soft';
-      void feedback
-        .report({
-          tenantId: env.tenant,
-          key: `${env.id}:${e.recipient}:delivery`,
-          email: e.recipient,
-          subscriber_uuid: env.listmonk.subscriber,
-          campaign_uuid: env.listmonk.campaign,
-          type,
-          meta: { source: 'delivery', status: e.reply.enhanced, category: e.class?.category, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
-        })
-        .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
-    },
+  // The redirect record (policies/redirect.ts) keeps the campaign id once its job is done.
+  const onDrafted = async (id: string, campaignId: number) => {
+    const rec = await deps.store.getDoc<RedirectRecord>(REDIRECTS_NS, id);
+    if (rec) await deps.store.putDoc(REDIRECTS_NS, id, { ...rec, campaignId });
   };
+  const redirector = createRedirector({ store: deps.store, log, dataDir: deps.dataDir, resolveTenant, retry, pollMs, onDrafted });
+  const feedback = createBounceFeedback({ store: deps.store, log, resolveTenant, retry, pollMs });
+  const observer: DeliveryObserver = { onFinalBounce: (e) => reportDeliveryBounce(feedback, log, e) };
   return {
     redirector,
     feedback,

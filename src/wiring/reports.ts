@@ -6,6 +6,7 @@ export function combineReports(parts: ReportTaker[]): ReportTaker {
   const owner = (recipients: string[]) => parts.find((p) => p.isReport(recipients));
   return {
     recipientKind(address) {
+      // A part that takes the address wins over one that only knows its domain ('unknown').
       const kinds = parts.map((p) => p.recipientKind(address));
       return (['report', 'postmaster', 'unknown'] as const).find((k) => kinds.includes(k)) ?? null;
     },

@@ -186,6 +186,11 @@ describe('documents and probes', () => {
     }
     expect(Object.keys(doc.paths['/api/v1/queue/{id}'])).toEqual(expect.arrayContaining(['get', 'delete']));
     expect(doc.paths['/api/v1/tenants'].post.requestBody.content['application/json'].schema.required).toEqual(['id', 'domains']);
+    // Shared response schemas are components the routes point at, not copies in every route.
+    for (const name of ['Error', 'Ok', 'Tenant', 'Client', 'Token', 'DkimKey', 'DnsRecord', 'QuotaUsage', 'QueueMessage', 'StatsRow', 'Alert', 'Health']) expect(doc.components.schemas[name], name).toBeDefined();
+    const responses = doc.paths['/api/v1/tenants/{id}'].get.responses;
+    expect(responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Tenant' });
+    expect(responses['404'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Error' });
   });
 
   it('/healthz reports store, spool and DNS', async () => {

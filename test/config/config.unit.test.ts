@@ -13,6 +13,8 @@ describe('configuration', () => {
     expect(c.api.listen).toEqual({ host: '127.0.0.1', port: 8025 });
     expect(c.smtp.max_message_size).toBe(104_857_600);
     expect(c.smtp.max_recipients).toBe(1000);
+    expect(c.smtp.max_header_size).toBe(1_048_576);
+    expect(c.smtp.max_report_size).toBe(2_097_152);
     expect(c.queue).toMatchObject({ retry_first_ms: 300_000, retry_max_ms: 3_600_000, lifetime_ms: 5 * 86_400_000, delay_warning_ms: 4 * 3_600_000 });
     expect(c.store.redis_url).toBeUndefined();
   });
@@ -27,6 +29,8 @@ describe('configuration', () => {
         RELAIS_DNS_SERVERS: '127.0.0.1:5353,9.9.9.9',
         RELAIS_SMARTHOST: 'smtp.example.net:587',
         RELAIS_MAX_MESSAGE_SIZE: '2048',
+        RELAIS_SMTP_MAX_HEADER_SIZE: '65536',
+        RELAIS_SMTP_MAX_REPORT_SIZE: '131072',
         RELAIS_RELAY_NETWORKS: '10.0.0.0/8',
         RELAIS_QUEUE_RETRY_FIRST: '30s',
         RELAIS_ALLOW_PRIVATE_MX: '1',
@@ -41,6 +45,8 @@ describe('configuration', () => {
     expect(c.dns.servers).toEqual(['127.0.0.1:5353', '9.9.9.9']);
     expect(c.delivery.smarthost).toEqual({ host: 'smtp.example.net', port: 587 });
     expect(c.smtp.max_message_size).toBe(2048);
+    expect(c.smtp.max_header_size).toBe(65_536);
+    expect(c.smtp.max_report_size).toBe(131_072);
     expect(c.clients).toEqual([{ name: 'relay-networks', networks: ['10.0.0.0/8'], tenants: ['*'], allow_null_sender: true, trusted: true }]);
     expect(c.queue.retry_first_ms).toBe(30_000);
     expect(c.delivery.allow_private_mx).toBe(true);
@@ -50,6 +56,8 @@ describe('configuration', () => {
     const bad: Array<[Record<string, string>, RegExp]> = [
       [{ RELAIS_SMTP_LISTEN: 'localhost' }, /^smtp\.listen: missing port/],
       [{ RELAIS_MAX_MESSAGE_SIZE: 'big' }, /^smtp\.max_message_size: must be an integer/],
+      [{ RELAIS_SMTP_MAX_HEADER_SIZE: '1MiB' }, /^smtp\.max_header_size: must be an integer/],
+      [{ RELAIS_SMTP_MAX_REPORT_SIZE: '10' }, /^smtp\.max_report_size: /],
       [{ RELAIS_DNS_SERVERS: 'resolver.example' }, /^dns\.servers: invalid IP address/],
       [{ RELAIS_REDIS_URL: 'http://x' }, /^store\.redis_url: expected redis:\/\//],
       [{ RELAIS_RELAY_NETWORKS: '10.0.0.0/99' }, /^smtp\.relay_networks: invalid network/],

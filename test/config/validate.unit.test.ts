@@ -58,6 +58,12 @@ describe('the one validation kit', () => {
     expect(() => new Problems().throwIfAny()).not.toThrow();
   });
 
+  it('checks the optional keys of a section from one table', () => {
+    const p = new Problems();
+    expect(p.fields<{ a: number; b: boolean; c: string }>({ a: 2, b: 'no' }, 's', { a: posInt, b: bool, c: str })).toEqual({ a: 2 });
+    expect(p.list).toEqual(['s.b: must be true or false']);
+  });
+
   it('names the file in front of each problem of a file loader', () => {
     expect(problemsOf(() => inFile('providers.yaml', () => posInt(0, 'defaults.max_connections')))).toEqual(['providers.yaml: defaults.max_connections: must be a positive integer']);
     expect(() => inFile('x.yaml', () => { throw new Error('disk'); })).toThrow('disk');

@@ -132,6 +132,19 @@ describe('dashboard', () => {
     const pct = (n: number, d: number) => `${String(Math.round((n / d) * 1000) / 10).replace('.', ',')} %`;
     expect(rows).toEqual(x.providers.map((p) => [p.name, String(p.sent), `${p.delivered} (${pct(p.delivered, p.sent)})`, `${p.deferred} (${pct(p.deferred, p.sent)})`, `${p.bounced} (${pct(p.bounced, p.sent)})`]));
     expect(rows[0]).toEqual(['Google (Gmail)', '5', '3 (60 %)', '1 (20 %)', '1 (20 %)']);
+    // Microsoft's block-list refusal restricted it for this node's default pool (suspended, or
+    // slowed once a probe got through): shown with its cause.
+    const shaping = (await rowTexts(page, '#shaping-table')).map((r) => r.map(norm));
+    const microsoft = shaping.find((r) => r[0] === 'microsoft');
+    expect(microsoft?.[1]).toBe('default');
+    expect(['suspendu', 'ralenti']).toContain(microsoft?.[2]);
+    expect(microsoft?.[3]).toBe('Adresse IP sur liste de blocage');
+    expect(microsoft?.[7]).toContain('block list (S3150)');
+    // Lifting it from the page: the row goes, the relay no longer restricts Microsoft.
+    await page.getByRole('button', { name: 'Lever la restriction de microsoft (pool default)' }).click();
+    await expect.poll(async () => norm(await page.locator('#status').textContent())).toBe('Restriction levée : microsoft (pool default)');
+    const after = await fetch(`${target.baseUrl}/api/v1/delivery/shaping`, { headers: { authorization: `Bearer ${target.adminToken}` } }).then((r) => r.json());
+    expect(after.restrictions.map((r: { provider: string }) => r.provider)).not.toContain('microsoft');
     // uPlot's legend shows raw (not stacked) values: the last day of all providers.
     await shot(page, 'providers');
     // Selecting a provider shows its chart and its reasons with sample replies.
@@ -211,8 +224,13 @@ describe('dashboard', () => {
     await page.waitForSelector('#dem-chart canvas');
     // Since the first load: stuck-1 delivered to Microsoft, two more to "other" (quota test):
     // giants 4 + 4, others 1 + 6 → 8 of 15.
-    expect(norm(await page.locator('#dem-headline').textContent())).toContain('53,3 % du courrier est allé aux géants américains.');
-    expect((await rowTexts(page, '#dem-table')).length).toBe(12);
+    const headline = norm(await page.locator('#dem-headline').textContent());
+    expect(headline).toContain('53,3 % du courrier est allé aux géants américains.');
+    // The eleven months before had no mail: nothing to compare with, and their shares are empty.
+    expect(headline).not.toContain('points');
+    const demRows = await rowTexts(page, '#dem-table');
+    expect(demRows.length).toBe(12);
+    expect(demRows[0]!.slice(1).map(norm)).toEqual(['0', '0', '–', '0', '–', '–']);
     await shot(page, 'demailnagement');
 
     // English, remembered across a reload; the session survives the reload too.

@@ -1,11 +1,12 @@
 /**
  * The dashboard's DMARC page and the overview's block-list state, in headless Chromium against a
  * relay that received real-shaped reports over SMTP (French, then English; a tenant token sees
- * only its domains). Screenshot: docs/screenshots/dmarc.png.
+ * only its domains). With SCREENSHOTS_DIR set (`npm run screenshots`), the page is photographed
+ * as dmarc.png.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, BOUNCE_DOMAIN, api, dialogue, startE2eRelay, transaction } from '../e2e-listmonk/helpers.js';
@@ -13,7 +14,7 @@ import { aggregateMail, type Row } from '../helpers/dmarc-reports.js';
 import { ptrName, startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import type { RelayProcess } from '../helpers/relay-process.js';
 
-const SHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const SHOTS = process.env.SCREENSHOTS_DIR ? resolve(process.env.SCREENSHOTS_DIR) : undefined;
 const DMARC = `dmarc@${BOUNCE_DOMAIN}`;
 const DAY = 86_400;
 const TODAY = Math.floor(Date.now() / 1000 / DAY) * DAY;
@@ -32,11 +33,11 @@ async function send(message: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  mkdirSync(SHOTS, { recursive: true });
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   dns = await startDnsServer({ [ptrName('192.0.2.80')]: { PTR: ['site.collectif-a.org'] }, '10.100.51.198.bl.spamcop.net': { A: ['127.0.0.2'] } });
   relay = await startE2eRelay(
     ['public_ips: [198.51.100.10]', 'tenants:', '  - id: collectif-a', '    domains: [collectif-a.org]', '  - id: amap-b', '    domains: [amap-b.fr]'].join('\n'),
-    { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_DNS_SERVERS: dns.server },
+    { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_POSTMASTER_FORWARD: 'admin@relais.test', RELAIS_DNS_SERVERS: dns.server },
   );
   for (let d = 1; d <= 3; d++) {
     const rows: Row[] = [
@@ -98,7 +99,7 @@ describe('dashboard: DMARC and block lists', () => {
       ['211', '99,5 %', '12'],
     ]);
     expect(await rows(page, '#dmarc-sources-collectif-a-org')).toEqual([['192.0.2.80', 'Ailleurs', 'site.collectif-a.org', '36', '0 %', 'google.com']]);
-    await page.screenshot({ path: `${SHOTS}dmarc.png`, fullPage: true });
+    if (SHOTS) await page.screenshot({ path: `${SHOTS}/dmarc.png`, fullPage: true });
 
     await page.getByRole('button', { name: 'English' }).click();
     await expect.poll(() => page.locator('h1').textContent()).toBe('DMARC');

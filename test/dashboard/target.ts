@@ -119,7 +119,7 @@ export async function startDashboardTarget(): Promise<DashboardTarget> {
     const q = (await call('/api/v1/queue')).body as { total: number; items: { id: string; state: string; recipients: { address: string }[] }[] };
     return q.total === 3 && q.items.every((i) => i.state === 'deferred') ? q.items : null;
   }, 'three deferred messages, nothing else queued');
-  const providersSent = async () => ((await call('/api/v1/stats/providers')).body.providers as { sent: number }[]).reduce((n, p) => n + p.sent, 0);
+  const providersSent = async () => ((await call('/api/v1/stats/providers')).body.items as { sent: number }[]).reduce((n, p) => n + p.sent, 0);
   await until(async () => (await providersSent()) === 15, 'the stats of 15 attempts');
   await until(async () => ((await call('/api/v1/listmonk/redirects')).body.items as { status: string }[]).filter((i) => i.status === 'draft-created').length === 3, 'three Listmonk drafts');
   await until(async () => ((await call('/api/v1/alerts')).body.items as unknown[]).length >= 2, 'the spam-block alerts');

@@ -18,21 +18,25 @@ let dns: TestDnsServer;
 let port: number;
 let gmail: TestMx;
 let other: TestMx;
+let stranger: TestMx;
 
 beforeAll(async () => {
   port = await freePort();
   gmail = await startMx('127.0.0.7', port);
   other = await startMx('127.0.0.8', port);
+  stranger = await startMx('127.0.0.10', port);
   dns = await startDnsServer({
     'gmail.test': { MX: [{ exchange: 'gmail-smtp-in.l.google.test', priority: 5 }] },
     'gmail-smtp-in.l.google.test': { A: ['127.0.0.7'] },
     'other.test': { MX: [{ exchange: 'mx.other.test', priority: 10 }] },
     'mx.other.test': { A: ['127.0.0.8'] },
+    'stranger.test': { MX: [{ exchange: 'mx.stranger.test', priority: 10 }] },
+    'mx.stranger.test': { A: ['127.0.0.10'] },
   });
 });
 
 afterAll(async () => {
-  await Promise.all([gmail.close(), other.close(), dns.close()]);
+  await Promise.all([gmail.close(), other.close(), stranger.close(), dns.close()]);
 });
 
 /** Gmail-like at 1200/min, everything else at 600/min; the actions of config/providers.yaml, in seconds instead of minutes. */
@@ -138,4 +142,28 @@ describe('provider suspension after 421 4.7.28', () => {
     await delivery.stop();
     await ts.cleanup();
   }, 180_000);
+
+  test('destinations no provider claims are restricted per MX: one domain complaining slows no other', async () => {
+    const ts = await openSpool();
+    const delivery = createDelivery({
+      spool: ts.spool,
+      log,
+      options: { hostname: 'relais.test', dnsServers: [dns.server], port, allowPrivateMx: true, mtaSts: false, retryFirstMs: 60_000 },
+      providers: catalog,
+    });
+    const refused = rcptLog(stranger, () => '421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address.');
+    rcptLog(other, () => undefined);
+    const before = other.received.length;
+    for (let i = 0; i < 30; i++) await enqueue(ts.spool, { from: 'ami@collectif.test', to: [`s${i}@stranger.test`] });
+    for (let i = 0; i < 30; i++) await enqueue(ts.spool, { from: 'ami@collectif.test', to: [`w${i}@other.test`] });
+    delivery.start();
+    await waitFor(() => other.received.length >= before + 30 || null, 'mail to the other unclaimed domain', 30_000);
+    const restricted = delivery.shaping().restrictions;
+    expect(restricted.map((r) => r.provider)).toEqual(['other:mx.stranger.test']);
+    // What was under way when the first refusal came back, then probes: far from the 30 queued.
+    expect(refused.length).toBeLessThanOrEqual(10);
+    expect(delivery.stats().bounced).toBe(0);
+    await delivery.stop();
+    await ts.cleanup();
+  });
 });

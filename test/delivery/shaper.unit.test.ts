@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
+import { loadProviders } from '../../config/providers.js';
 import type { ReplyClass } from '../../relay/delivery/reply-class.js';
-import { keyOf, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from '../../relay/delivery/shaper.js';
+import { keyOf, MAX_KEYS, Shaper, warmupVolume, type ShaperConfig, type ShaperEvent } from '../../relay/delivery/shaper.js';
 import type { ProviderInfo } from '../../relay/delivery/types.js';
 
 const MIN = 60_000;
@@ -111,6 +112,34 @@ describe('shaper', () => {
     expect(s2.onReply(undefined, google, listed, reply, MIN, MIN + 100)).toMatchObject({ level: 2, mode: 'suspended', until: MIN + 100 + 60 * MIN });
   });
 
+  test("an admin's retry goes to a suspended provider as a probe at once", () => {
+    const s = new Shaper(config());
+    s.onReply(undefined, google, listed, reply, 0, 0);
+    expect(s.admit(undefined, google, 'personal', 1, 1000).ok).toBe(false);
+    expect(s.admit(undefined, google, 'bulk', 1, 1000, true)).toMatchObject({ ok: true, probe: true });
+  });
+
+  test('a later, milder reply escalates but keeps the gravest category and its cause', () => {
+    const s = new Shaper(config());
+    s.onReply(undefined, google, listed, { code: 550, text: 'listed' }, 0, 0);
+    const v = s.onReply(undefined, google, rate, reply, MIN, MIN)!;
+    expect(v).toMatchObject({ level: 2, mode: 'suspended', category: 'blocklisted_ip', cause: { reply: { text: 'listed' } }, until: MIN + 60 * MIN });
+  });
+
+  test('idle keys are forgotten past MAX_KEYS (unclaimed MX hosts are chosen by recipients)', () => {
+    const s = new Shaper(config());
+    const mx = (i: number): ProviderInfo => ({ ...orange, id: `other:mx${i}.example` });
+    const restricted = mx(-1);
+    s.onReply(undefined, restricted, { ...rate, provider: 'other' }, reply, 0, 0);
+    for (let i = 0; i < MAX_KEYS + 500; i++) {
+      const a = s.admit(undefined, mx(i), 'personal', 1, 1000 + i);
+      if (a.ok) s.release(a.key);
+    }
+    expect(s.size()).toBeLessThanOrEqual(MAX_KEYS);
+    // A restriction in force is not forgotten.
+    expect(s.list(MAX_KEYS).map((r) => r.provider)).toEqual(['other:mx-1.example']);
+  });
+
   test('clear lifts a provider in one pool or all', () => {
     const s = new Shaper(config());
     const opened: string[] = [];
@@ -174,5 +203,42 @@ describe('shaper', () => {
     // The default pool has no warm-up; the next day has a new volume.
     expect(s.admit(undefined, free, 'bulk', 1, t).ok).toBe(true);
     expect(s.admit('news', free, 'bulk', 1, day0 + 86_400_000 + 1).ok).toBe(true);
+  });
+
+  test('bundled rules: a storm of refusals gets under a quarter of the attempts; once accepted again, mail leaves within 2 minutes', () => {
+    const catalog = loadProviders();
+    const gmail = catalog.get('google')!;
+    for (const category of ['rate_limited', 'reputation_block', 'blocklisted_ip', 'authentication'] as const) {
+      const s = new Shaper({ defaults: catalog.automation.defaults, providers: catalog.automation.providers });
+      const c: ReplyClass = { category, permanent: false, scope: 'provider', provider: 'google' };
+      let accepting = true;
+      const attempts: number[] = [];
+      // One attempt whenever the shaper admits one (a full queue), every refusal fed back.
+      const drive = (from: number, to: number) => {
+        for (let t = from; t < to; t += 250) {
+          for (;;) {
+            const a = s.admit(undefined, gmail, 'personal', 1, t);
+            if (!a.ok) break;
+            attempts.push(t);
+            s.release(a.key);
+            if (accepting) s.onDelivered(undefined, gmail, t);
+            else s.onReply(undefined, gmail, c, reply, t, t);
+          }
+        }
+      };
+      drive(0, 10 * MIN);
+      const before = attempts.length;
+      accepting = false;
+      drive(10 * MIN, 130 * MIN);
+      const storm = attempts.filter((t) => t >= 10 * MIN && t < 20 * MIN).length;
+      expect(storm, category).toBeLessThanOrEqual(before / 4);
+      accepting = true;
+      const back = 130 * MIN;
+      drive(back, back + 5 * MIN);
+      const first = attempts.find((t) => t >= back)!;
+      expect(first - back, category).toBeLessThanOrEqual(2 * MIN);
+      // And it keeps going: more than the one probe in the next minutes.
+      expect(attempts.filter((t) => t >= back).length, category).toBeGreaterThan(3);
+    }
   });
 });

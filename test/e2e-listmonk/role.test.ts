@@ -70,7 +70,8 @@ describe('a Listmonk API user whose role misses campaigns:manage_all', () => {
     expect(retry.code, retry.stderr).toBe(0);
     expect(retry.stdout).toBe(`draft job ${item.jobId}: retry scheduled\n`);
     await waitUntil(() => lm.campaigns.length === 1, 'the draft');
-    await waitUntil(async () => (await api(relay, 'GET', '/listmonk/redirects')).json.items[0].status === 'draft-created', 'draft-created');
+    const done = await waitUntil(async () => (await api(relay, 'GET', '/listmonk/redirects')).json.items.find((i: { status: string; campaignId?: number }) => i.status === 'draft-created' && i.campaignId), 'draft-created with its campaign id');
+    expect(done).toMatchObject({ jobId: item.jobId, campaignId: lm.campaigns[0].id });
     expect(lm.campaigns).toHaveLength(1);
     expect(lm.lists).toHaveLength(1);
     expect((await cli(['listmonk', 'retry', item.jobId])).code).toBe(1); // nothing left to retry

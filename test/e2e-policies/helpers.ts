@@ -45,8 +45,8 @@ export async function startPolicyRelay(o: PolicyRelayOptions): Promise<RelayProc
 export interface MessageSpec {
   from: string;
   to: string[];
-  /** From: header value (default: the envelope sender). */
-  headerFrom?: string;
+  /** From: header value (default: the envelope sender; null: no From: header). */
+  headerFrom?: string | null;
   messageId?: string;
   subject?: string;
   extraHeaders?: string[];
@@ -57,7 +57,7 @@ export interface MessageSpec {
 
 export function buildMessage(m: MessageSpec): string {
   const lines = [
-    `From: ${m.headerFrom ?? m.from}`,
+    ...(m.headerFrom === null ? [] : [`From: ${m.headerFrom ?? m.from}`]),
     `To: ${m.to.length > 3 ? 'undisclosed-recipients:;' : m.to.join(', ')}`,
     `Subject: ${m.subject ?? 'Bonjour'}`,
     `Message-ID: ${m.messageId ?? `<${randomBytes(8).toString('hex')}@test>`}`,

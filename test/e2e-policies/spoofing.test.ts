@@ -1,7 +1,8 @@
 /**
  * Anti-spoofing over SMTP: a client allowed for tenant A may use neither B's domain in the
  * envelope (553 5.7.1 at MAIL FROM) nor in From: (553 5.7.1 at end of DATA); display-name tricks
- * are judged on the real address; Unicode look-alike domains never match A's.
+ * are judged on the real address; Unicode look-alike domains never match A's. A message has
+ * exactly one From: with an address (550 5.7.1), and every From: is judged wherever it sits.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropRedisPrefix } from '../store/redis-cleanup.js';
@@ -80,5 +81,32 @@ clients:
     expect(line((await send({ from: 'x@xn--socit-esab.example', to: ['x@dest.example'] })).data)).toMatch(/^250 /);
     const lookalike = await send({ from: `x@soci\u00e9t\u0435.example`, mailParams: 'SMTPUTF8', to: ['x@dest.example'] });
     expect(lookalike.mail.code).toBe(553);
+  });
+
+  it('wants exactly one From: with an address: 550 5.7.1 (French then English), not queued', async () => {
+    const cases = [
+      { headerFrom: 'x@a.example', extraHeaders: ['From: ceo@b.example'], why: /\(2 en-têtes From:\) \/ .*\(2 From: headers\)$/ },
+      { headerFrom: 'x@a.example', extraHeaders: ['From: y@a.example'], why: /\(2 en-têtes From:\)/ },
+      { headerFrom: null, why: /\(aucun en-tête From:\) \/ .*\(no From: header\)$/ },
+      { headerFrom: 'Undisclosed sender', why: /\(l’en-tête From: ne contient aucune adresse\) \/ .*\(the From: header has no address\)$/ },
+    ];
+    for (const c of cases) {
+      const r = await send({ from: 'x@a.example', to: ['x@dest.example'], headerFrom: c.headerFrom, extraHeaders: c.extraHeaders });
+      expect(r.mail.code).toBe(250);
+      expect(line(r.data)).toMatch(/^550 5\.7\.1 Le message doit avoir exactement un en-tête From: avec une adresse .* \/ The message must have exactly one From: header with an address /);
+      expect(line(r.data)).toMatch(c.why);
+      expect(r.queueId).toBeUndefined();
+    }
+  });
+
+  it('judges a From: far down the header section, and refuses a header section past 1 MiB whole', async () => {
+    const pad = (n: number) => Array.from({ length: n }, (_, i) => `X-Pad-${i}: ${'p'.repeat(900)}`);
+    // One From:, foreign, after 900 KiB of other headers.
+    const far = await send({ from: 'x@a.example', to: ['x@dest.example'], headerFrom: null, extraHeaders: [...pad(1000), 'From: ceo@b.example'] });
+    expect(line(far.data)).toMatch(/^553 5\.7\.1 .*b\.example/);
+    // Past smtp.max_header_size, nothing is read or kept: 552 5.3.4, never signed nor queued.
+    const past = await send({ from: 'x@a.example', to: ['x@dest.example'], headerFrom: null, extraHeaders: [...pad(1200), 'From: ceo@b.example'] });
+    expect(line(past.data)).toMatch(/^552 5\.3\.4 /);
+    expect(past.queueId).toBeUndefined();
   });
 });

@@ -73,7 +73,7 @@ describe('DMARC and TLS reports on the inbound listener', () => {
       `    networks: [${MAILCOW_IP}/32]`,
       '    tenants: [laruche, autre]',
     ].join('\n');
-    relay = await startE2eRelay(yaml, { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_DNS_SERVERS: dns.server });
+    relay = await startE2eRelay(yaml, { RELAIS_BOUNCE_DOMAIN: BOUNCE_DOMAIN, RELAIS_INBOUND_LISTEN: '127.0.0.1:0', RELAIS_POSTMASTER_FORWARD: 'admin@relais.test', RELAIS_DNS_SERVERS: dns.server });
     inbound = relay.smtpPorts[1]!;
     const tok = await api(relay, 'POST', '/tokens', { name: `autre-${randomBytes(3).toString('hex')}`, scopes: ['tenant:autre'] });
     expect(tok.status, JSON.stringify(tok.json)).toBe(201);
@@ -126,6 +126,9 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const list = (await api(relay, 'GET', '/dmarc/domains')).json.items.map((i: any) => i.domain);
     expect(list).toEqual(['autre.example', 'laruche.example']);
     expect((await api(relay, 'GET', '/dmarc/domains/inconnu.example')).status).toBe(404);
+    const tooLong = await api(relay, 'GET', '/dmarc/domains?days=200');
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.json.message).toContain('querystring/days: at most 90 (stats.retention_days)');
   });
 
   it('refuses a 1 GiB gzip bomb and an external entity, and keeps answering', async () => {
@@ -140,8 +143,8 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const ok = await send(DMARC, aggregateMail(spec('yahoo', 'autre.example', 'after-bomb', [{ ip: OUTSIDE_IP, count: 2, dkim: 'fail', spf: 'fail' }]), DMARC));
     expect(ok.final?.code).toBe(250);
     const metrics = await (await fetch(`http://127.0.0.1:${relay.apiPort}/metrics`)).text();
-    expect(metrics).toMatch(/relais_reports_total\{kind="unknown",outcome="too_large"\} 1/);
-    expect(metrics).toMatch(/relais_reports_total\{kind="unknown",outcome="doctype"\} 1/);
+    expect(metrics).toMatch(/relais_reports_total\{kind="dmarc",outcome="too_large"\} 1/);
+    expect(metrics).toMatch(/relais_reports_total\{kind="dmarc",outcome="doctype"\} 1/);
     expect(relay.child.exitCode).toBeNull();
   });
 

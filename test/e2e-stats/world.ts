@@ -11,8 +11,15 @@
  *   anything else: 250.
  * Relays started with `world.env()` deliver there (RELAIS_DNS_SERVERS, RELAIS_ALLOW_PRIVATE_MX,
  * RELAIS_MX_PORT). Sender domains have MX records too, so DSNs are delivered (to "other").
+ * Nodes use the bundled providers.yaml with probes every second instead of every minute: the
+ * refusals suspend providers as in production, and the mail queued behind them is still
+ * attempted within the tests' time, so every message has its outcome in the stats.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
+import { bundledConfigPath } from '../../config/paths.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { SMTPServer } from 'smtp-server';
 import { freePort } from '../delivery/helpers.js';
@@ -178,8 +185,12 @@ export interface StatsNode {
 /** Starts a relay of the world on a shared Redis prefix (a fresh data dir each). */
 export async function startNode(world: World, opts: { prefix: string; adminToken: string; yaml?: string; env?: Record<string, string> }): Promise<StatsNode> {
   const dir = tempDir('relais-stats-');
+  const providers = parseYaml(readFileSync(bundledConfigPath('providers.yaml'), 'utf8')) as { automation: Record<string, unknown> };
+  providers.automation.probe_interval = '1s';
+  const providersFile = join(dir, 'providers.yaml');
+  writeFileSync(providersFile, toYaml(providers));
   const relay = await startRelay({
-    configFile: writeYaml(dir, opts.yaml ?? WORLD_YAML),
+    configFile: writeYaml(dir, `${opts.yaml ?? WORLD_YAML}delivery:\n  providers_file: ${providersFile}\n`),
     env: {
       ...world.env(),
       RELAIS_REDIS_URL: 'redis://127.0.0.1:6379',

@@ -26,6 +26,8 @@
  *  - GET /api/campaigns reads `tag` (repeatable; all must match), not `tags`; v5.1+ with campaigns:get
  *    but not campaigns:get_all shows campaigns only when the user may see all lists — cmd/campaigns.go
  *    GetCampaigns, internal/auth/models.go GetPermittedLists. New campaigns are `draft` — schema.sql.
+ *    v6.2's POST first drops the lists the user may neither get nor manage, then refuses a campaign
+ *    left without lists (400) — cmd/campaigns.go CreateCampaign (FilterListsByPerm).
  *  - GET /api/subscribers needs subscribers:get_all|subscribers:get; from v5.1 a `query` also needs
  *    subscribers:sql_query (403 "Permission denied: subscribers:sql_query") — cmd/subscribers.go.
  *  - POST /api/subscribers needs subscribers:manage; 409 "E-mail already exists."; subscriptions are
@@ -456,6 +458,8 @@ export class FakeListmonk {
         return c ? [200, c] : [404, 'Campaign not found.'];
       }
       case 'POST /api/campaigns': {
+        // v6.2 drops the lists the user may neither get nor manage before validating (FilterListsByPerm).
+        if (this.version === 'v6.2' && !seeAllLists && !this.has('lists:manage_all')) return [400, 'Invalid lists.'];
         const lists = body.lists.map((id: number) => this.lists.find((l) => l.id === id));
         if (lists.some((l: unknown) => !l)) return [400, 'invalid list'];
         const ct = ['richtext', 'html', 'markdown', 'plain', 'visual'].includes(body.content_type) ? body.content_type : 'richtext';

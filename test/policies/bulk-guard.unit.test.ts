@@ -5,16 +5,16 @@ import { formatClock, quotaAnswer } from '../../policies/answers.js';
 import { selectLimits } from '../../policies/limits.js';
 
 describe('bulk detection', () => {
-  const h = { from: [] };
+  const h = { from: [], fromRaw: [] };
   it('fires at the recipients-per-message threshold (>=)', () => {
     expect(detectBulk({ messageRecipients: 49, headers: h }, DEFAULT_BULK)).toBeNull();
     expect(detectBulk({ messageRecipients: 50, headers: h }, DEFAULT_BULK)).toEqual({ signal: 'recipients_per_message', count: 50, threshold: 50 });
   });
   it('sees newsletter headers, distinct recipients and fingerprints', () => {
-    expect(hasNewsletterMarkers({ from: [], precedence: 'Bulk' })).toBe(true);
-    expect(hasNewsletterMarkers({ from: [], precedence: 'junk' })).toBe(false);
-    expect(detectBulk({ messageRecipients: 1, headers: { from: [], listId: '<x.list>' } }, DEFAULT_BULK)?.signal).toBe('newsletter_headers');
-    expect(detectBulk({ messageRecipients: 1, headers: { from: [], listId: '<x>' } }, { ...DEFAULT_BULK, newsletter_headers: false })).toBeNull();
+    expect(hasNewsletterMarkers({ from: [], fromRaw: [], precedence: 'Bulk' })).toBe(true);
+    expect(hasNewsletterMarkers({ from: [], fromRaw: [], precedence: 'junk' })).toBe(false);
+    expect(detectBulk({ messageRecipients: 1, headers: { from: [], fromRaw: [], listId: '<x.list>' } }, DEFAULT_BULK)?.signal).toBe('newsletter_headers');
+    expect(detectBulk({ messageRecipients: 1, headers: { from: [], fromRaw: [], listId: '<x>' } }, { ...DEFAULT_BULK, newsletter_headers: false })).toBeNull();
     expect(detectBulk({ messageRecipients: 1, distinctRecipientsToday: 300, headers: h }, DEFAULT_BULK)?.signal).toBe('distinct_recipients_per_day');
     expect(detectBulk({ messageRecipients: 1, fingerprintRecipients: 100, headers: h }, DEFAULT_BULK)?.signal).toBe('fingerprint');
   });

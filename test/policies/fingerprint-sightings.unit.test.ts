@@ -3,13 +3,15 @@
  * copy takes the first copy's recipients (and time) to the store; later copies count there alone.
  */
 import { describe, expect, it } from 'vitest';
-import { FingerprintSightings, stringSeed } from '../../policies/service/fingerprint-sightings.js';
+import { FingerprintSightings, sightingBytes, stringSeed } from '../../policies/service/fingerprint-sightings.js';
 import type { BodyPrint } from '../../policies/types.js';
 
 const HOUR = 3_600_000;
 const alice = { mailbox: 'alice@laruche.example', seed: stringSeed('alice@laruche.example') };
 /** A fingerprint per name. */
 const fp = (name: string): BodyPrint => ({ h1: stringSeed(name) * 3, h2: stringSeed(`${name}!`), length: 100 + name.length });
+/** The bound that holds `n` of alice's one-recipient sightings in each generation... about. */
+const room = (n: number) => 2 * n * sightingBytes(alice.mailbox, ['x@d']);
 
 describe('fingerprint sightings', () => {
   it('keeps the first copy here, hands its recipients to the store with the second, then nothing', () => {
@@ -43,7 +45,7 @@ describe('fingerprint sightings', () => {
   });
 
   it('forgets the least recently seen fingerprints past its bound, a generation at a time', () => {
-    const s = new FingerprintSightings(4);
+    const s = new FingerprintSightings(room(2));
     s.see(alice, fp('a'), ['x@d'], 0, HOUR);
     s.see(alice, fp('b'), ['x@d'], 1, HOUR); // the newer generation (2) is full: a and b become the older one
     s.see(alice, fp('a'), ['y@d'], 2, HOUR); // a moves to the newer generation
@@ -55,10 +57,20 @@ describe('fingerprint sightings', () => {
   });
 
   it('stays within its bound however many fingerprints it sees', () => {
-    const s = new FingerprintSightings(1000);
+    const s = new FingerprintSightings(room(500));
     for (let i = 0; i < 10_000; i++) s.see(alice, fp(`fp:${i}`), ['x@d'], i, HOUR);
     expect(s.size).toBeLessThanOrEqual(1000);
     expect(s.size).toBeGreaterThanOrEqual(500);
+    expect(s.bytes).toBeLessThanOrEqual(room(500));
     expect(s.see(alice, fp('fp:9999'), ['y@d'], 10_000, HOUR).first).toBe(false);
+  });
+
+  it('counts the first copy\'s recipients in its bound (up to max_recipients long addresses each)', () => {
+    const s = new FingerprintSightings(1024 * 1024);
+    const many = Array.from({ length: 1000 }, (_, i) => `${'r'.repeat(200)}${i}@dest.example`);
+    for (let i = 0; i < 1000; i++) {
+      s.see(alice, fp(`big:${i}`), many, i, HOUR);
+      expect(s.bytes).toBeLessThanOrEqual(1024 * 1024 + sightingBytes(alice.mailbox, many));
+    }
   });
 });

@@ -11,7 +11,7 @@ const client = (tenants: string[], extra: Partial<ClientIdentity> = {}): ClientI
 
 describe('sender authorisation', () => {
   it('accepts envelope and From: of a tenant the client may send for', () => {
-    expect(authorizeSender({ client: client(['la-ruche']), mailFrom: 'alice@laruche.example', from: ['alice@laruche.example'], tenantOf }))
+    expect(authorizeSender({ client: client(['la-ruche']), mailFrom: 'alice@laruche.example', from: ['alice@laruche.example'], fromRaw: ['alice@laruche.example'], tenantOf }))
       .toEqual({ ok: true, tenant: 'la-ruche', domain: 'laruche.example' });
   });
 
@@ -25,21 +25,21 @@ describe('sender authorisation', () => {
   });
 
   it('checks every From: address, including ones only in the raw header', () => {
-    const d = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', from: ['a@laruche.example'], fromRaw: 'a@laruche.example, boss@autre.example', tenantOf });
+    const d = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', from: ['a@laruche.example'], fromRaw: ['a@laruche.example, boss@autre.example'], tenantOf });
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.verdict.detail).toBe('header_from');
   });
 
   it('judges display-name tricks on the address, not the name', () => {
-    const ok = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: '"ceo@autre.example" <x@laruche.example>', tenantOf });
+    const ok = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: ['"ceo@autre.example" <x@laruche.example>'], tenantOf });
     expect(ok.ok).toBe(true);
-    const bad = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: '"x@laruche.example" <ceo@autre.example>', tenantOf });
+    const bad = authorizeSender({ client: client(['la-ruche']), mailFrom: 'x@laruche.example', fromRaw: ['"x@laruche.example" <ceo@autre.example>'], tenantOf });
     expect(bad.ok).toBe(false);
   });
 
   it('compares Unicode domains in punycode: look-alikes are refused, true IDNs match', () => {
     // Cyrillic "а" (U+0430) instead of Latin "a".
-    const lookalike = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', fromRaw: 'Alice <a@l\u0430ruche.example>', tenantOf });
+    const lookalike = authorizeSender({ client: client(['la-ruche']), mailFrom: 'a@laruche.example', fromRaw: ['Alice <a@l\u0430ruche.example>'], tenantOf });
     expect(lookalike.ok).toBe(false);
     expect(authorizeEnvelope(client(['cafe']), 'bob@café.example', tenantOf)).toMatchObject({ ok: true, tenant: 'cafe' });
     expect(authorizeEnvelope(client(['cafe']), 'bob@CAFÉ.example.', tenantOf)).toMatchObject({ ok: true, tenant: 'cafe' });
@@ -47,7 +47,7 @@ describe('sender authorisation', () => {
   });
 
   it('lets "*" clients send anything, and refuses unknown domains for others', () => {
-    expect(authorizeSender({ client: client(['*']), mailFrom: 'x@anything.example', fromRaw: 'y@else.example', tenantOf }).ok).toBe(true);
+    expect(authorizeSender({ client: client(['*']), mailFrom: 'x@anything.example', fromRaw: ['y@else.example'], tenantOf }).ok).toBe(true);
     expect(authorizeEnvelope(client(['la-ruche']), 'x@nowhere.example', tenantOf).ok).toBe(false);
     expect(authorizeEnvelope(client(['la-ruche']), 'x@[127.0.0.1]', tenantOf).ok).toBe(false);
   });
@@ -57,7 +57,37 @@ describe('sender authorisation', () => {
     expect(authorizeEnvelope(client(['la-ruche'], { allowNullSender: true }), '', tenantOf).ok).toBe(true);
     expect(authorizeEnvelope(client([], { internal: true }), '', tenantOf).ok).toBe(true);
     // <> with a forged From: is still refused.
-    expect(authorizeSender({ client: client(['la-ruche'], { allowNullSender: true }), mailFrom: '', from: ['ceo@autre.example'], tenantOf }).ok).toBe(false);
+    expect(authorizeSender({ client: client(['la-ruche'], { allowNullSender: true }), mailFrom: '', from: ['ceo@autre.example'], fromRaw: ['ceo@autre.example'], tenantOf }).ok).toBe(false);
+  });
+
+  it('wants exactly one From: with an address (550 5.7.1, French then English), except from newsletter and trusted clients', () => {
+    const one = (fromRaw: string[], from: string[], extra: Partial<ClientIdentity> = {}) =>
+      authorizeSender({ client: client(['la-ruche'], extra), mailFrom: 'a@laruche.example', from, fromRaw, tenantOf });
+    const two = one(['a@laruche.example', 'b@laruche.example'], ['a@laruche.example', 'b@laruche.example']);
+    expect(two).toMatchObject({ ok: false, verdict: { action: 'reject', reason: 'spoofing', detail: 'from_count', smtp: { code: 550, enhanced: '5.7.1' } } });
+    if (!two.ok) expect(two.verdict.smtp!.text).toMatch(/^Le message doit avoir exactement un en-tête From: .*\(2 en-têtes From:\) \/ The message must have exactly one From: header .*\(2 From: headers\)$/);
+    expect(one([], [])).toMatchObject({ ok: false, verdict: { detail: 'from_count', smtp: { code: 550, enhanced: '5.7.1' } } });
+    expect(one(['Undisclosed sender'], [])).toMatchObject({ ok: false, verdict: { detail: 'from_empty', smtp: { code: 550 } } });
+    expect(one(['a@laruche.example'], ['a@laruche.example'])).toMatchObject({ ok: true });
+    // Several addresses in one From: are RFC 5322 (with a Sender:): each is checked.
+    expect(one(['a@laruche.example, b@laruche.example'], ['a@laruche.example', 'b@laruche.example'])).toMatchObject({ ok: true });
+    // "*" clients may send for anyone, but still one From:.
+    expect(authorizeSender({ client: client(['*']), mailFrom: 'x@any.example', from: [], fromRaw: [], tenantOf })).toMatchObject({ ok: false, verdict: { detail: 'from_count' } });
+    for (const extra of [{ newsletter: true }, { trusted: true }]) {
+      expect(one([], [], extra)).toMatchObject({ ok: true });
+      expect(one(['a@laruche.example', 'b@laruche.example'], ['a@laruche.example', 'b@laruche.example'], extra)).toMatchObject({ ok: true });
+    }
+    expect(authorizeSender({ client: client([], { internal: true }), mailFrom: '', from: [], fromRaw: [], tenantOf }).ok).toBe(true);
+  });
+
+  it('checks the address of every From: header, even for clients exempt from the one-From rule', () => {
+    for (const extra of [{}, { newsletter: true }, { trusted: true }]) {
+      const d = authorizeSender({ client: client(['la-ruche'], extra), mailFrom: 'a@laruche.example', from: ['a@laruche.example', 'ceo@autre.example'], fromRaw: ['a@laruche.example', 'ceo@autre.example'], tenantOf });
+      expect(d.ok).toBe(false);
+      // Only the raw values: what the intake's parser may miss is still judged.
+      const raw = authorizeSender({ client: client(['la-ruche'], { newsletter: true }), mailFrom: 'a@laruche.example', fromRaw: ['a@laruche.example', '"x" <ceo@autre.example>'], tenantOf });
+      expect(raw).toMatchObject({ ok: false, verdict: { detail: 'header_from', smtp: { code: 553 } } });
+    }
   });
 });
 

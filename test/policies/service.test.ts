@@ -2,12 +2,8 @@
  * The policy service end to end on real stores (Redis with a unique prefix, LMDB in a temp dir).
  */
 import { hourKey } from '../../policies/guard.js';
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { dropRedisPrefix } from '../store/redis-cleanup.js';
+import { describe, it, expect } from 'vitest';
+import { scratchStores } from '../store/redis-cleanup.js';
 import { openStore, type OpenStoreOptions } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';
 import { chargeTime } from '../../src/store/sliding-log.js';
@@ -16,17 +12,9 @@ import { createPolicyService, resolvePolicyConfig, verdictStatsKey, type PolicyS
 import { SPLIT_START } from '../../policies/service/signals.js';
 import type { ClientIdentity, MessageFacts } from '../../policies/types.js';
 
-const dirs: string[] = [];
-const prefixes: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  await dropRedisPrefix(prefixes);
-});
-const testPrefix = (): string => { const p = `test:${randomBytes(6).toString('hex')}:`; prefixes.push(p); return p; };
+const scratch = scratchStores('policy');
 function storeOptions(redis: boolean): OpenStoreOptions {
-  const d = mkdtempSync(join(tmpdir(), 'relais-policy-'));
-  dirs.push(d);
-  return { redisUrl: redis ? 'redis://127.0.0.1:6379' : undefined, dataDir: d, prefix: testPrefix() };
+  return { redisUrl: redis ? 'redis://127.0.0.1:6379' : undefined, dataDir: scratch.dir(), prefix: scratch.prefix() };
 }
 
 const H = 3_600_000;
@@ -62,7 +50,7 @@ function msg(from: string, n: number, now: number, extra: Partial<MessageFacts> 
   return {
     client: mailcow, mailFrom: from, now, size: 1000,
     recipients: Array.from({ length: n }, (_, i) => `r${id}-${i}@dest${i % 3}.example`),
-    headers: { from: [from], messageId: `<m${id}@laruche.example>` },
+    headers: { from: [from], fromRaw: [from], messageId: `<m${id}@laruche.example>` },
     ...extra,
   };
 }
@@ -98,7 +86,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
   it('counts recipients (30 count 30) and refuses spoofing without using quota', async () => {
     const { svc, close } = await setup(redis);
     expect((await svc.decide(msg('bob@laruche.example', 30, T0))).action).toBe('accept');
-    const spoof = await svc.decide(msg('bob@laruche.example', 1, T0, { headers: { from: ['bob@laruche.example'], fromRaw: '"bob@laruche.example" <ceo@bank.example>' } }));
+    const spoof = await svc.decide(msg('bob@laruche.example', 1, T0, { headers: { from: ['bob@laruche.example'], fromRaw: ['"bob@laruche.example" <ceo@bank.example>'] } }));
     expect(spoof).toMatchObject({ action: 'reject', reason: 'spoofing', smtp: { code: 553, enhanced: '5.7.1' } });
     expect(spoof.smtp!.text).toContain('bank.example');
     const usage = await svc.quotaUsage('bob@laruche.example');
@@ -115,14 +103,14 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     expect(v).toMatchObject({ action: 'reject', reason: 'bulk', detail: 'recipients_per_message', smtp: { code: 550, enhanced: '5.7.1' } });
     expect(v.smtp!.text).toContain('https://listes.laruche.example');
     expect((await svc.quotaUsage('carol@laruche.example')).every((x) => x.used === 0)).toBe(true);
-    expect(await svc.decide(msg('x@autre.example', 1, T0, { headers: { from: ['x@autre.example'], listUnsubscribe: '<mailto:u@autre.example>' } })))
+    expect(await svc.decide(msg('x@autre.example', 1, T0, { headers: { from: ['x@autre.example'], fromRaw: ['x@autre.example'], listUnsubscribe: '<mailto:u@autre.example>' } })))
       .toMatchObject({ action: 'redirect', reason: 'bulk', detail: 'newsletter_headers' });
     await close();
   });
 
   it('adds up split transactions of one message: 50 + 50 + 20 with threshold 100 → 2nd and 3rd refused', async () => {
     const { svc, close } = await setup(redis);
-    const headers = { from: ['ag@laruche.example'], messageId: '<split-1@laruche.example>' };
+    const headers = { from: ['ag@laruche.example'], fromRaw: ['ag@laruche.example'], messageId: '<split-1@laruche.example>' };
     const part = (n: number) => msg('ag@laruche.example', n, T0, { headers });
     expect((await svc.decide(part(50))).action).toBe('accept');
     expect(await svc.decide(part(50))).toMatchObject({ action: 'reject', reason: 'bulk', detail: 'recipients_per_message' });
@@ -134,7 +122,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
 
   it('counts a small last part into the sum the full parts started; small one-offs start no sum', async () => {
     const { svc, close } = await setup(redis);
-    const part = (id: string, n: number) => msg('ag@laruche.example', n, T0, { headers: { from: ['ag@laruche.example'], messageId: `<${id}@laruche.example>` } });
+    const part = (id: string, n: number) => msg('ag@laruche.example', n, T0, { headers: { from: ['ag@laruche.example'], fromRaw: ['ag@laruche.example'], messageId: `<${id}@laruche.example>` } });
     // 50 + 45 + 5 = 100: the 5-recipient last part joins the sum and reaches the threshold.
     expect((await svc.decide(part('split-2', 50))).action).toBe('accept');
     expect((await svc.decide(part('split-2', 45))).action).toBe('accept');
@@ -142,7 +130,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     // Below SPLIT_START recipients a transaction starts no sum: sending one 9-recipient message six
     // times (same Message-ID, 54 in all, threshold 50) is judged per transaction.
     await svc.setOverride('mailbox', 'bo@laruche.example', { messages_per_hour: 100, recipients_per_day: 1000 });
-    const small = () => msg('bo@laruche.example', SPLIT_START - 1, T0, { headers: { from: ['bo@laruche.example'], messageId: '<small-1@laruche.example>' } });
+    const small = () => msg('bo@laruche.example', SPLIT_START - 1, T0, { headers: { from: ['bo@laruche.example'], fromRaw: ['bo@laruche.example'], messageId: '<small-1@laruche.example>' } });
     for (let i = 0; i < 6; i++) expect((await svc.decide(small())).action, `transaction ${i + 1}`).toBe('accept');
     await close();
   });
@@ -163,7 +151,7 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
 
   it('paces newsletter clients instead of refusing them', async () => {
     const { svc, close } = await setup(redis);
-    const nl = (now: number) => msg('lettre@laruche.example', 1, now, { client: listmonk, headers: { from: ['lettre@laruche.example'], listId: '<x>' } });
+    const nl = (now: number) => msg('lettre@laruche.example', 1, now, { client: listmonk, headers: { from: ['lettre@laruche.example'], fromRaw: ['lettre@laruche.example'], listId: '<x>' } });
     expect(await svc.decide(nl(T0))).toMatchObject({ action: 'accept', reason: 'ok' });
     expect((await svc.decide(nl(T0))).notBefore).toBeUndefined();
     const third = await svc.decide(nl(T0 + 1000));

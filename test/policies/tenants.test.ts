@@ -1,19 +1,9 @@
-import { describe, it, expect, afterAll } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { dropRedisPrefix } from '../store/redis-cleanup.js';
+import { describe, it, expect } from 'vitest';
+import { scratchStores } from '../store/redis-cleanup.js';
 import { openStore } from '../../src/store/open.js';
 import { TenantDirectory, validateSeed, ConfigError, substituteEnv } from '../../src/tenants/index.js';
 
-const dirs: string[] = [];
-const prefixes: string[] = [];
-afterAll(async () => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  await dropRedisPrefix(prefixes);
-});
-const testPrefix = (): string => { const p = `test:${randomBytes(6).toString('hex')}:`; prefixes.push(p); return p; };
+const scratch = scratchStores('tenants');
 
 const seed = {
   tenants: [
@@ -72,11 +62,7 @@ describe('tenant seed validation', () => {
 });
 
 describe('tenant directory', () => {
-  const opts = () => {
-    const d = mkdtempSync(join(tmpdir(), 'relais-tenants-'));
-    dirs.push(d);
-    return { redisUrl: 'redis://127.0.0.1:6379', dataDir: d, prefix: testPrefix() };
-  };
+  const opts = () => ({ redisUrl: 'redis://127.0.0.1:6379', dataDir: scratch.dir(), prefix: scratch.prefix() });
 
   it('resolves sender domains (exact, wildcard, Unicode) and lists clients per tenant', async () => {
     const store = await openStore(opts());

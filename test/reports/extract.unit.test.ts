@@ -123,3 +123,11 @@ describe('report extraction', () => {
     expect(reportPart('text/html', '')).toBeNull();
   });
 });
+
+describe('report extraction: the file itself', () => {
+  it('a spooled file that cannot be read is a refusal, not a hang', async () => {
+    const r = await extractReports(join(dir, 'does-not-exist.eml'), opts);
+    expect(r.reports).toEqual([]);
+    expect(r.rejected.map((e) => e.reason)).toEqual(['malformed']);
+  });
+});

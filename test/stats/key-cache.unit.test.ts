@@ -3,7 +3,7 @@
  * changes (it keeps them per bucket), for any id and metric.
  */
 import { describe, expect, it } from 'vitest';
-import { StatsKeys } from '../../src/stats/key-cache.js';
+import { FIELDS_MAX_BYTES, StatsKeys } from '../../src/stats/key-cache.js';
 import { bucketKey, field, scopeOf, HOUR_MS, DAY_MS } from '../../src/stats/buckets.js';
 
 describe('stats key cache', () => {
@@ -24,5 +24,16 @@ describe('stats key cache', () => {
     expect(k.field('a', 'm')).toBe(k.field('a', 'm'));
     expect(k.scope('la ruche/é')).toBe(scopeOf('la ruche/é'));
     for (let i = 0; i < 60_000; i++) expect(k.field(`id${i}`, 'delivered')).toBe(`id${i}|delivered`);
+  });
+
+  it('holds fields within a byte bound, however long the ids (recipient domains and senders come from mail)', () => {
+    const k = new StatsKeys();
+    let peak = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const id = `${i}${'x'.repeat(250)}.example`;
+      expect(k.field(id, 'delivered')).toBe(`${id}|delivered`);
+      peak = Math.max(peak, k.fieldBytes);
+    }
+    expect(peak).toBeLessThanOrEqual(FIELDS_MAX_BYTES);
   });
 });

@@ -1,4 +1,9 @@
 /** Tests share the real Redis: drop every key of a test prefix afterwards. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll } from 'vitest';
 import { Redis } from 'ioredis';
 
 export async function dropRedisPrefix(prefixes: string[]): Promise<void> {
@@ -17,4 +22,26 @@ export async function dropRedisPrefix(prefixes: string[]): Promise<void> {
   } finally {
     r.disconnect();
   }
+}
+
+/** A test file's temp data dirs and Redis key prefixes, all removed after the file's tests. */
+export function scratchStores(tag: string): { dir(): string; prefix(): string } {
+  const dirs: string[] = [];
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    await dropRedisPrefix(prefixes);
+  });
+  return {
+    dir() {
+      const d = mkdtempSync(join(tmpdir(), `relais-${tag}-`));
+      dirs.push(d);
+      return d;
+    },
+    prefix() {
+      const p = `test:${randomBytes(6).toString('hex')}:`;
+      prefixes.push(p);
+      return p;
+    },
+  };
 }

@@ -8,13 +8,13 @@ import { hashPassword } from '../../clients/password.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import type { ClientView } from '../../tenants/types.js';
 import { HttpError, requireAdmin } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, listOf, okSchema, ref, shared } from '../schemas.js';
 import { configErrorTo400 } from './errors.js';
 
 const namePattern = '^[a-z0-9][a-z0-9._-]{0,62}$';
 const nameParams = { type: 'object', properties: { name: { type: 'string', pattern: namePattern } }, required: ['name'] } as const;
 
-const clientOut = {
+const clientOut = shared('Client', {
   type: 'object',
   properties: {
     name: { type: 'string' },
@@ -26,9 +26,9 @@ const clientOut = {
     has_password: { type: 'boolean' },
     source: { type: 'string' },
   },
-} as const;
+} as const);
 
-const withPassword = { type: 'object', properties: { client: clientOut, password: { type: 'string' } } } as const;
+const withPassword = { type: 'object', properties: { client: ref(clientOut), password: { type: 'string' } } } as const;
 
 function publicClient(c: ClientView) {
   const { password_hash, ...rest } = c;
@@ -38,6 +38,7 @@ function publicClient(c: ClientView) {
 const newPassword = () => randomBytes(18).toString('base64url');
 
 export const clientRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = async (app, { tenants }) => {
+  addSchemas(app, clientOut);
   const get = async (name: string) => {
     const c = await tenants.getClient(name);
     if (!c) throw new HttpError(404, `Client ${name} inconnu / Unknown client ${name}`);
@@ -55,7 +56,7 @@ export const clientRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
     return rest;
   };
 
-  app.get('/clients', { schema: { tags: ['clients'], summary: 'List SMTP clients (never their password)', response: { 200: { type: 'object', properties: { items: { type: 'array', items: clientOut } } }, ...authErrors } } }, async (req) => {
+  app.get('/clients', { schema: { tags: ['clients'], summary: 'List SMTP clients (never their password)', response: { 200: listOf(ref(clientOut)), ...authErrors } } }, async (req) => {
     requireAdmin(req);
     return { items: (await tenants.listClients()).map(publicClient) };
   });
@@ -102,7 +103,7 @@ export const clientRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
   });
 
   for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
-    app.post<{ Params: { name: string } }>(`/clients/:name/${action}`, { schema: { tags: ['clients'], summary: `${action[0]!.toUpperCase()}${action.slice(1)} a client`, params: nameParams, response: { 200: clientOut, ...authErrors } } }, async (req) => {
+    app.post<{ Params: { name: string } }>(`/clients/:name/${action}`, { schema: { tags: ['clients'], summary: `${action[0]!.toUpperCase()}${action.slice(1)} a client`, params: nameParams, response: { 200: ref(clientOut), ...authErrors } } }, async (req) => {
       requireAdmin(req);
       const c = await get(req.params.name);
       const raw = stored(c);

@@ -9,7 +9,7 @@ import { checkDomain } from '../../domain-check/index.js';
 import type { Store } from '../../store/types.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, listOf, okSchema, ref, shared, tenantQuery } from '../schemas.js';
 
 export interface DkimRouteDeps {
   store: Store;
@@ -26,8 +26,8 @@ const domainPattern = '^(?=.{1,253}$)[A-Za-z0-9\\u0080-\\uffff-]+(\\.[A-Za-z0-9\
 const domainParams = { type: 'object', properties: { domain: { type: 'string', pattern: domainPattern } }, required: ['domain'] } as const;
 const keyParams = { type: 'object', properties: { domain: { type: 'string', pattern: domainPattern }, selector: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' } }, required: ['domain', 'selector'] } as const;
 
-const dnsOut = { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' }, value: { type: 'string' }, strings: { type: 'array', items: { type: 'string' } }, zoneLine: { type: 'string' } } } as const;
-const keyOut = {
+const dnsOut = shared('DnsRecord', { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' }, value: { type: 'string' }, strings: { type: 'array', items: { type: 'string' } }, zoneLine: { type: 'string' } } } as const);
+const keyOut = shared('DkimKey', {
   type: 'object',
   properties: {
     domain: { type: 'string' },
@@ -38,15 +38,16 @@ const keyOut = {
     activatedAt: { type: 'integer' },
     retiredAt: { type: 'integer' },
     storage: { type: 'string' },
-    dns: dnsOut,
+    dns: ref(dnsOut),
   },
-} as const;
+} as const);
 const findingOut = {
   type: 'object',
   properties: { check: { type: 'string' }, status: { type: 'string' }, detail: { type: 'string' }, fix: { type: 'object', properties: { fr: { type: 'string' }, en: { type: 'string' } } } },
 } as const;
 
 export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) => {
+  addSchemas(app, dnsOut, keyOut);
   const tenantOfDomain = async (domain: string) => (await deps.tenants.resolveSenderDomain(domain))?.id;
   const visibleKeys = async (keys: DkimKeyInfo[], only?: string) => {
     if (only === undefined) return keys;
@@ -58,7 +59,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
 
   app.get<{ Querystring: { domain?: string } }>(
     '/dkim/keys',
-    { schema: { tags: ['dkim'], summary: 'List DKIM keys (public parts and DNS records only)', querystring: { type: 'object', properties: { domain: { type: 'string', maxLength: 253 } }, additionalProperties: false }, response: { 200: { type: 'object', properties: { items: { type: 'array', items: keyOut } } }, ...authErrors } } },
+    { schema: { tags: ['dkim'], summary: 'List DKIM keys (public parts and DNS records only)', querystring: { type: 'object', properties: { domain: { type: 'string', maxLength: 253 } }, additionalProperties: false }, response: { 200: listOf(ref(keyOut)), ...authErrors } } },
     async (req) => ({ items: await visibleKeys(await listKeys(deps.store, req.query.domain), tenantFilter(req)) }),
   );
 
@@ -74,7 +75,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
           properties: { selector: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' }, algo: { type: 'string', enum: ['rsa', 'ed25519'], default: 'rsa' }, stage: { type: 'boolean', default: false } },
           additionalProperties: false,
         },
-        response: { 201: { type: 'object', properties: { key: keyOut, dns: dnsOut } }, 409: authErrors[404], ...authErrors },
+        response: { 201: { type: 'object', properties: { key: ref(keyOut), dns: ref(dnsOut) } }, 409: authErrors[404], ...authErrors },
       },
     },
     async (req, reply) => {
@@ -89,7 +90,7 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
     },
   );
 
-  app.post<{ Params: { domain: string; selector: string } }>('/dkim/:domain/keys/:selector/activate', { schema: { tags: ['dkim'], summary: 'Activate a staged key (the previous active key of that algorithm is retired)', params: keyParams, response: { 200: keyOut, ...authErrors } } }, async (req) => {
+  app.post<{ Params: { domain: string; selector: string } }>('/dkim/:domain/keys/:selector/activate', { schema: { tags: ['dkim'], summary: 'Activate a staged key (the previous active key of that algorithm is retired)', params: keyParams, response: { 200: ref(keyOut), ...authErrors } } }, async (req) => {
     requireAdmin(req);
     try {
       return await activateKey(deps.store, req.params.domain, req.params.selector);
@@ -104,14 +105,14 @@ export const dkimRoutes: FastifyPluginAsync<DkimRouteDeps> = async (app, deps) =
     return { ok: true };
   });
 
-  app.get<{ Params: { domain: string } }>('/dkim/:domain/dns', { schema: { tags: ['dkim'], summary: 'DNS records to publish for the domain', params: domainParams, response: { 200: { type: 'object', properties: { items: { type: 'array', items: dnsOut } } }, ...authErrors } } }, async (req) => {
+  app.get<{ Params: { domain: string } }>('/dkim/:domain/dns', { schema: { tags: ['dkim'], summary: 'DNS records to publish for the domain', params: domainParams, response: { 200: listOf(ref(dnsOut)), ...authErrors } } }, async (req) => {
     requireTenantAccess(req, tenantFilter(req) === undefined ? undefined : await tenantOfDomain(req.params.domain));
     return { items: (await listKeys(deps.store, req.params.domain)).filter((k) => k.status !== 'retired').map((k) => k.dns) };
   });
 
   app.get<{ Querystring: { tenant?: string } }>(
     '/domains',
-    { schema: { tags: ['domains'], summary: 'Sending domains of the tenants', querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false }, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' } } } } } }, ...authErrors } } },
+    { schema: { tags: ['domains'], summary: 'Sending domains of the tenants', querystring: tenantQuery, response: { 200: listOf({ type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' } } }), ...authErrors } } },
     async (req) => {
       if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;

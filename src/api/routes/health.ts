@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Metrics } from '../../metrics.js';
 import type { Store } from '../../store/types.js';
 import { requireAdmin } from '../auth.js';
+import { addSchemas, ref, shared } from '../schemas.js';
 
 export interface HealthDeps {
   store: Store;
@@ -38,8 +39,10 @@ async function dnsReachable(servers: string[]): Promise<void> {
 }
 
 const checkSchema = { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' } } } as const;
+const healthSchema = shared('Health', { type: 'object', properties: { ok: { type: 'boolean' }, store: checkSchema, spool: checkSchema, dns: checkSchema } } as const);
 
 export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
+  addSchemas(app, healthSchema);
   app.get(
     '/healthz',
     {
@@ -48,8 +51,8 @@ export const healthRoutes: FastifyPluginAsync<HealthDeps> = async (app, deps) =>
         tags: ['health'],
         summary: 'Liveness and dependencies',
         response: {
-          200: { type: 'object', properties: { ok: { type: 'boolean' }, store: checkSchema, spool: checkSchema, dns: checkSchema } },
-          503: { type: 'object', properties: { ok: { type: 'boolean' }, store: checkSchema, spool: checkSchema, dns: checkSchema } },
+          200: ref(healthSchema),
+          503: ref(healthSchema),
         },
       },
     },

@@ -29,7 +29,7 @@ function dmarcAdvice(s: Services) {
 
 const plug = <T>(plugin: (app: never, opts: T) => Promise<void>, opts: T): ApiPlugin => ({ plugin: plugin as never, opts });
 
-export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknown; delivery?: Pick<Delivery, 'shaping' | 'clearShaping'> }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
+export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknown; delivery?: Pick<Delivery, 'shaping' | 'clearShaping' | 'operatorRetry'> }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
   const { config, store, spool, tenants } = s;
   const countQueue = (tenant?: string) => {
     if (tenant === undefined) return spool.counts();
@@ -48,11 +48,11 @@ export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknow
       plug(clientRoutes as never, { tenants }),
       plug(quotaRoutes as never, { policy: s.policy, tenants, queries: s.queries }),
       plug(dkimRoutes as never, { store, tenants, masterKey: config.dkim.master_key, keyDir: config.dkim.key_dir ?? join(config.data_dir, 'dkim-keys'), dnsServers: config.dns.servers, publicIps: config.public_ips, dmarcAdvice: dmarcAdvice(s) }),
-      plug(queueRoutes as never, { spool, sendBounce: s.sendBounce }),
+      plug(queueRoutes as never, { spool, sendBounce: s.sendBounce, operatorRetry: s.delivery?.operatorRetry }),
       plug(statsRoutes as never, { queries: s.queries, alerts: s.alerts, queueCounts: countQueue, retentionDays: config.stats.retention_days }),
       plug(listmonkRoutes as never, { store, listmonk: s.listmonk, tenants }),
       plug(shapingRoutes as never, { delivery: s.delivery, node: config.hostname }),
-      plug(reputationRoutes as never, { reputation: s.reputation }),
+      plug(reputationRoutes as never, { reputation: s.reputation, retentionDays: config.stats.retention_days }),
     ],
   };
 }

@@ -10,13 +10,13 @@ import { REDIRECTS_NS, type RedirectRecord } from '../../../policies/redirect.js
 import type { Store } from '../../store/types.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { authErrors, listOf, tenantParam } from '../schemas.js';
 
 const fixSchema = { type: 'object', properties: { fr: { type: 'string' }, en: { type: 'string' } } } as const;
 const jobParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9a-f]{32}$' } }, required: ['id'] } as const;
 const tenantParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' } }, required: ['id'] } as const;
 
-const tenantQs = { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } }, additionalProperties: false } as const;
+const tenantQs = { type: 'object', properties: { tenant: tenantParam, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 } }, additionalProperties: false } as const;
 
 export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: ListmonkBridge; tenants: TenantDirectory }> = async (app, { store, listmonk, tenants }) => {
   app.get<{ Querystring: { tenant?: string; limit: number } }>(
@@ -27,32 +27,24 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
         summary: 'Bulk messages redirected to Listmonk, newest first, with the state of their draft',
         querystring: tenantQs,
         response: {
-          200: {
+          200: listOf({
             type: 'object',
             properties: {
-              items: {
-                type: 'array',
-                items: {
-                  type: 'object',
-                  properties: {
-                    at: { type: 'string' },
-                    jobId: { type: 'string', description: 'the draft job; `relais listmonk retry JOB` restarts it' },
-                    tenant: { type: 'string' },
-                    sender: { type: 'string' },
-                    messageId: { type: 'string' },
-                    subject: { type: 'string' },
-                    recipients: { type: 'integer' },
-                    status: { type: 'string', enum: ['draft-created', 'pending', 'failed'], description: 'pending: waiting or retried after a temporary error; failed: stopped on a permanent one until retried' },
-                    attempts: { type: 'integer' },
-                    error: { type: 'string', description: 'last error (pending) or the reason it failed' },
-                    fix: { ...fixSchema, description: 'what to do, French then English (failed only)' },
-                    campaignId: { type: 'integer' },
-                    listmonkUrl: { type: 'string' },
-                  },
-                },
-              },
+              at: { type: 'string' },
+              jobId: { type: 'string', description: 'the draft job; `relais listmonk retry JOB` restarts it' },
+              tenant: { type: 'string' },
+              sender: { type: 'string' },
+              messageId: { type: 'string' },
+              subject: { type: 'string' },
+              recipients: { type: 'integer' },
+              status: { type: 'string', enum: ['draft-created', 'pending', 'failed'], description: 'pending: waiting or retried after a temporary error; failed: stopped on a permanent one until retried' },
+              attempts: { type: 'integer' },
+              error: { type: 'string', description: 'last error (pending) or the reason it failed' },
+              fix: { ...fixSchema, description: 'what to do, French then English (failed only)' },
+              campaignId: { type: 'integer' },
+              listmonkUrl: { type: 'string' },
             },
-          },
+          }),
           ...authErrors,
         },
       },
@@ -84,7 +76,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
             attempts: p?.attempts,
             error: p?.failed?.reason ?? p?.lastError,
             fix: p?.failed?.fix,
-            campaignId: p?.campaignId,
+            campaignId: p?.campaignId ?? r.campaignId,
             listmonkUrl: r.listmonkUrl,
           };
         }),
@@ -94,7 +86,7 @@ export const listmonkRoutes: FastifyPluginAsync<{ store: Store; listmonk: Listmo
 
   app.get<{ Querystring: { tenant?: string; limit: number } }>(
     '/listmonk/bounces',
-    { schema: { tags: ['listmonk'], summary: 'Bounce webhook posts waiting for Listmonk', querystring: tenantQs, response: { 200: { type: 'object', properties: { items: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...authErrors } } },
+    { schema: { tags: ['listmonk'], summary: 'Bounce webhook posts waiting for Listmonk', querystring: tenantQs, response: { 200: listOf({ type: 'object', additionalProperties: true }), ...authErrors } } },
     async (req) => {
       if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;

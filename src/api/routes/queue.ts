@@ -4,11 +4,13 @@ import type { Envelope } from '../../../relay/spool/envelope.js';
 import { deleteMessage, filterQueue, holdMessage, releaseMessage, retryNow } from '../../../relay/spool/queue-ops.js';
 import type { Spool } from '../../../relay/spool/spool.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, okSchema, ref, shared, tenantParam } from '../schemas.js';
 
 export interface QueueRouteDeps {
   spool: Spool;
   sendBounce?: (env: Envelope, reason: string) => Promise<void>;
+  /** An admin's retry may probe a provider suspended by delivery's shaping (relay/delivery/shaper.ts). */
+  operatorRetry?: (id: string) => void;
 }
 
 const recipientSchema = {
@@ -21,7 +23,7 @@ const recipientSchema = {
   },
 } as const;
 
-const summarySchema = {
+const summarySchema = shared('QueueMessage', {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -36,7 +38,7 @@ const summarySchema = {
     messageId: { type: 'string' },
     holdReason: { type: 'string' },
   },
-} as const;
+} as const);
 
 const detailSchema = {
   type: 'object',
@@ -68,6 +70,7 @@ function summary(e: Envelope) {
 }
 
 export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps) => {
+  addSchemas(app, summarySchema);
   const find = (req: { params: { id: string } } & Parameters<typeof requireTenantAccess>[0]): Envelope => {
     const env = deps.spool.get(req.params.id);
     if (!env) throw new HttpError(404, `Message ${req.params.id} absent de la file / Message ${req.params.id} is not queued`);
@@ -88,7 +91,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
             sender: { type: 'string', maxLength: 320 },
             recipient: { type: 'string', maxLength: 320 },
             domain: { type: 'string', maxLength: 253 },
-            tenant: { type: 'string', maxLength: 64 },
+            tenant: tenantParam,
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
             offset: { type: 'integer', minimum: 0, default: 0 },
           },
@@ -100,7 +103,7 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
             properties: {
               total: { type: 'integer' },
               counts: { type: 'object', properties: { active: { type: 'integer' }, deferred: { type: 'integer' }, hold: { type: 'integer' } } },
-              items: { type: 'array', items: summarySchema },
+              items: { type: 'array', items: ref(summarySchema) },
             },
           },
           ...authErrors,
@@ -134,7 +137,10 @@ export const queueRoutes: FastifyPluginAsync<QueueRouteDeps> = async (app, deps)
       }
       return { ok: true };
     });
-  action('retry', 'Retry now', (env) => retryNow(deps.spool, env));
+  action('retry', 'Retry now', (env) => {
+    deps.operatorRetry?.(env.id);
+    return retryNow(deps.spool, env);
+  });
   action('hold', 'Put on hold', (env) => holdMessage(deps.spool, env));
   action('release', 'Release from hold', (env) => releaseMessage(deps.spool, env));
 

@@ -9,7 +9,7 @@ import type { PolicyService } from '../../../policies/service/index.js';
 import type { StatsQueries } from '../../stats/queries.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, listOf, okSchema, ref, shared, tenantQuery } from '../schemas.js';
 import { configErrorTo400 } from './errors.js';
 import { domainOf } from '../../util/domain.js';
 
@@ -36,9 +36,10 @@ const limitOut = {
     override: { type: 'boolean' },
   },
 } as const;
-const usageOut = { type: 'object', properties: { address: { type: 'string' }, level: { type: 'string' }, tenant: { type: 'string' }, limits: { type: 'array', items: limitOut } } } as const;
+const usageOut = shared('QuotaUsage', { type: 'object', properties: { address: { type: 'string' }, level: { type: 'string' }, tenant: { type: 'string' }, limits: { type: 'array', items: limitOut } } } as const);
 
 export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { policy, tenants, queries }) => {
+  addSchemas(app, usageOut);
   const classify = async (address: string): Promise<{ level: LimitLevel; id: string; tenant?: string }> => {
     const a = address.trim().toLowerCase();
     if (a.includes('@')) return { level: 'mailbox', id: a, tenant: (await tenants.resolveSenderDomain(domainOf(a)))?.id };
@@ -70,8 +71,8 @@ export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { pol
       schema: {
         tags: ['quotas'],
         summary: 'Usage of every tenant, its domains, its configured mailboxes and its recent senders',
-        querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false },
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: usageOut } } }, ...authErrors },
+        querystring: tenantQuery,
+        response: { 200: listOf(ref(usageOut)), ...authErrors },
       },
     },
     async (req) => {
@@ -98,7 +99,7 @@ export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { pol
     },
   );
 
-  app.get<{ Params: { address: string } }>('/quotas/:address', { schema: { tags: ['quotas'], summary: 'Limits, usage and reset time', params: addressParams, response: { 200: usageOut, ...authErrors } } }, async (req) => usage(req, req.params.address));
+  app.get<{ Params: { address: string } }>('/quotas/:address', { schema: { tags: ['quotas'], summary: 'Limits, usage and reset time', params: addressParams, response: { 200: ref(usageOut), ...authErrors } } }, async (req) => usage(req, req.params.address));
 
   app.put<{ Params: { address: string }; Body: { limits: Record<string, unknown> } }>(
     '/quotas/:address',
@@ -120,7 +121,7 @@ export const quotaRoutes: FastifyPluginAsync<QuotaRouteDeps> = async (app, { pol
           required: ['limits'],
           additionalProperties: false,
         },
-        response: { 200: usageOut, ...authErrors },
+        response: { 200: ref(usageOut), ...authErrors },
       },
     },
     async (req) => {

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Reputation } from '../../wiring/reputation.js';
 import { HttpError, tenantFilter } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { authErrors, listOf } from '../schemas.js';
 
 const tally = { type: 'object', properties: { messages: { type: 'integer' }, aligned: { type: 'integer' }, share: { type: ['number', 'null'] } } } as const;
 const others = { type: 'object', properties: { ...tally.properties, sources: { type: 'integer' } } } as const;
@@ -65,7 +65,11 @@ const dnsblEntry = {
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = async (app, { reputation: r }) => {
+export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation; retentionDays: number }> = async (app, { reputation: r, retentionDays }) => {
+  /** Days past the retention hold nothing: refused rather than read (each day is a store read per domain). */
+  const checkDays = (days: number) => {
+    if (days > retentionDays) throw new HttpError(400, `querystring/days : au plus ${retentionDays} (stats.retention_days) / querystring/days: at most ${retentionDays} (stats.retention_days)`);
+  };
   /** Whether the caller may see this domain's reports. */
   const visible = (only: string | undefined) => async (domain: string) => only === undefined || (await r.tenantOf(domain)) === only;
 
@@ -77,20 +81,13 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = 
         summary: 'Domains with DMARC reports: aligned share of Relais’s mail, and mail from other sources',
         querystring: daysQs,
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              items: {
-                type: 'array',
-                items: { type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' }, relais: tally, others, reports: { type: 'integer' }, lastDay: { type: ['string', 'null'] } } },
-              },
-            },
-          },
+          200: listOf({ type: 'object', properties: { domain: { type: 'string' }, tenant: { type: 'string' }, relais: tally, others, reports: { type: 'integer' }, lastDay: { type: ['string', 'null'] } } }),
           ...authErrors,
         },
       },
     },
     async (req) => {
+      checkDays(req.query.days);
       const items = await r.dmarc.summaries({ days: req.query.days, only: visible(tenantFilter(req)) });
       return { items: await Promise.all(items.map(async (i) => ({ ...i, tenant: await r.tenantOf(i.domain) }))) };
     },
@@ -108,6 +105,7 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation }> = 
       },
     },
     async (req) => {
+      checkDays(req.query.days);
       const domain = req.params.domain.toLowerCase();
       const tenant = await r.tenantOf(domain);
       if (!tenant || !(await visible(tenantFilter(req))(domain))) throw new HttpError(404, `Aucun rapport DMARC pour ${domain} / No DMARC reports for ${domain}`);

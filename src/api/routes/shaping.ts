@@ -97,7 +97,8 @@ export const shapingRoutes: FastifyPluginAsync<ShapingRouteDeps> = async (app, d
       schema: {
         tags: ['delivery'],
         summary: "Lift a provider's restrictions (every pool, or ?pool=)",
-        params: { type: 'object', properties: { provider: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' } }, required: ['provider'] },
+        // A provider id, or other:<MX host> for destinations no provider claims.
+        params: { type: 'object', properties: { provider: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(:[a-z0-9.:-]{1,253})?$' } }, required: ['provider'] },
         querystring: { type: 'object', properties: { pool: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } }, additionalProperties: false },
         response: { 200: { type: 'object', properties: { cleared: { type: 'integer' } } }, 409: errorSchema, ...authErrors },
       },

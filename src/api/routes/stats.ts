@@ -7,7 +7,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Alert, StatsAlerts } from '../../stats/alerts.js';
 import type { ByDimension, StatsQueries, StatsRow } from '../../stats/queries.js';
 import { HttpError, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors } from '../schemas.js';
+import { addSchemas, authErrors, listOf, ref, shared, tenantParam, tenantQuery } from '../schemas.js';
 
 export interface StatsRouteDeps {
   queries: StatsQueries;
@@ -24,7 +24,7 @@ const rangeQuery = {
   properties: {
     from: { type: 'string', format: 'date-time' },
     to: { type: 'string', format: 'date-time' },
-    tenant: { type: 'string', maxLength: 64 },
+    tenant: tenantParam,
     step: { type: 'string', enum: ['hour', 'day'] },
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
@@ -50,7 +50,7 @@ const reasonSchema = {
   },
 } as const;
 
-const rowSchema = {
+const rowSchema = shared('StatsRow', {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -70,9 +70,9 @@ const rowSchema = {
     verdicts: { type: 'object', additionalProperties: { type: 'integer' } },
     topReasons: { type: 'array', items: reasonSchema },
   },
-} as const;
+} as const);
 
-const alertSchema = {
+const alertSchema = shared('Alert', {
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -86,7 +86,7 @@ const alertSchema = {
     threshold: { type: 'number' },
     fix: { type: 'object', properties: { fr: { type: 'string' }, en: { type: 'string' } } },
   },
-} as const;
+} as const);
 
 const pct = (r: number) => Math.round(r * 10000) / 100;
 
@@ -141,14 +141,15 @@ function visibleAlerts(alerts: Alert[], tenant: string | undefined): Alert[] {
 }
 
 export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps) => {
+  addSchemas(app, rowSchema, alertSchema);
   const table = (path: string, dim: ByDimension, summary: string) =>
     app.get<{ Querystring: RangeQs }>(
       path,
-      { schema: { tags: ['stats'], summary, querystring: rangeQuery, response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, items: { type: 'array', items: rowSchema }, providers: { type: 'array', items: rowSchema } } }, ...authErrors } } },
+      { schema: { tags: ['stats'], summary, querystring: rangeQuery, response: { 200: { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' }, items: { type: 'array', items: ref(rowSchema) } } }, ...authErrors } } },
       async (req) => {
         const q = range(req, deps.retentionDays);
         const rows = (await deps.queries.by(dim, q)).map(row);
-        return { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), items: rows, ...(dim === 'provider' ? { providers: rows } : {}) };
+        return { from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), items: rows };
       },
     );
   table('/stats/providers', 'provider', 'Deliverability per destination provider');
@@ -183,7 +184,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       schema: {
         tags: ['stats'],
         summary: 'Share of mail to the US giants (Google, Microsoft, Yahoo, Apple, Amazon) per month',
-        querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 }, months: { type: 'integer', minimum: 1, maximum: 36, default: 12 } }, additionalProperties: false },
+        querystring: { type: 'object', properties: { tenant: tenantParam, months: { type: 'integer', minimum: 1, maximum: 36, default: 12 } }, additionalProperties: false },
         response: {
           200: {
             type: 'object',
@@ -238,14 +239,14 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
       schema: {
         tags: ['stats'],
         summary: 'Today at a glance: messages, queue by state, alerts',
-        querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false },
+        querystring: tenantQuery,
         response: {
           200: {
             type: 'object',
             properties: {
               today: { type: 'object', additionalProperties: { type: 'integer' } },
               queue: { type: 'object', properties: { active: { type: 'integer' }, deferred: { type: 'integer' }, hold: { type: 'integer' } } },
-              alerts: { type: 'array', items: alertSchema },
+              alerts: { type: 'array', items: ref(alertSchema) },
             },
           },
           ...authErrors,
@@ -275,7 +276,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRouteDeps> = async (app, deps)
 
   app.get<{ Querystring: { tenant?: string } }>(
     '/alerts',
-    { schema: { tags: ['stats'], summary: 'Active alerts', querystring: { type: 'object', properties: { tenant: { type: 'string', maxLength: 64 } }, additionalProperties: false }, response: { 200: { type: 'object', properties: { items: { type: 'array', items: alertSchema } } }, ...authErrors } } },
+    { schema: { tags: ['stats'], summary: 'Active alerts', querystring: tenantQuery, response: { 200: listOf(ref(alertSchema)), ...authErrors } } },
     async (req) => {
       if (req.query.tenant !== undefined) requireTenantAccess(req, req.query.tenant);
       const only = tenantFilter(req) ?? req.query.tenant;

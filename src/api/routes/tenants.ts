@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import type { TenantView } from '../../tenants/types.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, listOf, okSchema, ref, shared } from '../schemas.js';
 import { configErrorTo400 } from './errors.js';
 
 const idPattern = '^[a-z0-9][a-z0-9._-]{0,62}$';
@@ -42,7 +42,7 @@ const tenantBody = {
   additionalProperties: false,
 } as const;
 
-const tenantOut = {
+const tenantOut = shared('Tenant', {
   type: 'object',
   properties: {
     ...tenantBody.properties,
@@ -53,7 +53,7 @@ const tenantOut = {
     source: { type: 'string', enum: ['seed', 'store'] },
     clients: { type: 'array', items: { type: 'string' } },
   },
-} as const;
+} as const);
 
 export function publicTenant(t: TenantView) {
   const { listmonk, ...rest } = t;
@@ -63,6 +63,7 @@ export function publicTenant(t: TenantView) {
 }
 
 export const tenantRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = async (app, { tenants }) => {
+  addSchemas(app, tenantOut);
   const save = async (raw: Record<string, unknown>, existing?: TenantView) => {
     const lm = raw.listmonk as Record<string, unknown> | undefined;
     // Write-only token: a change without it keeps the stored one.
@@ -74,14 +75,14 @@ export const tenantRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
     }
   };
 
-  app.get('/tenants', { schema: { tags: ['tenants'], summary: 'List tenants', response: { 200: { type: 'object', properties: { items: { type: 'array', items: tenantOut } } }, ...authErrors } } }, async (req) => {
+  app.get('/tenants', { schema: { tags: ['tenants'], summary: 'List tenants', response: { 200: listOf(ref(tenantOut)), ...authErrors } } }, async (req) => {
     const only = tenantFilter(req);
     return { items: (await tenants.list()).filter((t) => only === undefined || t.id === only).map(publicTenant) };
   });
 
   app.post<{ Body: Record<string, unknown> }>(
     '/tenants',
-    { schema: { tags: ['tenants'], summary: 'Create a tenant', body: { ...tenantBody, required: ['id', 'domains'] }, response: { 201: tenantOut, 409: authErrors[404], ...authErrors } } },
+    { schema: { tags: ['tenants'], summary: 'Create a tenant', body: { ...tenantBody, required: ['id', 'domains'] }, response: { 201: ref(tenantOut), 409: authErrors[404], ...authErrors } } },
     async (req, reply) => {
       requireAdmin(req);
       if (await tenants.get(String(req.body.id))) throw new HttpError(409, `Le locataire ${String(req.body.id)} existe déjà / Tenant ${String(req.body.id)} already exists`);
@@ -90,7 +91,7 @@ export const tenantRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
     },
   );
 
-  app.get<{ Params: { id: string } }>('/tenants/:id', { schema: { tags: ['tenants'], summary: 'One tenant', params: idParams, response: { 200: tenantOut, ...authErrors } } }, async (req) => {
+  app.get<{ Params: { id: string } }>('/tenants/:id', { schema: { tags: ['tenants'], summary: 'One tenant', params: idParams, response: { 200: ref(tenantOut), ...authErrors } } }, async (req) => {
     requireTenantAccess(req, req.params.id);
     const t = await tenants.get(req.params.id);
     if (!t) throw new HttpError(404, `Locataire ${req.params.id} inconnu / Unknown tenant ${req.params.id}`);
@@ -99,7 +100,7 @@ export const tenantRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
 
   app.put<{ Params: { id: string }; Body: Record<string, unknown> }>(
     '/tenants/:id',
-    { schema: { tags: ['tenants'], summary: 'Replace a tenant (creates it if absent)', params: idParams, body: { ...tenantBody, required: ['domains'] }, response: { 200: tenantOut, ...authErrors } } },
+    { schema: { tags: ['tenants'], summary: 'Replace a tenant (creates it if absent)', params: idParams, body: { ...tenantBody, required: ['domains'] }, response: { 200: ref(tenantOut), ...authErrors } } },
     async (req) => {
       requireAdmin(req);
       if (req.body.id !== undefined && req.body.id !== req.params.id) throw new HttpError(400, 'body/id must match the id in the path');
@@ -115,7 +116,7 @@ export const tenantRoutes: FastifyPluginAsync<{ tenants: TenantDirectory }> = as
 
   app.post<{ Params: { id: string } }>(
     '/tenants/:id/reset',
-    { schema: { tags: ['tenants'], summary: 'Forget run-time changes: back to the YAML seed', params: idParams, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, tenant: tenantOut } }, ...authErrors } } },
+    { schema: { tags: ['tenants'], summary: 'Forget run-time changes: back to the YAML seed', params: idParams, response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, tenant: ref(tenantOut) } }, ...authErrors } } },
     async (req) => {
       requireAdmin(req);
       const t = await tenants.resetToSeed(req.params.id);

@@ -2,22 +2,23 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Store } from '../../store/types.js';
 import { HttpError, requireAdmin } from '../auth.js';
-import { authErrors, okSchema } from '../schemas.js';
+import { addSchemas, authErrors, okSchema, ref, shared } from '../schemas.js';
 import { createToken, listTokens, revokeToken, validScope } from '../tokens.js';
 
-const tokenInfo = {
+const tokenInfo = shared('Token', {
   type: 'object',
   properties: { id: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } }, createdAt: { type: 'string' }, lastUsedAt: { type: 'string' } },
-} as const;
+} as const);
 
 export const tokenRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { store }) => {
+  addSchemas(app, tokenInfo);
   app.get('/whoami', { schema: { tags: ['auth'], summary: 'Who this token is', response: { 200: { type: 'object', properties: { name: { type: 'string' }, admin: { type: 'boolean' }, tenant: { type: 'string' } } }, ...authErrors } } }, async (req) => ({
     name: req.principal!.name,
     admin: req.principal!.admin,
     tenant: req.principal!.tenant,
   }));
 
-  app.get('/tokens', { schema: { tags: ['auth'], summary: 'List API tokens (never their secret)', response: { 200: { type: 'array', items: tokenInfo }, ...authErrors } } }, async (req) => {
+  app.get('/tokens', { schema: { tags: ['auth'], summary: 'List API tokens (never their secret)', response: { 200: { type: 'array', items: ref(tokenInfo) }, ...authErrors } } }, async (req) => {
     requireAdmin(req);
     return listTokens(store);
   });
@@ -34,7 +35,7 @@ export const tokenRoutes: FastifyPluginAsync<{ store: Store }> = async (app, { s
           required: ['name', 'scopes'],
           additionalProperties: false,
         },
-        response: { 201: { type: 'object', properties: { token: { type: 'string' }, info: tokenInfo } }, ...authErrors },
+        response: { 201: { type: 'object', properties: { token: { type: 'string' }, info: ref(tokenInfo) } }, ...authErrors },
       },
     },
     async (req, reply) => {

@@ -100,6 +100,7 @@ export const en = {
   'shaping.probe': 'probe messages only',
   'shaping.limits': '{conn} connection(s), {rate} message(s)/min',
   'shaping.clear': 'Lift',
+  'shaping.clearLabel': 'Lift the restriction on {provider} (pool {pool})',
   'shaping.cleared': 'Restriction lifted: {provider} (pool {pool})',
   'shaping.col.pool': 'Pool',
   'shaping.col.state': 'State',

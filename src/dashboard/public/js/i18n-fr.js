@@ -100,6 +100,7 @@ export const fr = {
   'shaping.probe': 'messages d’essai seulement',
   'shaping.limits': '{conn} connexion(s), {rate} message(s)/min',
   'shaping.clear': 'Lever',
+  'shaping.clearLabel': 'Lever la restriction de {provider} (pool {pool})',
   'shaping.cleared': 'Restriction levée : {provider} (pool {pool})',
   'shaping.col.pool': 'Pool',
   'shaping.col.state': 'État',

@@ -38,7 +38,7 @@ export const providersPage = {
     ]);
     if (!ctx.alive()) return;
     if (shaping) main.append(shapingSection(ctx, shaping));
-    const providers = stats.providers;
+    const providers = stats.items;
     providerSel.append(h('option', { value: '' }, t('providers.all')), providers.map((p) => h('option', { value: p.provider, selected: p.provider === view.provider }, p.name)));
     const selected = providers.find((p) => p.provider === view.provider);
 
@@ -125,10 +125,16 @@ function shapingSection(ctx, shaping) {
       {
         type: 'button',
         class: 'btn',
+        'aria-label': t('shaping.clearLabel', { provider: r.provider, pool: r.pool }),
         onclick: async () => {
-          await api(`/delivery/shaping/${seg(r.provider)}`, { method: 'DELETE', query: { pool: r.pool } });
-          ctx.status(t('shaping.cleared', { provider: r.provider, pool: r.pool }));
-          ctx.rerender();
+          try {
+            await api(`/delivery/shaping/${seg(r.provider)}`, { method: 'DELETE', query: { pool: r.pool } });
+            await ctx.rerender();
+            ctx.status(t('shaping.cleared', { provider: r.provider, pool: r.pool }));
+            document.getElementById('page-title')?.focus();
+          } catch (err) {
+            ctx.status(ctx.errorText(err), 'error');
+          }
         },
       },
       t('shaping.clear'),

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildProviderCatalog, type ProviderCatalog } from '../../config/providers.js';
 import { createDelivery } from '../../relay/delivery/index.js';
 import { shapingRoutes } from '../../src/api/routes/shaping.js';
+import { addSchemas, rootSchemas } from '../../src/api/schemas.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { enqueue, freePort, log, openSpool, startMx, type TestMx, waitFor, sleep } from './helpers.js';
 
@@ -107,6 +108,7 @@ describe('provider suspension after 421 4.7.28', () => {
 
     // The route shows what was restricted, when, until when, and the reply that caused it.
     const app = Fastify();
+    addSchemas(app, ...rootSchemas); // the shared error schema the routes refer to, as the server registers it
     app.addHook('onRequest', async (req) => {
       req.principal = { tokenId: 't', name: 'test', admin: true };
     });

@@ -20,6 +20,7 @@ export class Metrics {
     buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400, 86400],
     registers: [this.registry],
   });
+  readonly auth = new Counter({ name: 'relais_smtp_auth_total', help: 'SMTP AUTH outcomes (ok, failed, address_blocked, user_locked, connection_closed, unverified, tls_required)', labelNames: ['result'], registers: [this.registry] });
   readonly accepted = new Counter({ name: 'relais_messages_accepted_total', help: 'Messages accepted into the spool', registers: [this.registry] });
   readonly reports = new Counter({ name: 'relais_reports_total', help: 'Inbound DMARC/TLS reports by outcome (stored, duplicate, not_tenant, too_large, doctype, malformed…)', labelNames: ['kind', 'outcome'], registers: [this.registry] });
 

@@ -97,8 +97,13 @@ export class AuthGuard {
 
   /** Whether AUTH may be attempted at all from this address (checked before reading credentials). */
   addressBlocked(ip: string, now = Date.now()): boolean {
+    return this.blockedFor(ip, now) > 0;
+  }
+
+  /** How long this address stays blocked (ms; 0 = not blocked). */
+  blockedFor(ip: string, now = Date.now()): number {
     const c = this.addresses.get(addressKey(ip));
-    return c !== undefined && c.blockedUntil > now;
+    return c ? Math.max(0, c.blockedUntil - now) : 0;
   }
 
   /** Whether this user has authenticated from this address (its usual client). */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Spool } from '../spool/spool.js';
 import { checkAddress } from './address.js';
 import type { AuthGuard } from './auth-guard.js';
+import { createAuthHandler, type AuthResult } from './auth.js';
 import type { IntakeHooks } from './hooks.js';
 import { REPLIES, smtpError, type SmtpErrorLike } from './replies.js';
 import { identity, receiveData, verdictError, type IntakeLimits, type SessionClient } from './session.js';
@@ -49,6 +50,8 @@ export interface IntakeOptions {
   insecureAuthAllowed(ip: string): boolean;
   /** AUTH failure counting (per address, user name and connection). */
   authGuard: AuthGuard;
+  /** Each AUTH outcome (metrics). */
+  onAuthResult?(result: AuthResult): void;
   banner: string;
   socketTimeoutMs: number;
   maxClients: number;
@@ -65,8 +68,6 @@ export interface Intake {
   sessions(): number;
 }
 
-const CLOSE_DELAY_MS = 1000;
-
 /** An unknown client of an inbound listener (a remote MTA returning a DSN or a complaint). */
 const INBOUND_CLIENT: SessionClient = { name: 'inbound', tenants: [], newsletter: false, allowNullSender: true, trusted: false, authenticated: false, anonymous: true };
 
@@ -81,9 +82,14 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
   const clientsBySession = new Map<string, SessionClient>();
   /** Sender refusals held back to RCPT: reports to the bounce domain are still taken. */
   const refusedSenders = new Map<string, SmtpErrorLike>();
-  /** AUTH failures of each open connection. */
-  const authFailures = new Map<string, number>();
-  const guard = options.authGuard;
+  const authHandler = createAuthHandler({
+    guard: options.authGuard,
+    clients,
+    log,
+    authRequiresTls: options.authRequiresTls,
+    insecureAuthAllowed: options.insecureAuthAllowed,
+    onResult: options.onAuthResult,
+  });
   const servers: Array<{ l: ListenerOptions; server: SMTPServer }> = [];
 
   const sessionClient = (session: SMTPServerSession, l: ListenerOptions): SessionClient | null => {
@@ -137,49 +143,10 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         sessionCount = Math.max(0, sessionCount - 1);
         clientsBySession.delete(session.id);
         refusedSenders.delete(session.id);
-        authFailures.delete(session.id);
+        authHandler.forget(session.id);
       },
       onAuth(auth: SMTPServerAuthentication, session, cb) {
-        if (options.authRequiresTls && !session.secure && !options.insecureAuthAllowed(session.remoteAddress)) return cb(REPLIES.encryptionRequired());
-        const ip = session.remoteAddress;
-        const user = auth.username ?? '';
-        // A closing 421 waits a second, like Postfix's smtpd_error_sleep_time: a guesser that
-        // reconnects at once would otherwise turn its block into a connection flood.
-        const close = (reply: SmtpErrorLike) => setTimeout(() => cb(reply), CLOSE_DELAY_MS).unref();
-        const refuse = (reply: SmtpErrorLike, countUser: boolean) => {
-          const blocked = guard.failure(ip, countUser ? user : undefined);
-          const n = (authFailures.get(session.id) ?? 0) + 1;
-          authFailures.set(session.id, n);
-          if (blocked) {
-            log.warn({ smtp: l.name, client: ip, user }, 'smtp: authentication failures, address blocked');
-            return close(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
-          }
-          if (n >= guard.failuresPerConnection) return close(REPLIES.authTooManyOnConnection());
-          cb(reply);
-        };
-        // Refused before scrypt runs: a blocked address or a locked user costs no CPU.
-        const gate = guard.gate(ip, user);
-        if (gate === 'address-blocked') return close(REPLIES.authBlocked(Math.ceil(guard.coolOffMs / 60_000)));
-        if (gate === 'user-locked') {
-          log.warn({ smtp: l.name, client: ip, user }, 'smtp: authentication refused, user locked for new addresses');
-          return refuse(REPLIES.authUserLocked(), false);
-        }
-        clients
-          .authenticate(user, auth.password ?? '', guard.known(ip, user))
-          .then((c) => {
-            if (!c) {
-              log.warn({ smtp: l.name, client: ip, user, method: auth.method }, 'smtp: authentication failed');
-              return refuse(REPLIES.authFailed(), true);
-            }
-            guard.success(ip, user);
-            log.info({ smtp: l.name, client: ip, user: c.name }, 'smtp: authenticated');
-            cb(null, { user: { ...c, authenticated: true } as never });
-          })
-          .catch((err: unknown) => {
-            // Store down, or too many verifications waiting: temporary, and not the client's failure.
-            log.error({ smtp: l.name, err: (err as Error).message }, 'smtp: credentials not verified');
-            cb(REPLIES.authTempFail());
-          });
+        authHandler.handle(l.name, auth, session, cb as never, (c) => ({ ...c, authenticated: true }));
       },
       onMailFrom(address: SMTPServerAddress, session, cb) {
         if (stopping) return cb(REPLIES.shuttingDown());

@@ -1,11 +1,12 @@
 /**
  * Bearer-token authentication for the admin API, as a Fastify hook. Failed attempts are counted
- * per client address and, past a small budget, answered 429 before the token is even looked up
- * (stricter than the global rate limit). `requireAdmin` / `tenantFilter` express the scopes.
+ * per client address (the SMTP AUTH counters: bounded memory) and, past a small budget, answered
+ * 429 for a minute before the token is even looked up (stricter than the global rate limit). `requireAdmin` / `tenantFilter` express the scopes.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Store } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { AuthGuard } from '../../relay/intake/auth-guard.js';
 import { verifyToken, type Principal } from './tokens.js';
 
 declare module 'fastify' {
@@ -26,16 +27,20 @@ export class HttpError extends Error {
 const FAIL_WINDOW_MS = 60_000;
 
 export function createAuthHook(store: Store, opts: { envAdminToken?: string; maxFailuresPerMinute?: number }) {
-  const failures = new Map<string, number[]>();
-  const max = opts.maxFailuresPerMinute ?? 10;
-  const recent = (ip: string, now: number) => (failures.get(ip) ?? []).filter((t) => now - t < FAIL_WINDOW_MS);
+  // The SMTP AUTH counters (bounded memory, IPv6 per /64), per address only.
+  const failures = new AuthGuard({
+    failuresPerAddress: opts.maxFailuresPerMinute ?? 10,
+    failuresPerUser: Number.MAX_SAFE_INTEGER,
+    failuresPerConnection: Number.MAX_SAFE_INTEGER,
+    windowMs: FAIL_WINDOW_MS,
+    coolOffMs: FAIL_WINDOW_MS,
+  });
 
   return async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const now = Date.now();
     const ip = req.ip;
-    const fails = recent(ip, now);
-    if (fails.length >= max) {
-      reply.header('retry-after', Math.ceil((FAIL_WINDOW_MS - (now - fails[0]!)) / 1000));
+    const wait = failures.blockedFor(ip);
+    if (wait > 0) {
+      reply.header('retry-after', Math.ceil(wait / 1000));
       throw new HttpError(429, 'Trop d’échecs d’authentification, réessayez dans une minute / Too many failed authentication attempts, retry in a minute');
     }
     const header = req.headers.authorization ?? '';
@@ -50,8 +55,7 @@ export function createAuthHook(store: Store, opts: { envAdminToken?: string; max
       }
     }
     if (!principal) {
-      fails.push(now);
-      failures.set(ip, fails);
+      failures.failure(ip);
       throw new HttpError(401, m ? 'Jeton invalide / Invalid token' : 'Jeton requis : en-tête « Authorization: Bearer <jeton> » / Token required: send "Authorization: Bearer <token>"');
     }
     req.principal = principal;

@@ -18,6 +18,8 @@ describe('AuthGuard', () => {
     expect(g.gate('198.51.100.1', 'mailcow', t + 11)).toBe('ok');
     expect(g.gate('203.0.113.7', 'mailcow', t + 10 + 15 * MIN - 1)).toBe('address-blocked');
     expect(g.gate('203.0.113.7', 'mailcow', t + 10 + 15 * MIN)).toBe('ok');
+    expect(g.blockedFor('203.0.113.7', t + 10 + 5 * MIN)).toBe(10 * MIN);
+    expect(g.blockedFor('198.51.100.1', t + 11)).toBe(0);
   });
 
   it('forgets failures older than the window', () => {

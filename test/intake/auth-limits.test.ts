@@ -112,6 +112,9 @@ describe('AUTH failures', () => {
     expect(locked.text).toMatch(/^4\.7\.0 /);
     fresh.close();
 
+    const metrics = await (await fetch(`http://127.0.0.1:${relay.apiPort}/metrics`)).text();
+    for (const result of ['ok', 'failed', 'address_blocked', 'user_locked', 'connection_closed']) expect(metrics).toMatch(new RegExp(`relais_smtp_auth_total\\{result="${result}"\\} [1-9]`));
+
     const logs = relay.logs.join('\n');
     expect(logs).toContain('address blocked');
     expect(logs).not.toContain('s3cret-mailcow');

@@ -36,7 +36,7 @@ describe('client credentials', () => {
       },
     });
     const clients = new ClientDirectory(tenants);
-    await clients.authenticate('chauffe', 'x'); // the dummy hash is made once
+    await clients.authenticate('chauffe', 'x'); // the dummy hash, made at construction, is ready
     for (const [user, password, ok] of [['mailcow', 'juste', true], ['mailcow', 'faux', false], ['inconnu', 'juste', false], ['ancien', 'juste', false], ['reseau', 'juste', false]] as const) {
       const before = scryptRuns();
       expect(Boolean(await clients.authenticate(user, password)), user).toBe(ok);

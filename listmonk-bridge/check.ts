@@ -3,7 +3,7 @@
  * bridge needs in a harmless way (a read, or a create with an empty name that Listmonk's handler
  * refuses with 400 after its permission middleware let it through: 403 means the permission is
  * missing), and checks that bounce webhooks are on. One line per check, each failure with its fix.
- * The permissions per version are the one definition the README's table is written from.
+ * The permissions per version are the one definition the table of docs/listmonk.md is written from.
  */
 import { ListmonkClient, ListmonkError, type ClientOptions, type ListmonkConnection } from './client.js';
 import { WEBHOOKS_FIX, deniedPermission, permissionFix, type Fix } from './errors.js';

@@ -10,7 +10,7 @@
  */
 import { BoundedMap } from './bounded-map.js';
 
-/** Default bound of each memo (documented in the README's security section). */
+/** Default bound of each memo (documented in docs/security.md). */
 export const MEMO_MAX_BYTES = 1024 * 1024;
 /** Default longest key held. */
 export const MEMO_MAX_KEY_LENGTH = 1024;

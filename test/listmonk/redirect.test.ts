@@ -178,7 +178,7 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
   });
 });
 
-/** The role the README documents, per Listmonk version (listmonk-bridge/check.ts requiredPermissions). */
+/** The role docs/listmonk.md documents, per Listmonk version (listmonk-bridge/check.ts requiredPermissions). */
 const README_ROLE: Record<ListmonkVersion, string[]> = {
   'v4.1': ['lists:get_all', 'lists:manage_all', 'campaigns:get', 'campaigns:manage', 'media:get', 'media:manage', 'webhooks:post_bounce', 'subscribers:get', 'subscribers:manage'],
   'v5.1': ['lists:get_all', 'lists:manage_all', 'campaigns:get_all', 'campaigns:manage_all', 'media:get', 'media:manage', 'webhooks:post_bounce', 'subscribers:get_all', 'subscribers:manage', 'subscribers:sql_query'],
@@ -205,7 +205,7 @@ describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('Listmonk %s with an AP
     return { tenant: { id: 'laruche', listmonk: { url: lm.url, user: lm.user, token: lm.token, ...over } }, sender: SENDER, messageId: '<v@laruche.example>', recipientCount: 40, recipients: ['bob@example.org'], messageFile: { path: msg.path } };
   };
 
-  it("the README's role makes the draft (and the import sends no opt-in mail)", async () => {
+  it("the documented role makes the draft (and the import sends no opt-in mail)", async () => {
     await r.redirect(await req({ import_recipients: true }));
     expect((await r.worker.runOnce()).done).toBe(1);
     expect(lm.campaigns).toHaveLength(1);

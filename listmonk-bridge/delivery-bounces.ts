@@ -1,6 +1,5 @@
 /**
- * Newsletter recipients that bounce at delivery (5xx at once, 4xx once their lifetime expired)
- * are reported to their tenant's Listmonk through the bounce-feedback outbox, keyed so a
+ * Newsletter recipients that bounce at delivery are reported to their tenant's Listmonk through the bounce-feedback outbox, keyed so a
  * recipient's bounce is posted once.
  */
 import type { RecipientEvent } from '../relay/delivery/index.js';
@@ -10,7 +9,9 @@ import type { Logger } from './redirect.js';
 export function reportDeliveryBounce(feedback: BounceFeedback, log: Logger, e: RecipientEvent): void {
   const env = e.env;
   if (!env.newsletter || !env.tenant || !env.listmonk) return;
-  const type = e.reply.code >= 500 ? 'hard' : 'soft';
+  // The reply's class decides (relay/delivery/classify.ts): permanent → hard; retried until the
+  // message expired → soft.
+  const type = e.class?.permanent ? 'hard' : 'soft';
   void feedback
     .report({
       tenantId: env.tenant,
@@ -19,7 +20,7 @@ export function reportDeliveryBounce(feedback: BounceFeedback, log: Logger, e: R
       subscriber_uuid: env.listmonk.subscriber,
       campaign_uuid: env.listmonk.campaign,
       type,
-      meta: { source: 'delivery', status: e.reply.enhanced, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
+      meta: { source: 'delivery', status: e.reply.enhanced, category: e.class?.category, remote_reply: `${e.reply.code} ${e.reply.text}`, remote_mta: e.mx },
     })
     .catch((err: unknown) => log.error({ err: (err as Error).message, queueId: env.id }, 'bounce feedback not queued'));
 }

@@ -21,9 +21,10 @@ import { Metrics } from './metrics.js';
 import { createPolicyService, resolvePolicyConfig, type PolicyService } from '../policies/service/index.js';
 import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
+import { loadReplyClassifier } from '../config/classification.js';
 import { shapingAlerts } from './stats/shaping-alerts.js';
-import { loadClassifier, type Classifier } from './stats/classify.js';
 import { loadProviders, type ProviderCatalog } from '../config/providers.js';
+import type { ReplyClassifier } from '../relay/delivery/classify.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
 import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
 import { openStore } from './store/open.js';
@@ -47,7 +48,7 @@ export interface Services {
   tenants: TenantDirectory;
   policy: PolicyService;
   providers: ProviderCatalog;
-  classifier: Classifier;
+  classifier: ReplyClassifier;
   queries: StatsQueries;
   alerts: StatsAlerts;
   recorder: StatsRecorder;
@@ -77,7 +78,7 @@ type Cleanup = () => Promise<unknown> | unknown;
 export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean } = {}): Promise<Services> {
   // Data files are validated before anything listens: a bad file fails the start.
   const providers = loadProviders(config.delivery.providers_file);
-  const classifier = loadClassifier(config.stats.classification_file);
+  const classifier = loadReplyClassifier(config.stats.classification_file);
   const alertsConfig = parseAlertsConfig(config.alerts);
   const policyConfig = resolvePolicyConfig(config.policies);
   const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix, lazy: opts.lazyStore });
@@ -132,8 +133,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       spool,
       log,
       providers: s.providers,
-      observer: combineObservers([statsObserver({ providers: s.providers, classifier, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
       classifier,
+      observer: combineObservers([statsObserver({ providers: s.providers, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
     });
 
     const clients = new ClientDirectory(tenants);

@@ -23,8 +23,6 @@ import { buildProviderCatalog } from '../../config/providers.js';
 import { createDelivery, type Delivery } from '../../relay/delivery/index.js';
 import type { Envelope } from '../../relay/spool/envelope.js';
 import { Spool } from '../../relay/spool/spool.js';
-import { loadClassifier } from '../../src/stats/classify.js';
-import { replyClassifier } from '../../src/wiring/delivery.js';
 import { section, type BenchContext } from '../lib/registry.js';
 
 const STORM = Math.max(10, Number(process.env.BENCH_STORM_MESSAGES ?? 10_000));
@@ -121,7 +119,7 @@ async function run(storm: boolean): Promise<Record<string, number | string>> {
     const q0 = performance.now();
     if (storm) for (let i = 0; i < STORM; i++) await enqueue(spool, `n${i}@[${IPS.storm}]`, true);
     const queueS = (performance.now() - q0) / 1000;
-    delivery = createDelivery({ spool, log, options: { hostname: 'relais.bench', port, allowPrivateMx: true, mtaSts: false, retryFirstMs: 3_600_000 }, providers: catalog(), classify: replyClassifier(loadClassifier()) });
+    delivery = createDelivery({ spool, log, options: { hostname: 'relais.bench', port, allowPrivateMx: true, mtaSts: false, retryFirstMs: 3_600_000 }, providers: catalog() });
     const t0 = performance.now();
     delivery.start();
     const sentAt = new Map<string, number>();

@@ -4,7 +4,8 @@
  * text/rfc822-headers.
  */
 import { randomBytes } from 'node:crypto';
-import type { SmtpReply } from '../spool/envelope.js';
+import type { ReplyCategory } from '../delivery/reply-class.js';
+import type { RecipientState, SmtpReply } from '../spool/envelope.js';
 
 export type DsnAction = 'failed' | 'delayed';
 
@@ -35,6 +36,34 @@ export interface DsnInput {
 }
 
 const CRLF = '\r\n';
+
+/** RFC 3463 status of each reply category, for replies that carried no enhanced code. */
+const CATEGORY_STATUS: Record<ReplyCategory, string> = {
+  invalid_recipient: '5.1.1',
+  mailbox_full: '5.2.2',
+  message_too_large: '5.3.4',
+  spam_content: '5.7.1',
+  reputation_block: '5.7.1',
+  blocklisted_ip: '5.7.1',
+  authentication: '5.7.26',
+  rate_limited: '5.7.0',
+  policy: '5.7.1',
+  tls: '5.7.10',
+  dns: '5.1.2',
+  connection: '5.4.1',
+  other: '5.0.0',
+};
+
+/**
+ * DSN status of a failed or delayed recipient: the server's enhanced code when it gave one;
+ * otherwise the status of the reply's class when it was permanent, 4.4.7 (delivery time expired)
+ * for temporary failures.
+ */
+export function dsnStatus(last: RecipientState['last'], expired: boolean): string {
+  if (last?.enhanced) return last.enhanced;
+  if (expired || !last?.permanent) return '4.4.7';
+  return CATEGORY_STATUS[last.category ?? 'other'];
+}
 
 export function buildDsn(input: DsnInput): { bytes: Buffer; messageId: string; subject: string } {
   const now = input.now ?? Date.now();

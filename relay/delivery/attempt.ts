@@ -14,7 +14,8 @@ import type { RecipientResult, SmtpSession } from './session.js';
 import { priorityOf, type Shaper } from './shaper.js';
 import { feedShaper } from './shaping-feedback.js';
 import { OTHER_PROVIDER_ID } from '../../config/providers.js';
-import type { ReplyClassifier } from './types.js';
+import type { ReplyClassifier } from './classify.js';
+import type { ProviderInfo } from './types.js';
 import type { Envelope } from '../spool/envelope.js';
 import type { Spool } from '../spool/spool.js';
 
@@ -34,7 +35,7 @@ export interface AttemptDeps {
   spool: Spool;
   router: Router;
   shaper: Shaper;
-  classify: ReplyClassifier;
+  classifier: ReplyClassifier;
   /** Messages whose next attempt an admin asked for (see Delivery.operatorRetry). */
   operatorRetries: Set<string>;
   pool: SessionPool;
@@ -43,16 +44,19 @@ export interface AttemptDeps {
 
 export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, rcpts: string[], signal: AbortSignal): Promise<AttemptResult | Parked> {
   const started = Date.now();
-  const done = (results: RecipientResult[], provider: string, mx?: string): AttemptResult => ({
-    results,
-    provider,
-    mx,
-    latencyMs: Date.now() - started,
-  });
+  // Every failure is classified here, once: its class decides bounce or retry, the DSN, the
+  // Listmonk bounce type, the shaper's reaction (replies from the provider's hosts) and stats.
+  // `shaped` is the provider as the shaper keys it (`other:<mx>` for unclaimed destinations);
+  // the classifier gets the catalogue id.
+  const done = (results: RecipientResult[], provider: ProviderInfo, mx: string | undefined, shaped?: ProviderInfo): AttemptResult => {
+    const classified = results.map((r) => (r.delivered ? r : { ...r, class: deps.classifier.classify({ ...r.reply, phase: r.phase, provider: provider.id }) }));
+    if (shaped) feedShaper(deps.shaper, env, shaped, mx, classified, started);
+    return { results: classified, provider: provider.id, mx, latencyMs: Date.now() - started };
+  };
   const routing = await deps.router.route(domain);
   if (!routing.ok) {
-    const { reply, phase, permanent } = routing;
-    return done(rcpts.map((address) => ({ address, delivered: false, permanent, reply, phase })), routing.provider.id);
+    const { reply, phase } = routing;
+    return done(rcpts.map((address) => ({ address, delivered: false, reply, phase })), routing.provider, undefined);
   }
   const { provider, dest } = routing;
   // Destinations no provider claims share the id `other`: each MX host is shaped on its own, so
@@ -62,7 +66,6 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
   const key = env.pool ? `${routing.key}@${env.pool}` : routing.key;
   const admission = deps.shaper.admit(env.pool, shaped, priorityOf(env), rcpts.length, Date.now(), deps.operatorRetries.has(env.id));
   if (!admission.ok) return { parked: { key: admission.key, retryAt: admission.retryAt, reason: admission.reason } };
-  const feed = (results: RecipientResult[], mx: string | undefined) => feedShaper(deps, env, shaped, provider.id, domain, mx, results, started);
   try {
     if (admission.waitMs > 0) await sleep(admission.waitMs, signal);
     // A cached session the server has meanwhile closed fails without a reply: retry once afresh.
@@ -78,9 +81,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
           deps.pool.checkin(lease, undefined, false);
           const f = errorToFailure(err, 'connect');
           const mx = (err as { mx?: string }).mx ?? routing.mx;
-          const results = allFailed(rcpts, f);
-          feed(results, mx);
-          return done(results, provider.id, mx);
+          return done(allFailed(rcpts, f), provider, mx, shaped);
         }
       }
       const results = await session.send({
@@ -93,8 +94,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
       const max = deps.shaper.limits(env.pool, shaped, Date.now()).messagesPerConnection;
       deps.pool.checkin(lease, session, session.messages < max);
       if (stale && round === 0) continue;
-      feed(results, session.hostname);
-      return done(results, provider.id, session.hostname);
+      return done(results, provider, session.hostname, shaped);
     }
   } finally {
     deps.shaper.release(admission.key);
@@ -104,7 +104,7 @@ export async function attempt(deps: AttemptDeps, env: Envelope, domain: string, 
 const sleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal });
 
 function allFailed(rcpts: string[], f: DeliveryError): RecipientResult[] {
-  return rcpts.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));
+  return rcpts.map((address) => ({ address, delivered: false, reply: f.reply, phase: f.phase }));
 }
 
 /** DKIM-Signature lines, then the stored message: from the body cache, else streamed from disk. */

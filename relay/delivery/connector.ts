@@ -90,7 +90,7 @@ export class Connector {
         const annotated = new DeliveryError(
           { ...failure.reply, text: `${conn.hostname}[${conn.host}]: ${failure.reply.text}` },
           failure.phase,
-          { permanent: failure.permanent, cause: err },
+          { cause: err },
         );
         (annotated as DeliveryError & { mx?: string }).mx = conn.hostname;
         firstError ??= annotated;

@@ -3,7 +3,9 @@
  * restrictions, warm-up, priorities), the connection pool and the queue runner over the spool.
  */
 import type { Logger } from 'pino';
+import { loadReplyClassifier } from '../../config/classification.js';
 import { defaultProviderCatalog } from '../../config/providers.js';
+import type { ReplyClassifier } from './classify.js';
 import type { Spool } from '../spool/spool.js';
 import { Connector } from './connector.js';
 import { createDns } from './dns.js';
@@ -14,16 +16,16 @@ import { Router } from './router.js';
 import { runEnvelope, type RunDeps } from './run-envelope.js';
 import { Scheduler } from './scheduler.js';
 import { Shaper, type RestrictionView, type WarmupView } from './shaper.js';
-import type { DeliveryObserver, DeliveryOptions, ProviderCatalog, ReplyClassifier } from './types.js';
+import type { DeliveryObserver, DeliveryOptions, ProviderCatalog } from './types.js';
 
 export interface CreateDeliveryInput {
   spool: Spool;
   log: Logger;
   options?: DeliveryOptions;
   providers?: ProviderCatalog;
+  /** Reply classifier (config/classification.yaml); default: the bundled rules. */
+  classifier?: ReplyClassifier;
   observer?: DeliveryObserver;
-  /** Classifies failed replies for the shaper; without it no reply restricts a provider. */
-  classify?: ReplyClassifier;
 }
 
 export interface DeliveryStats {
@@ -54,8 +56,6 @@ export interface Delivery {
   operatorRetry(id: string): void;
 }
 
-/** Without a classifier, replies say nothing about the provider. */
-const NO_CLASSIFIER: ReplyClassifier = (r) => ({ category: 'other', permanent: r.reply.code >= 500, scope: 'recipient', provider: r.provider });
 
 export function createDelivery(input: CreateDeliveryInput): Delivery {
   const opts = resolveOptions(input.options);
@@ -83,10 +83,10 @@ export function createDelivery(input: CreateDeliveryInput): Delivery {
     spool: input.spool,
     router: new Router(opts, dns, providers, sts, log),
     shaper,
-    classify: input.classify ?? NO_CLASSIFIER,
     operatorRetries: new Set(),
     pool,
     connector: new Connector(opts, dns),
+    classifier: input.classifier ?? loadReplyClassifier(),
     opts,
     observer,
     log,

@@ -11,9 +11,9 @@ export type {
   ShapingPreset,
   RecipientEvent,
   SmarthostOptions,
-  ReplyClassifier,
-  ReplyToClassify,
   SmarthostTls,
 } from './types.js';
+export type { ReplyClassifier, ReplyInput } from './classify.js';
+export type { ReplyCategory, ReplyClass, ReplyFix, ReplyScope } from './reply-class.js';
 export { DEFAULT_POOL, type RestrictionView, type ShaperEvent, type WarmupView } from './shaper.js';
 export type { AutomationConfig, AutomationRule, WarmupSchedule } from './shaping-types.js';

@@ -4,12 +4,15 @@
  */
 import type { AttemptRecord, Envelope, RecipientState } from '../spool/envelope.js';
 import type { RecipientResult } from './session.js';
+import type { ReplyClass } from './reply-class.js';
 import type { Outcome, Phase, SmtpReply } from './types.js';
 
 export interface ReplyGroup {
   outcome: Outcome;
   reply: SmtpReply;
   phase: Phase;
+  /** Absent for deliveries. */
+  class?: ReplyClass;
   recipients: string[];
 }
 
@@ -38,13 +41,18 @@ export function applyResults(
     const rs = env.recipients.find((x) => x.address === r.address && (x.status === 'pending' || x.status === 'deferred'));
     if (!rs) continue;
     rs.attempts++;
-    rs.last = { ...r.reply, ...(mx ? { remoteMta: mx } : {}), at: now };
+    rs.last = {
+      ...r.reply,
+      ...(mx ? { remoteMta: mx } : {}),
+      at: now,
+      ...(r.class ? { category: r.class.category, permanent: r.class.permanent } : {}),
+    };
     let outcome: Outcome;
     if (r.delivered) {
       rs.status = 'delivered';
       outcome = 'delivered';
       applied.delivered.push(rs);
-    } else if (r.permanent || expired) {
+    } else if (r.class?.permanent || expired) {
       rs.status = 'bounced';
       outcome = 'bounced';
       applied.bounced.push(rs);
@@ -55,7 +63,7 @@ export function applyResults(
     }
     const key = `${outcome}|${r.phase}|${r.reply.code}|${r.reply.enhanced}|${r.reply.text}`;
     let g = byKey.get(key);
-    if (!g) byKey.set(key, (g = { outcome, reply: r.reply, phase: r.phase, recipients: [] }));
+    if (!g) byKey.set(key, (g = { outcome, reply: r.reply, phase: r.phase, ...(r.class ? { class: r.class } : {}), recipients: [] }));
     g.recipients.push(r.address);
   }
   applied.groups = [...byKey.values()];
@@ -72,12 +80,4 @@ export function applyResults(
 export function retryDelay(failedAttempts: number, firstMs: number, maxMs: number): number {
   const n = Math.max(1, failedAttempts);
   return Math.min(maxMs, firstMs * 2 ** Math.min(n - 1, 30));
-}
-
-/** DSN status of a failed recipient: its enhanced code, else one from its reply class. */
-export function dsnStatus(rs: RecipientState, expired: boolean): string {
-  const e = rs.last?.enhanced;
-  if (e) return e;
-  if (expired || (rs.last?.code ?? 500) < 500) return '4.4.7';
-  return '5.0.0';
 }

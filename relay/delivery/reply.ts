@@ -42,24 +42,18 @@ export function formatReply(r: SmtpReply): string {
   return [r.code, r.enhanced, r.text].filter((x) => x !== undefined && x !== '').join(' ');
 }
 
-/** Replies in these phases are about the message or recipient; elsewhere about the host or link. */
-const TRANSACTION_PHASES = new Set<Phase>(['mail', 'rcpt', 'data']);
-
 /**
- * Error raised by our SMTP layer: the reply and the phase it belongs to. Only transaction
- * replies can be permanent: a host refusing to talk (554 greeting, STARTTLS missing when
- * required, AUTH refused) defers, like Postfix does.
+ * Error raised by our SMTP layer: the reply and the phase it belongs to. Whether it bounces is
+ * decided by the reply classifier (relay/delivery/classify.ts), from the reply and the phase.
  */
 export class DeliveryError extends Error {
-  readonly permanent: boolean;
   constructor(
     readonly reply: SmtpReply,
     readonly phase: Phase,
-    options?: { cause?: unknown; permanent?: boolean },
+    options?: { cause?: unknown },
   ) {
     super(formatReply(reply), options);
     this.name = 'DeliveryError';
-    this.permanent = options?.permanent ?? (reply.code >= 500 && TRANSACTION_PHASES.has(phase));
   }
 }
 

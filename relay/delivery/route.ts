@@ -1,7 +1,7 @@
 /**
  * Where mail for a domain goes (RFC 5321 §5.1): its MX hosts by preference, or the domain itself
- * (implicit MX) when it has none; null MX (RFC 7505) and NXDOMAIN are permanent failures,
- * resolver failures temporary. Addresses of internal networks are dropped unless allowed.
+ * (implicit MX) when it has none; null MX (RFC 7505) and NXDOMAIN are answered with 5xx
+ * replies, resolver failures with 4xx (the reply classifier turns them into bounce or retry). Addresses of internal networks are dropped unless allowed.
  * mx-connect resolves MX too, but cannot tell a null MX from a broken one, nor NXDOMAIN at the MX
  * step from "no MX", so routing is done here and mx-connect only gets the resolved hosts.
  */
@@ -20,18 +20,15 @@ export interface MxHost {
 
 export type Route =
   | { ok: true; hosts: MxHost[]; implicit: boolean }
-  | { ok: false; permanent: boolean; reply: SmtpReply };
+  | { ok: false; reply: SmtpReply };
 
 export interface RouteOptions {
   allowPrivateMx: boolean;
   ignoreIPv6: boolean;
 }
 
-const fail = (permanent: boolean, code: number, enhanced: string, text: string): Route => ({
-  ok: false,
-  permanent,
-  reply: { code, enhanced, text },
-});
+/** A failure as the reply a server would have given; the reply classifier decides what it means. */
+const fail = (code: number, enhanced: string, text: string): Route => ({ ok: false, reply: { code, enhanced, text } });
 
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException)?.code ?? String(err);
 
@@ -44,21 +41,21 @@ export async function resolveRoute(domain: string, dns: Dns, opts: RouteOptions)
   try {
     records = await dns.mx(domain);
   } catch (err) {
-    if (errCode(err) === 'ENOTFOUND') return fail(true, 550, '5.1.2', `Domain ${domain} does not exist (NXDOMAIN)`);
+    if (errCode(err) === 'ENOTFOUND') return fail(550, '5.1.2', `Domain ${domain} does not exist (NXDOMAIN)`);
     if (errCode(err) !== 'ENODATA') {
-      return fail(false, 451, '4.4.3', `DNS lookup of MX for ${domain} failed: ${errCode(err)}`);
+      return fail(451, '4.4.3', `DNS lookup of MX for ${domain} failed: ${errCode(err)}`);
     }
     records = [];
   }
   if (records.some((r) => r.exchange === '' || r.exchange === '.')) {
-    return fail(true, 556, '5.1.10', `Domain ${domain} does not accept mail (null MX, RFC 7505)`);
+    return fail(556, '5.1.10', `Domain ${domain} does not accept mail (null MX, RFC 7505)`);
   }
   if (!records.length) {
     // Implicit MX: the domain's own addresses.
     const host = await resolveHost(domain, 0, dns, opts);
-    if ('error' in host) return fail(false, 451, '4.4.3', `DNS lookup of ${domain} failed: ${host.error}`);
+    if ('error' in host) return fail(451, '4.4.3', `DNS lookup of ${domain} failed: ${host.error}`);
     if (!host.A.length && !host.AAAA.length) {
-      return fail(true, 550, '5.1.2', `Domain ${domain} has no MX and no address record`);
+      return fail(550, '5.1.2', `Domain ${domain} has no MX and no address record`);
     }
     return filterHosts(domain, [host], opts, true);
   }
@@ -68,7 +65,7 @@ export async function resolveRoute(domain: string, dns: Dns, opts: RouteOptions)
   const errors = hosts.filter((h): h is { error: string; exchange: string } => 'error' in h);
   const route = filterHosts(domain, resolved, opts, false);
   if (!route.ok && errors.length) {
-    return fail(false, 451, '4.4.3', `DNS lookup of MX host ${errors[0]!.exchange} failed: ${errors[0]!.error}`);
+    return fail(451, '4.4.3', `DNS lookup of MX host ${errors[0]!.exchange} failed: ${errors[0]!.error}`);
   }
   return route;
 }
@@ -116,12 +113,11 @@ function filterHosts(domain: string, hosts: MxHost[], opts: RouteOptions, implic
   if (out.length) return { ok: true, hosts: out, implicit };
   if (internal.length) {
     return fail(
-      false,
       451,
       '4.4.4',
       `MX hosts of ${domain} resolve only to internal addresses (${internal.slice(0, 4).join(', ')}); ` +
         'not connecting to loopback/private/link-local networks (set RELAIS_ALLOW_PRIVATE_MX=1 to allow)',
     );
   }
-  return fail(false, 451, '4.4.4', `MX hosts of ${domain} have no usable address`);
+  return fail(451, '4.4.4', `MX hosts of ${domain} have no usable address`);
 }

@@ -16,7 +16,7 @@ import type { Phase, ProviderCatalog, ProviderInfo, SmtpReply } from './types.js
 
 export type Routing =
   | { ok: true; dest: Destination; provider: ProviderInfo; key: string; mx: string }
-  | { ok: false; permanent: boolean; reply: SmtpReply; phase: Phase; provider: ProviderInfo };
+  | { ok: false; reply: SmtpReply; phase: Phase; provider: ProviderInfo };
 
 export class Router {
   private readonly cache = new BoundedMap<{ route: Route; expiresAt: number }>(ROUTE_CACHE_BYTES);
@@ -71,7 +71,7 @@ export class Router {
     }
     const route = await this.resolve(domain);
     if (!route.ok) {
-      return { ok: false, permanent: route.permanent, reply: route.reply, phase: 'dns', provider: this.providers.providerForDomain(domain) };
+      return { ok: false, reply: route.reply, phase: 'dns', provider: this.providers.providerForDomain(domain) };
     }
     let hosts = route.hosts;
     let tls: Destination['tls'] = 'opportunistic';
@@ -83,7 +83,7 @@ export class Router {
         const provider = this.providers.providerForDomain(domain, hosts[0]!.exchange);
         if (!allowed.length) {
           const text = `MTA-STS policy of ${domain} lists none of its MX hosts (${hosts.map((h) => h.exchange).join(', ')})`;
-          return { ok: false, permanent: false, reply: { code: 451, enhanced: '4.7.5', text }, phase: 'policy', provider };
+          return { ok: false, reply: { code: 451, enhanced: '4.7.5', text }, phase: 'policy', provider };
         }
         hosts = allowed;
         tls = 'require';

@@ -9,12 +9,12 @@
  */
 import type { Logger } from 'pino';
 import { queueDsn, mayBounce } from '../bounce/enqueue.js';
-import type { DsnRecipient } from '../bounce/dsn.js';
+import { dsnStatus, type DsnRecipient } from '../bounce/dsn.js';
 import { type Envelope, pendingRecipients, type RecipientState } from '../spool/envelope.js';
 import { domainOf } from '../../src/util/domain.js';
 import { attempt, type AttemptDeps, type AttemptResult, type Parked } from './attempt.js';
 import type { ResolvedOptions } from './options.js';
-import { applyResults, type Applied, dsnStatus, retryDelay } from './outcome.js';
+import { applyResults, type Applied, retryDelay } from './outcome.js';
 import type { DeliveryObserver } from './types.js';
 
 export interface RunDeps extends AttemptDeps {
@@ -137,7 +137,7 @@ function dsnRecipient(r: RecipientState, expired: boolean): DsnRecipient {
   return {
     address: r.address,
     orcpt: r.orcpt,
-    status: dsnStatus(r, expired),
+    status: dsnStatus(r.last, expired),
     reply: r.last ? { code: r.last.code, enhanced: r.last.enhanced, text: r.last.text } : undefined,
     remoteMta: r.last?.remoteMta,
     lastAttemptAt: r.last?.at,
@@ -165,6 +165,7 @@ function notify(d: RunDeps, env: Envelope, notices: Done[]): void {
           recipients: g.recipients,
           reply: g.reply,
           phase: g.phase,
+          ...(g.class ? { class: g.class } : {}),
           latencyMs: res.latencyMs,
         }),
       );
@@ -176,8 +177,10 @@ function notify(d: RunDeps, env: Envelope, notices: Done[]): void {
     for (const r of applied.delivered) {
       safe(() => d.observer.onDelivered?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last! }));
     }
+    const classOf = new Map(applied.groups.flatMap((g) => g.recipients.map((a) => [a, g.class] as const)));
     for (const r of applied.bounced) {
-      safe(() => d.observer.onFinalBounce?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last! }));
+      const cls = classOf.get(r.address);
+      safe(() => d.observer.onFinalBounce?.({ env, recipient: r.address, domain, mx: res.mx, reply: r.last!, ...(cls ? { class: cls } : {}) }));
     }
   }
 }

@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 import type { Readable } from 'node:stream';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { DeliveryError, errorToFailure, parseReply } from './reply.js';
+import type { ReplyClass } from './reply-class.js';
 import type { Phase, SmtpReply } from './types.js';
 
 export type TlsMode = 'opportunistic' | 'require' | 'none' | 'implicit';
@@ -31,9 +32,10 @@ export interface RecipientResult {
   address: string;
   /** True once the server took the message for this recipient. */
   delivered: boolean;
-  permanent: boolean;
   reply: SmtpReply;
   phase: Phase;
+  /** What the reply means (failures only); set by the attempt, the one place replies are classified. */
+  class?: ReplyClass;
 }
 
 export interface Transaction {
@@ -94,9 +96,8 @@ export class SmtpSession {
         if (!p.auth) return resolve(session);
         conn.login({ user: p.auth.user, pass: p.auth.pass }, (authErr) => {
           if (!authErr) return resolve(session);
-          // A refused login is a configuration problem: defer, never bounce.
-          const r = errorToFailure(authErr, 'auth');
-          reject(new DeliveryError(r.reply, 'auth', { permanent: false }));
+          // A refused login is a configuration problem: the auth phase defers, never bounces.
+          reject(errorToFailure(authErr, 'auth'));
           conn.close();
         });
       });
@@ -131,9 +132,9 @@ export class SmtpSession {
           return resolve(
             tx.to.map((address) => {
               const e = rejected.get(address);
-              if (!e) return { address, delivered: true, permanent: false, reply: accepted, phase: 'data' };
+              if (!e) return { address, delivered: true, reply: accepted, phase: 'data' };
               const f = errorToFailure(e, 'rcpt');
-              return { address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase };
+              return { address, delivered: false, reply: f.reply, phase: f.phase };
             }),
           );
         }
@@ -152,12 +153,12 @@ export class SmtpSession {
     const perRcpt = new Map(rcptErrors.map((x) => [recipientOf(x), errorToFailure(x, 'rcpt')]));
     return to.map((address) => {
       const f = perRcpt.get(address) ?? failure;
-      return { address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase };
+      return { address, delivered: false, reply: f.reply, phase: f.phase };
     });
   }
 
   private allFailed(to: string[], f: DeliveryError): RecipientResult[] {
-    return to.map((address) => ({ address, delivered: false, permanent: f.permanent, reply: f.reply, phase: f.phase }));
+    return to.map((address) => ({ address, delivered: false, reply: f.reply, phase: f.phase }));
   }
 
   close(): void {

@@ -12,19 +12,6 @@ export type { SmtpReply };
 /** The provider catalogue (config/providers.yaml), loaded once and used as is by delivery and stats. */
 export type { ProviderCatalog, ProviderInfo, ShapingPreset } from '../../config/providers.js';
 
-/** What classifying a failed attempt's reply needs to know. */
-export interface ReplyToClassify {
-  reply: SmtpReply;
-  phase: Phase;
-  domain: string;
-  mx?: string;
-  /** Provider id of the destination (from the catalogue). */
-  provider: string;
-}
-
-/** The one reply classifier (config/classification.yaml), injected by the composition root. */
-export type ReplyClassifier = (r: ReplyToClassify) => ReplyClass;
-
 export type SmarthostTls = 'starttls' | 'implicit' | 'none' | 'opportunistic';
 
 export interface SmarthostOptions {
@@ -113,6 +100,8 @@ export interface AttemptEvent {
   recipients: string[];
   reply: SmtpReply;
   phase: Phase;
+  /** What the reply means; absent for deliveries. */
+  class?: ReplyClass;
   latencyMs: number;
 }
 
@@ -122,6 +111,8 @@ export interface RecipientEvent {
   domain: string;
   mx?: string;
   reply: SmtpReply;
+  /** The class of the failure (for bounces): `permanent` false means it expired while retried. */
+  class?: ReplyClass;
 }
 
 export interface DeliveryObserver {

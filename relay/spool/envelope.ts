@@ -3,6 +3,7 @@
  * unit of durable state: each change is written to a new file and renamed into a queue-state
  * directory (Postfix style), so a crash leaves either the old or the new version, never half.
  */
+import type { ReplyCategory } from '../delivery/reply-class.js';
 
 /** Queue states are directories of the spool. */
 export type QueueState = 'active' | 'deferred' | 'hold';
@@ -24,7 +25,7 @@ export interface RecipientState {
   orcpt?: string;
   attempts: number;
   /** Last reply (or local reason) for this recipient. */
-  last?: SmtpReply & { remoteMta?: string; at: number };
+  last?: SmtpReply & { remoteMta?: string; at: number; category?: ReplyCategory; permanent?: boolean };
   /** Set once a bounce DSN or a delay warning has been queued for this recipient. */
   bounced?: boolean;
   delayWarned?: boolean;

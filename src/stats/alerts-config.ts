@@ -6,7 +6,7 @@
  *     interval: 1m              # periodic evaluation
  *     bounce_rate:    { threshold: 0.05, min_messages: 20, window: 1h, per: sender }
  *     deferral_rate:  { threshold: 0.30, min_messages: 50, window: 1h, per: provider }
- *     spam_block:     { min_count: 1, window: 1h, per: provider }       # spam_block + blocklisted_ip replies
+ *     spam_block:     { min_count: 1, window: 1h, per: provider }       # spam_content, reputation_block and blocklisted_ip replies
  *     auth_failure:   { min_count: 3, window: 1h, per: sender_domain }  # SPF/DKIM/DMARC/PTR replies
  *     policy_rejects: { min_count: 20, window: 1h, per: sender }        # our own policy verdicts "reject"
  */

@@ -112,7 +112,7 @@ function check(rule: AlertRule, subject: string, c: Counters): Candidate | null 
     }
     case 'spam_block': {
       const listed = reasonCount(c, ['blocklisted_ip']);
-      const spam = reasonCount(c, ['spam_block']);
+      const spam = reasonCount(c, ['spam_content', 'reputation_block']);
       const value = listed + spam;
       if (value < rule.minCount) return null;
       return {

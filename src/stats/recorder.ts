@@ -12,7 +12,13 @@ import {
   ALL_SCOPE, DAY_MS, HOUR_MS, M, NO_TENANT, cleanPart, sampleBase,
   type Dimension, type Granularity,
 } from './buckets.js';
-import type { BounceKind, Outcome, Reason } from './classify.js';
+import type { Outcome } from '../../relay/delivery/types.js';
+import type { ReplyCategory } from '../../relay/delivery/reply-class.js';
+
+/** hard: the reply class said permanent; soft: temporary failures until the message expired. */
+export type BounceKind = 'hard' | 'soft';
+/** The reply category of a failed attempt (`none` for a delivered one). */
+export type Reason = ReplyCategory | 'none';
 import { domainOf } from '../util/domain.js';
 
 export interface StatsLogger {

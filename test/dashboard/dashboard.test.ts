@@ -154,7 +154,7 @@ describe('dashboard', () => {
     const reasons = page.locator('#reasons');
     await reasons.getByText('Adresse IP sur liste de blocage — 1 fois').click();
     expect(await reasons.textContent()).toContain('(S3150)');
-    await reasons.getByText('Bloqué comme spam (réputation) — 1 fois').click();
+    await reasons.getByText('Réputation de l’expéditeur — 1 fois').click();
     expect(await reasons.textContent()).toContain('451 4.7.650 The mail server [127.0.0.1] has been temporarily rate limited due to IP reputation');
 
     // Quotas: lower the sender's hourly limit to what it already sent; its next message is deferred.

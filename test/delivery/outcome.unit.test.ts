@@ -1,9 +1,12 @@
 /**
  * Delivery bookkeeping (relay/delivery/outcome.ts): what one attempt's per-recipient results do to
- * the envelope, the retry schedule, and the DSN status of a failed recipient.
+ * the envelope (the reply class alone decides bounce or retry), the retry schedule, and the DSN
+ * status of a failed recipient (relay/bounce/dsn.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { applyResults, dsnStatus, retryDelay } from '../../relay/delivery/outcome.js';
+import { dsnStatus } from '../../relay/bounce/dsn.js';
+import { applyResults, retryDelay } from '../../relay/delivery/outcome.js';
+import type { ReplyClass } from '../../relay/delivery/reply-class.js';
 import type { Envelope, RecipientState } from '../../relay/spool/envelope.js';
 import type { RecipientResult } from '../../relay/delivery/session.js';
 
@@ -25,9 +28,11 @@ function envelope(addresses: string[]): Envelope {
   } as Envelope;
 }
 
-const ok = (address: string): RecipientResult => ({ address, delivered: true, permanent: false, reply: { code: 250, enhanced: '2.0.0', text: 'OK queued' }, phase: 'data' });
-const soft = (address: string, text = 'Try again later'): RecipientResult => ({ address, delivered: false, permanent: false, reply: { code: 451, enhanced: '4.7.1', text }, phase: 'rcpt' });
-const hard = (address: string): RecipientResult => ({ address, delivered: false, permanent: true, reply: { code: 550, enhanced: '5.1.1', text: 'No such user' }, phase: 'rcpt' });
+const later: ReplyClass = { category: 'other', permanent: false, scope: 'message', provider: 'other' };
+const unknown: ReplyClass = { category: 'invalid_recipient', permanent: true, scope: 'recipient', provider: 'other' };
+const ok = (address: string): RecipientResult => ({ address, delivered: true, reply: { code: 250, enhanced: '2.0.0', text: 'OK queued' }, phase: 'data' });
+const soft = (address: string, text = 'Try again later'): RecipientResult => ({ address, delivered: false, reply: { code: 451, enhanced: '4.7.1', text }, phase: 'rcpt', class: later });
+const hard = (address: string): RecipientResult => ({ address, delivered: false, reply: { code: 550, enhanced: '5.1.1', text: 'No such user' }, phase: 'rcpt', class: unknown });
 
 describe('applyResults', () => {
   it('delivered, deferred and bounced recipients, one attempt record per distinct reply', () => {
@@ -40,7 +45,7 @@ describe('applyResults', () => {
       ['c@x.test', 'deferred', 1],
       ['d@x.test', 'bounced', 1],
     ]);
-    expect(env.recipients[1]!.last).toEqual({ code: 451, enhanced: '4.7.1', text: 'Try again later', remoteMta: 'mx.x.test', at: now });
+    expect(env.recipients[1]!.last).toEqual({ code: 451, enhanced: '4.7.1', text: 'Try again later', remoteMta: 'mx.x.test', at: now, category: 'other', permanent: false });
     expect(env.firstDeferredAt).toBe(now);
     expect(applied.delivered.map((r) => r.address)).toEqual(['a@x.test']);
     expect(applied.bounced.map((r) => r.address)).toEqual(['d@x.test']);
@@ -95,14 +100,15 @@ describe('retryDelay', () => {
 });
 
 describe('dsnStatus', () => {
-  const rs = (last?: RecipientState['last']): RecipientState => ({ address: 'b@x.test', status: 'bounced', attempts: 1, ...(last ? { last } : {}) });
+  type Last = RecipientState['last'];
   it("is the reply's enhanced code when there is one", () => {
-    expect(dsnStatus(rs({ code: 550, enhanced: '5.7.26', text: 'DMARC', at: T0 }), false)).toBe('5.7.26');
+    expect(dsnStatus({ code: 550, enhanced: '5.7.26', text: 'DMARC', at: T0, category: 'authentication', permanent: true } as Last, false)).toBe('5.7.26');
   });
-  it('otherwise 4.4.7 for an expired or temporary failure, 5.0.0 for a permanent one', () => {
-    expect(dsnStatus(rs({ code: 451, text: 'later', at: T0 }), true)).toBe('4.4.7');
-    expect(dsnStatus(rs({ code: 421, text: 'busy', at: T0 }), false)).toBe('4.4.7');
-    expect(dsnStatus(rs({ code: 554, text: 'no', at: T0 }), false)).toBe('5.0.0');
-    expect(dsnStatus(rs(), false)).toBe('5.0.0');
+  it("otherwise 4.4.7 for an expired or temporary failure, the category's status for a permanent one", () => {
+    expect(dsnStatus({ code: 451, text: 'later', at: T0, category: 'other', permanent: false }, true)).toBe('4.4.7');
+    expect(dsnStatus({ code: 421, text: 'busy', at: T0 }, false)).toBe('4.4.7');
+    expect(dsnStatus({ code: 554, text: 'no', at: T0, category: 'other', permanent: true }, false)).toBe('5.0.0');
+    expect(dsnStatus({ code: 550, text: 'no such user', at: T0, category: 'invalid_recipient', permanent: true }, false)).toBe('5.1.1');
+    expect(dsnStatus({ code: 550, text: 'full', at: T0, category: 'mailbox_full', permanent: false }, true)).toBe('4.4.7');
   });
 });

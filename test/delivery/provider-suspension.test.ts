@@ -11,8 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildProviderCatalog, type ProviderCatalog } from '../../config/providers.js';
 import { createDelivery } from '../../relay/delivery/index.js';
 import { shapingRoutes } from '../../src/api/routes/shaping.js';
-import { loadClassifier } from '../../src/stats/classify.js';
-import { replyClassifier } from '../../src/wiring/delivery.js';
+import { addSchemas, rootSchemas } from '../../src/api/schemas.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { enqueue, freePort, log, openSpool, startMx, type TestMx, waitFor, sleep } from './helpers.js';
 
@@ -78,7 +77,6 @@ describe('provider suspension after 421 4.7.28', () => {
       options: { hostname: 'relais.test', dnsServers: [dns.server], port, allowPrivateMx: true, mtaSts: false, retryFirstMs: 60_000, maxInFlight: 50 },
       providers: catalog,
       observer: { onFinalBounce: (e) => bounced.push(e.recipient) },
-      classify: replyClassifier(loadClassifier()),
     });
     let refuse = false;
     const gmailRcpt = rcptLog(gmail, () => (refuse ? '421 4.7.28 Gmail has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.' : undefined));
@@ -110,6 +108,7 @@ describe('provider suspension after 421 4.7.28', () => {
 
     // The route shows what was restricted, when, until when, and the reply that caused it.
     const app = Fastify();
+    addSchemas(app, ...rootSchemas); // the shared error schema the routes refer to, as the server registers it
     app.addHook('onRequest', async (req) => {
       req.principal = { tokenId: 't', name: 'test', admin: true };
     });
@@ -153,7 +152,6 @@ describe('provider suspension after 421 4.7.28', () => {
       log,
       options: { hostname: 'relais.test', dnsServers: [dns.server], port, allowPrivateMx: true, mtaSts: false, retryFirstMs: 60_000 },
       providers: catalog,
-      classify: replyClassifier(loadClassifier()),
     });
     const refused = rcptLog(stranger, () => '421 4.7.28 Our system has detected an unusual rate of unsolicited mail originating from your IP address.');
     rcptLog(other, () => undefined);

@@ -85,19 +85,19 @@ describe('stats over two nodes sharing Redis', () => {
     const { body } = await api<{ items: Row[] }>(a.base, ADMIN, '/api/v1/stats/providers');
     const reasons = (p: string) => Object.fromEntries(body.items.find((r) => r.provider === p)!.topReasons.map((t) => [`${t.outcome}:${t.reason}`, t]));
     const g = reasons('google');
-    expect(Object.keys(g).sort()).toEqual(['bounced:spam_block', 'deferred:spam_block']);
-    expect(g['bounced:spam_block']!.count).toBe(2);
-    expect(g['deferred:spam_block']!.count).toBe(1);
+    expect(Object.keys(g).sort()).toEqual(['bounced:spam_content', 'deferred:reputation_block']);
+    expect(g['bounced:spam_content']!.count).toBe(2);
+    expect(g['deferred:reputation_block']!.count).toBe(1);
     // Samples: the multi-line replies joined, with their codes.
-    expect(g['bounced:spam_block']!.samples.length).toBeGreaterThan(0);
-    for (const s of g['bounced:spam_block']!.samples) expect(s).toMatch(/^550 5\.7\.1 Our system has detected that this message is likely unsolicited/);
-    expect(g['deferred:spam_block']!.samples.join('\n')).toMatch(/^421 4\.7\.28 Gmail has detected an unusual rate of unsolicited mail/);
+    expect(g['bounced:spam_content']!.samples.length).toBeGreaterThan(0);
+    for (const s of g['bounced:spam_content']!.samples) expect(s).toMatch(/^550 5\.7\.1 Our system has detected that this message is likely unsolicited/);
+    expect(g['deferred:reputation_block']!.samples.join('\n')).toMatch(/^421 4\.7\.28 Gmail has detected an unusual rate of unsolicited mail/);
     const m = reasons('microsoft');
     expect(Object.keys(m)).toEqual(['bounced:blocklisted_ip']);
     expect(m['bounced:blocklisted_ip']!.samples[0]).toMatch(/^550 5\.7\.1 Unfortunately, messages from .* block list \(S3150\)/);
     const o = reasons('orange');
-    expect(Object.keys(o)).toEqual(['deferred:rate_limited']);
-    expect(o['deferred:rate_limited']!.samples[0]).toContain('OFR_999');
+    expect(Object.keys(o)).toEqual(['deferred:reputation_block']);
+    expect(o['deferred:reputation_block']!.samples[0]).toContain('OFR_999');
     expect(reasons('other')).toEqual({});
   });
 
@@ -168,7 +168,8 @@ describe('stats over two nodes sharing Redis', () => {
     const alerts = await api(a.base, token, '/api/v1/alerts');
     expect(alerts.status).toBe(200);
     for (const x of alerts.body.items) expect(x.tenant).toBe('collectif-a');
-    expect(alerts.body.items.map((x: { id: string }) => x.id).sort()).toEqual(['spam_block:provider:t=collectif-a/google', 'spam_block:provider:t=collectif-a/microsoft']);
+    // Orange's OFR_999 (IP suspended after earlier breaches) is a reputation block: it alerts too.
+    expect(alerts.body.items.map((x: { id: string }) => x.id).sort()).toEqual(['spam_block:provider:t=collectif-a/google', 'spam_block:provider:t=collectif-a/microsoft', 'spam_block:provider:t=collectif-a/orange']);
     // Its quota list works although DSNs (sent as MAILER-DAEMON@relais.test) are part of its traffic.
     const quotas = await api(a.base, token, '/api/v1/quotas');
     expect(quotas.status).toBe(200);

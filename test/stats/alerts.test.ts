@@ -61,7 +61,7 @@ describe.each(STORE_KINDS)('alerts on recorded stats ($name)', (kind) => {
     rec.recordVerdict({ at: T0 + 1000, tenant: 'amap', sender: 'news@amap.fr', action: 'reject', reason: 'rate' });
     rec.recordVerdict({ at: T0 + 2000, tenant: 'amap', sender: 'news@amap.fr', action: 'reject', reason: 'rate' });
     // ruche: Gmail says likely spam (deferred).
-    rec.recordAttempt(a({ sender: 'carol@la-ruche.org', outcome: 'deferred', reason: 'spam_block' }));
+    rec.recordAttempt(a({ sender: 'carol@la-ruche.org', outcome: 'deferred', reason: 'spam_content' }));
     await rec.close();
     const config = parseAlertsConfig({ policy_rejects: { min_count: 2 } });
     alerts = createStatsAlerts({ store, queries: createStatsQueries({ store, providers: loadProviders() }), config, log });

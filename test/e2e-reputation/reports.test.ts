@@ -126,6 +126,11 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const list = (await api(relay, 'GET', '/dmarc/domains')).json.items.map((i: any) => i.domain);
     expect(list).toEqual(['autre.example', 'laruche.example']);
     expect((await api(relay, 'GET', '/dmarc/domains/inconnu.example')).status).toBe(404);
+    // Upper-case and Unicode (IDN) names are the same domains: reports are kept under the ASCII form.
+    expect((await api(relay, 'GET', '/dmarc/domains/LaRuche.Example')).json.domain).toBe('laruche.example');
+    const idn = await api(relay, 'GET', `/dmarc/domains/${encodeURIComponent('inconnu-é.example')}`);
+    expect(idn.status, JSON.stringify(idn.json)).toBe(404);
+    expect(idn.json.message).toContain('xn--inconnu--i1a.example');
     const tooLong = await api(relay, 'GET', '/dmarc/domains?days=200');
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.message).toContain('querystring/days: at most 90 (stats.retention_days)');

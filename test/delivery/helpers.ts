@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { Envelope } from '../../relay/spool/envelope.js';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { Spool } from '../../relay/spool/spool.js';
 
 export const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -201,4 +202,26 @@ export function mimeParts(raw: Buffer): Array<{ type: string; body: string }> {
       const [head, ...rest] = p.replace(/^\r\n/, '').split('\r\n\r\n');
       return { type: /^Content-Type: ([^;\r\n]+)/im.exec(head!)![1]!.toLowerCase(), body: rest.join('\r\n\r\n') };
     });
+}
+
+/** A destination MX (dest.test, 127.0.0.4) and the senders' MX (sender.test, 127.0.0.5, where DSNs arrive) on one port, with the DNS that names them. */
+export interface DestAndSenders {
+  port: number;
+  dest: TestMx;
+  senders: TestMx;
+  dns: TestDnsServer;
+  close(): Promise<void>;
+}
+
+export async function startDestAndSenders(): Promise<DestAndSenders> {
+  const port = await freePort();
+  const dest = await startMx('127.0.0.4', port);
+  const senders = await startMx('127.0.0.5', port);
+  const dns = await startDnsServer({
+    'dest.test': { MX: [{ exchange: 'mx.dest.test', priority: 10 }] },
+    'mx.dest.test': { A: ['127.0.0.4'] },
+    'sender.test': { MX: [{ exchange: 'mx.sender.test', priority: 10 }] },
+    'mx.sender.test': { A: ['127.0.0.5'] },
+  });
+  return { port, dest, senders, dns, close: async () => void (await Promise.all([dest.close(), senders.close(), dns.close()])) };
 }

@@ -1,9 +1,10 @@
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDelivery, type AttemptEvent, type DeliveryOptions, type RecipientEvent } from '../../relay/delivery/index.js';
-import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
-import { enqueue, freePort, log, mimeParts, openSpool, sleep, startMx, type TestMx, waitFor } from './helpers.js';
+import type { TestDnsServer } from '../helpers/dns-server.js';
+import { enqueue, log, mimeParts, openSpool, sleep, type TestMx, waitFor, startDestAndSenders, type DestAndSenders } from './helpers.js';
 
+let world: DestAndSenders;
 let dns: TestDnsServer;
 let port: number;
 /** Destination of the test messages. */
@@ -12,20 +13,11 @@ let dest: TestMx;
 let senders: TestMx;
 
 beforeAll(async () => {
-  port = await freePort();
-  dest = await startMx('127.0.0.4', port);
-  senders = await startMx('127.0.0.5', port);
-  dns = await startDnsServer({
-    'dest.test': { MX: [{ exchange: 'mx.dest.test', priority: 10 }] },
-    'mx.dest.test': { A: ['127.0.0.4'] },
-    'sender.test': { MX: [{ exchange: 'mx.sender.test', priority: 10 }] },
-    'mx.sender.test': { A: ['127.0.0.5'] },
-  });
+  world = await startDestAndSenders();
+  ({ dns, port, dest, senders } = world);
 });
 
-afterAll(async () => {
-  await Promise.all([dest.close(), senders.close(), dns.close()]);
-});
+afterAll(() => world.close());
 
 async function setup(extra: DeliveryOptions = {}) {
   const ts = await openSpool();

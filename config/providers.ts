@@ -8,7 +8,7 @@
 import type { AutomationConfig } from '../relay/delivery/shaping-types.js';
 import { loadDataFile } from './data-file.js';
 import { parseAutomationDefaults, parseAutomationOverride } from './provider-automation.js';
-import { bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
+import { ConfigError, bool, duration, fail, inFile, list, mapping, num, oneOf, onlyKeys, optStr, posInt, regex, str, type Obj } from './validate.js';
 
 export interface ShapingPreset {
   maxConnections: number;
@@ -150,6 +150,16 @@ function catalogOf(doc: unknown): ProviderCatalog {
 /** Read and validate a providers file (defaults to config/providers.yaml of the repo). */
 export function loadProviders(path?: string): ProviderCatalog {
   return loadDataFile('providers.yaml', buildProviderCatalog, path);
+}
+
+/** Warm-up schedules name providers of the catalogue: a typo ("gmail" for "google") would leave that
+ * provider unwarmed without a word. Checked where both files are known (config check, start). */
+export function checkWarmupProviders(pools: Record<string, { warmup?: { providers?: string[] } }>, catalog: ProviderCatalog): void {
+  for (const [name, pool] of Object.entries(pools)) {
+    for (const id of pool.warmup?.providers ?? []) {
+      if (!catalog.get(id)) throw new ConfigError(`delivery.pools.${name}.warmup.providers`, `"${id}" is not a provider id of providers.yaml (${catalog.providers.map((p) => p.id).join(', ')})`);
+    }
+  }
 }
 
 /** The catalogue when none is configured: every destination is `other`, shaped by these defaults. */

@@ -135,7 +135,7 @@ export async function checkListmonk(conn: ListmonkConnection & { import_recipien
       ok = fromRole(p);
       how = superAdmin ? 'Super Admin role' : `role ${role?.name ?? '(unreadable)'}`;
     }
-    out.lines.push(ok ? pass(p.perm, `granted (${how})`) : fail(p.perm, `${p.perm} missing (${how})`, permissionFix(p.perm)));
+    out.lines.push(ok ? pass(p.perm, `${p.perm} granted (${how})`) : fail(p.perm, `${p.perm} missing (${how})`, permissionFix(p.perm)));
   }
 
   if (hook === 404) out.lines.push(fail('bounce-webhooks', 'POST /webhooks/bounce does not exist: bounce webhooks are off', WEBHOOKS_FIX));

@@ -116,11 +116,12 @@ export function createRedirector(o: RedirectorOptions): Redirector {
   const ttl = o.decisionTtlMs ?? 7 * 86_400_000;
 
   async function copyMessage(ref: MessageFileRef, id: string): Promise<string> {
-    await mkdir(dir, { recursive: true });
+    // A copy of someone's mail: private like the spool (0700/0600), also when dir is under tmpdir().
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     const target = join(dir, `${id}.eml`);
     const start = ref.offset ?? 0;
     // One byte past the cap so the draft builder can tell the message was cut.
-    await pipeline(createReadStream(ref.path, { start, end: start + DRAFT_MAX_BYTES }), createWriteStream(target));
+    await pipeline(createReadStream(ref.path, { start, end: start + DRAFT_MAX_BYTES }), createWriteStream(target, { mode: 0o600 }));
     return target;
   }
 

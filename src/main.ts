@@ -23,7 +23,7 @@ import { createStatsAlerts, type StatsAlerts } from './stats/alerts.js';
 import { parseAlertsConfig } from './stats/alerts-config.js';
 import { loadReplyClassifier } from '../config/classification.js';
 import { shapingAlerts } from './stats/shaping-alerts.js';
-import { loadProviders, type ProviderCatalog } from '../config/providers.js';
+import { checkWarmupProviders, loadProviders, type ProviderCatalog } from '../config/providers.js';
 import type { ReplyClassifier } from '../relay/delivery/classify.js';
 import { createStatsQueries, type StatsQueries } from './stats/queries.js';
 import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
@@ -78,6 +78,7 @@ type Cleanup = () => Promise<unknown> | unknown;
 export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean } = {}): Promise<Services> {
   // Data files are validated before anything listens: a bad file fails the start.
   const providers = loadProviders(config.delivery.providers_file);
+  checkWarmupProviders(config.delivery.pools, providers);
   const classifier = loadReplyClassifier(config.stats.classification_file);
   const alertsConfig = parseAlertsConfig(config.alerts);
   const policyConfig = resolvePolicyConfig(config.policies);

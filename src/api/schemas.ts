@@ -41,4 +41,6 @@ export const authErrors = { 400: errorSchema, 401: errorSchema, 403: errorSchema
 
 /** ?tenant=<id>: one tenant's view (a tenant token sees only its own). */
 export const tenantParam = { type: 'string', maxLength: 64 } as const;
+/** A domain in a path, ASCII or Unicode (IDN): routes compare its normalizeDomain form. */
+export const domainPattern = '^(?=.{1,253}$)[A-Za-z0-9\\u0080-\\uffff-]+(\\.[A-Za-z0-9\\u0080-\\uffff-]+)+$';
 export const tenantQuery = { type: 'object', properties: { tenant: tenantParam }, additionalProperties: false } as const;

@@ -60,7 +60,8 @@ export function registerReputation(program: Command): void {
       else {
         out(table(['NAME', 'LIST', 'STATUS', 'CODES', 'SINCE', 'DELISTING'], r.items.map((e) => [e.name, e.zone, e.status.toUpperCase(), e.codes.join(' '), e.since ?? '', e.status === 'listed' ? e.delist : '']), '(nothing to check: no public_ips, pools or tenant domains)'));
         const refused = r.items.filter((e) => e.status === 'refused').length;
-        out(`${r.listed} listed${refused ? `, ${refused} refused (public resolver or over quota: use a local resolver)` : ''}`);
+        const unanswered = r.items.filter((e) => e.status === 'error').length;
+        out(`${r.listed} listed${refused ? `, ${refused} refused (public resolver or over quota: use a local resolver)` : ''}${unanswered ? `, ${unanswered} unanswered (DNS error: not checked)` : ''}`);
       }
       return r.listed > 0 ? EXIT_FINDINGS_FAIL : 0;
     }),

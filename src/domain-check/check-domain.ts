@@ -22,7 +22,7 @@ export async function checkDomain(domainIn: string, opts: DomainCheckOptions): P
     opts.dmarcReports ? checkDmarcReports(dns, domain, opts.dmarcReports) : [],
     checkMx(dns.lookup, domain),
     checkMtaSts(dns, domain),
-    checkTlsRpt(dns, domain),
+    checkTlsRpt(dns, domain, opts.dmarcReports?.bounceDomain),
   ]);
   return [...dkim, spf, dmarc, ...reports, mx, mtaSts, tlsRpt];
 }

@@ -24,8 +24,10 @@ export async function checkMtaSts(dns: CheckDns, domain: string): Promise<Findin
   };
 }
 
-export async function checkTlsRpt(dns: CheckDns, domain: string): Promise<Finding> {
+/** bounceDomain: set when Relais takes TLS reports (at tlsrpt@ that domain), so rua= should point there. */
+export async function checkTlsRpt(dns: CheckDns, domain: string, bounceDomain?: string): Promise<Finding> {
   const name = `_smtp._tls.${domain}`;
+  const rua = bounceDomain ? `tlsrpt@${bounceDomain}` : `tls-rpt@${domain}`;
   let recs: string[];
   try {
     recs = (await dns.txt(name)).filter((r) => /^v=TLSRPTv1\s*;/i.test(r.trim()));
@@ -38,8 +40,8 @@ export async function checkTlsRpt(dns: CheckDns, domain: string): Promise<Findin
     status: 'warn',
     detail: recs.length ? `${name}: invalid or multiple records: ${recs.join(' | ')}` : `${name}: no TLS-RPT record.`,
     fix: {
-      fr: `Optionnel : publiez ${name} TXT "v=TLSRPTv1; rua=mailto:tls-rpt@${domain}" pour recevoir les rapports d'échec TLS.`,
-      en: `Optional: publish ${name} TXT "v=TLSRPTv1; rua=mailto:tls-rpt@${domain}" to receive TLS failure reports.`,
+      fr: `Optionnel : publiez ${name} TXT "v=TLSRPTv1; rua=mailto:${rua}" pour recevoir les rapports d'échec TLS${bounceDomain ? ' (Relais les lit)' : ''}.`,
+      en: `Optional: publish ${name} TXT "v=TLSRPTv1; rua=mailto:${rua}" to receive TLS failure reports${bounceDomain ? ' (Relais reads them)' : ''}.`,
     },
   };
 }

@@ -21,5 +21,7 @@ function toAsciiDomain(domain: string): string | null {
   if (!d || d.startsWith('[')) return null; // address literals never belong to a tenant
   const ascii = domainToASCII(d.toLowerCase());
   if (!ascii || !ascii.includes('.') || /[^a-z0-9.-]/.test(ascii)) return null;
+  // domainToASCII keeps empty and over-long labels ("a..b"); RFC 1035 §2.3.4: 1–63 bytes per label, 253 in all.
+  if (ascii.length > 253 || ascii.split('.').some((l) => l.length === 0 || l.length > 63)) return null;
   return ascii;
 }

@@ -145,4 +145,16 @@ describe('relais admin commands, no relay running', () => {
     expect(expectOneLineError(y)).toMatch(/queue\.retry_frist: unknown key/);
     expect(await ok(['config', 'check'], env)).toMatch(/configuration OK/);
   });
+
+  it('a warm-up naming no provider of providers.yaml is refused (config check, and start or any command that opens the services), not silently ignored', async () => {
+    const d = tempDir('relais-cli-warmup-');
+    const pool = (providers: string) => `data_dir: ${join(d, 'data')}\ndelivery:\n  pools:\n    neuve:\n      local_addresses: [127.0.0.1]\n      warmup: { start: 2026-12-01, providers: [${providers}] }\n`;
+    const bad = writeYaml(d, pool('google, gmail'));
+    for (const args of [['config', 'check'], ['tenant', 'list']]) {
+      const r = await relais([...args, '--config', bad], {});
+      expect(r.code, args.join(' ')).toBe(78);
+      expect(expectOneLineError(r)).toMatch(/^relais: configuration error: delivery\.pools\.neuve\.warmup\.providers: "gmail" is not a provider id of providers\.yaml \(.*google/);
+    }
+    expect(await ok(['config', 'check', '--config', writeYaml(d, pool('google, microsoft'))], {})).toMatch(/configuration OK/);
+  });
 });

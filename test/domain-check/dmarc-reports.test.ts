@@ -54,5 +54,7 @@ describe('domain check: DMARC reports advice', () => {
   it('suggests the bounce domain in rua= when there is no DMARC record', async () => {
     const f = await checkDomain('nodmarc.example', { servers: [dns.server], publicIps: [], timeoutMs: 1000, dmarcReports: { bounceDomain: BOUNCE } });
     expect(f.find((x) => x.check === 'dmarc')!.fix!.en).toContain(`rua=mailto:dmarc@${BOUNCE}`);
+    // TLS reports too go where Relais reads them (tlsrpt@<bounce domain>), not to an address of the domain.
+    expect(f.find((x) => x.check === 'tls-rpt')!.fix!.en).toContain(`"v=TLSRPTv1; rua=mailto:tlsrpt@${BOUNCE}"`);
   });
 });

@@ -56,6 +56,7 @@ describe('DMARC and TLS reports on the inbound listener', () => {
       [`10.100.51.198.zen.spamhaus.org`]: { A: ['127.0.0.2'], TXT: ['Listed by SBL, see https://check.spamhaus.org/'] },
       [`11.100.51.198.zen.spamhaus.org`]: { A: ['127.255.255.254'] },
       ['laruche.example.dbl.spamhaus.org']: { A: ['127.0.1.2'] },
+      [`10.100.51.198.b.barracudacentral.org`]: { servfail: true },
     });
     const yaml = [
       `public_ips: [${RELAIS_IP}, ${RELAIS_IP2}]`,
@@ -126,6 +127,11 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const list = (await api(relay, 'GET', '/dmarc/domains')).json.items.map((i: any) => i.domain);
     expect(list).toEqual(['autre.example', 'laruche.example']);
     expect((await api(relay, 'GET', '/dmarc/domains/inconnu.example')).status).toBe(404);
+    // Upper-case and Unicode (IDN) names are the same domains: reports are kept under the ASCII form.
+    expect((await api(relay, 'GET', '/dmarc/domains/LaRuche.Example')).json.domain).toBe('laruche.example');
+    const idn = await api(relay, 'GET', `/dmarc/domains/${encodeURIComponent('inconnu-é.example')}`);
+    expect(idn.status, JSON.stringify(idn.json)).toBe(404);
+    expect(idn.json.message).toContain('xn--inconnu--i1a.example');
     const tooLong = await api(relay, 'GET', '/dmarc/domains?days=200');
     expect(tooLong.status).toBe(400);
     expect(tooLong.json.message).toContain('querystring/days: at most 90 (stats.retention_days)');
@@ -214,7 +220,8 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     const cli = await relais(['dnsbl', 'check'], { RELAIS_DATA_DIR: relay.dataDir, RELAIS_API_TOKEN: ADMIN_TOKEN });
     expect(cli.code, cli.stderr).toBe(2);
     expect(cli.stdout).toMatch(/198\.51\.100\.10\s+zen\.spamhaus\.org\s+LISTED\s+127\.0\.0\.2/);
-    expect(cli.stdout).toMatch(/2 listed, 1 refused/);
+    expect(cli.stdout).toMatch(/198\.51\.100\.10\s+b\.barracudacentral\.org\s+ERROR/);
+    expect(cli.stdout).toMatch(/2 listed, 1 refused .*, 1 unanswered \(DNS error: not checked\)/);
     delete dns.zones['10.100.51.198.zen.spamhaus.org'];
     const after = await api(relay, 'GET', '/dnsbl?refresh=true');
     expect(after.json.items.find((e: any) => e.zone === 'zen.spamhaus.org' && e.name === RELAIS_IP)).toMatchObject({ status: 'clear', listed: false });

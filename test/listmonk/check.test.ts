@@ -20,6 +20,7 @@ describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('relais listmonk check 
     expect(r.version).toBe(`${version}.0`);
     expect(r.lines.filter((l) => l.status === 'fail')).toEqual([]);
     expect(r.lines.map((l) => l.check)).toEqual(['reach', 'version', ...role(version), 'bounce-webhooks']);
+    for (const perm of role(version)) expect(r.lines.find((l) => l.check === perm)?.detail).toMatch(new RegExp(`^${perm} granted \\(`));
     expect([lm.lists, lm.campaigns, lm.media, lm.subscribers, lm.bounces]).toEqual([[], [], [], [], []]);
   });
 

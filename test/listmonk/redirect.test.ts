@@ -1,4 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRedirector, type Redirector, type RedirectRequest } from '../../listmonk-bridge/redirect.js';
 import type { Store } from '../../src/store/types.js';
 import { startFakeListmonk, type FakeListmonk, type ListmonkVersion } from './listmonk-server.js';
@@ -11,6 +13,7 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
   let store: Store;
   let r: Redirector;
   let log: ReturnType<typeof testLogger>;
+  let dataDir: string;
 
   const tenant = (extra: Record<string, unknown> = {}) => ({
     id: 'laruche',
@@ -21,7 +24,8 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     lm = await startFakeListmonk();
     store = await openTestStore(kind);
     log = testLogger();
-    r = createRedirector({ store, log, dataDir: await tempDir(), client: { backoffMs: 1, retries: 1, timeoutMs: 2000 }, retry: { backoffMs: 20, maxBackoffMs: 100 }, pollMs: 20 });
+    dataDir = join(await tempDir(), 'listmonk');
+    r = createRedirector({ store, log, dataDir, client: { backoffMs: 1, retries: 1, timeoutMs: 2000 }, retry: { backoffMs: 20, maxBackoffMs: 100 }, pollMs: 20 });
   });
   afterEach(async () => {
     await r.worker.stop();
@@ -43,6 +47,12 @@ describe.each<StoreKind>(['redis', 'embedded'])('redirect to Listmonk (%s store)
     expect(en).toBe('Not sent: 312 recipients is a bulk mailing. A draft is waiting for you in Listmonk: https://listes.laruche.example/admin/campaigns');
     expect(v.smtp.text).toBe(`${fr} / ${en}`);
     expect(v.smtp.text).not.toContain(lm.token);
+  });
+
+  it('keeps its copy of the message private like the rest of the data dir (0700 directory, 0600 file)', async () => {
+    const v = await r.redirect(await request());
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dataDir, `${v.draft.jobId}.eml`))).mode & 0o777).toBe(0o600);
   });
 
   it('decides once per sender + Message-ID: 3 split transactions, 1 draft, 1 list', async () => {

@@ -104,5 +104,9 @@ describe('address parsing', () => {
     expect(normalizeDomain('bücher.example')).toBe('xn--bcher-kva.example');
     expect(normalizeDomain('[1.2.3.4]')).toBeNull();
     expect(normalizeDomain('nodot')).toBeNull();
+    expect(normalizeDomain('a..example')).toBeNull();
+    expect(normalizeDomain('.example.org')).toBeNull();
+    expect(normalizeDomain(`${'x'.repeat(64)}.example`)).toBeNull();
+    expect(normalizeDomain(`${'x'.repeat(63)}.example`)).toBe(`${'x'.repeat(63)}.example`);
   });
 });

@@ -9,7 +9,7 @@ import { checkDomain } from '../../domain-check/index.js';
 import type { Store } from '../../store/types.js';
 import type { TenantDirectory } from '../../tenants/directory.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
-import { addSchemas, authErrors, listOf, okSchema, ref, shared, tenantQuery } from '../schemas.js';
+import { addSchemas, authErrors, domainPattern, listOf, okSchema, ref, shared, tenantQuery } from '../schemas.js';
 
 export interface DkimRouteDeps {
   store: Store;
@@ -22,7 +22,6 @@ export interface DkimRouteDeps {
   dmarcAdvice?(domain: string): Promise<DmarcReportsAdvice | undefined>;
 }
 
-const domainPattern = '^(?=.{1,253}$)[A-Za-z0-9\\u0080-\\uffff-]+(\\.[A-Za-z0-9\\u0080-\\uffff-]+)+$';
 const domainParams = { type: 'object', properties: { domain: { type: 'string', pattern: domainPattern } }, required: ['domain'] } as const;
 const keyParams = { type: 'object', properties: { domain: { type: 'string', pattern: domainPattern }, selector: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' } }, required: ['domain', 'selector'] } as const;
 

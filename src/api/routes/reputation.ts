@@ -6,7 +6,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Reputation } from '../../wiring/reputation.js';
 import { HttpError, tenantFilter } from '../auth.js';
-import { authErrors, listOf } from '../schemas.js';
+import { authErrors, domainPattern, listOf } from '../schemas.js';
+import { normalizeDomain } from '../../util/domain.js';
 
 const tally = { type: 'object', properties: { messages: { type: 'integer' }, aligned: { type: 'integer' }, share: { type: ['number', 'null'] } } } as const;
 const others = { type: 'object', properties: { ...tally.properties, sources: { type: 'integer' } } } as const;
@@ -99,14 +100,16 @@ export const reputationRoutes: FastifyPluginAsync<{ reputation: Reputation; rete
       schema: {
         tags: ['dmarc'],
         summary: 'One domain’s DMARC reports by source (labelled relais, mailcow, elsewhere), by reporter and by day, and its TLS reports',
-        params: { type: 'object', properties: { domain: { type: 'string', maxLength: 253, pattern: '^[A-Za-z0-9.-]+$' } }, required: ['domain'] },
+        params: { type: 'object', properties: { domain: { type: 'string', pattern: domainPattern } }, required: ['domain'] },
         querystring: daysQs,
         response: { 200: domainView, ...authErrors },
       },
     },
     async (req) => {
       checkDays(req.query.days);
-      const domain = req.params.domain.toLowerCase();
+      // Reports are stored under the ASCII form (xn--…): a Unicode or upper-case name finds them too.
+      const domain = normalizeDomain(req.params.domain);
+      if (domain === null) throw new HttpError(400, `params/domain : « ${req.params.domain} » n’est pas un domaine / params/domain: "${req.params.domain}" is not a domain`);
       const tenant = await r.tenantOf(domain);
       if (!tenant || !(await visible(tenantFilter(req))(domain))) throw new HttpError(404, `Aucun rapport DMARC pour ${domain} / No DMARC reports for ${domain}`);
       return { ...(await r.dmarc.domainView(domain, { days: req.query.days })), tenant };

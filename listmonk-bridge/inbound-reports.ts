@@ -67,8 +67,12 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
   const domain = d.bounceDomain.toLowerCase();
   const log = d.log.child({ component: 'inbound-reports' });
   const refOf = (address: string) => parseReturnPath(address, domain);
-  // The local part "postmaster" is case-insensitive (RFC 5321 §4.5.1).
-  const isPostmaster = (address: string) => !!d.postmasterForward && address.toLowerCase() === `postmaster@${domain}`;
+  // The local part "postmaster" is case-insensitive, and "RCPT TO:<Postmaster>" without a domain
+  // must be accepted too (RFC 5321 §4.5.1).
+  const isPostmaster = (address: string) => {
+    const a = address.toLowerCase();
+    return !!d.postmasterForward && (a === 'postmaster' || a === `postmaster@${domain}`);
+  };
 
   return {
     recipientKind(address) {

@@ -183,9 +183,10 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         const client = sessionClient(session, l);
         if (!client) return cb(REPLIES.authRequired());
         if (session.envelope.rcptTo.length >= options.limits.maxRecipients) return cb(REPLIES.tooManyRecipients(options.limits.maxRecipients));
-        const bad = checkAddress(address.address, 'recipient');
-        if (bad) return cb(bad);
         const kind = hooks.reportRecipient?.(address.address) ?? null;
+        // An MX takes "RCPT TO:<Postmaster>" without a domain (RFC 5321 §4.5.1): the report taker knows it.
+        const bad = client.anonymous && kind === 'postmaster' ? null : checkAddress(address.address, 'recipient');
+        if (bad) return cb(bad);
         if (client.anonymous) {
           if (kind === 'report' || kind === 'postmaster') return cb();
           if (kind === 'unknown') return cb(REPLIES.unknownRecipient());

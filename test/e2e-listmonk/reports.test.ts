@@ -85,6 +85,8 @@ describe('bounce and complaint feedback to Listmonk', () => {
     expect(relayed.code).toBe(554);
     expect(relayed.text).toMatch(/^5\.7\.1 .*Relay access denied/);
     expect((await c.command(`RCPT TO:<postmaster@${BOUNCE_DOMAIN}>`)).code).toBe(250); // RFC 5321 §4.5.1
+    expect((await c.command('RCPT TO:<Postmaster>')).code).toBe(250); // the same, without a domain
+    expect((await c.command('RCPT TO:<abuse>')).code).toBeGreaterThanOrEqual(500); // other bare local parts stay refused
     expect((await c.command(`RCPT TO:<inconnu@${BOUNCE_DOMAIN}>`)).text).toMatch(/^5\.1\.1 /);
     expect((await c.command(`RCPT TO:<bounces+abc@laruche.example>`)).code).toBe(554);
     expect((await c.command(`RCPT TO:<bounces+abc@${BOUNCE_DOMAIN}>`)).code).toBe(250);
@@ -223,5 +225,12 @@ describe('bounce and complaint feedback to Listmonk', () => {
     const m = await waitUntil(() => mx.received.find((x) => x.to.includes(POSTMASTER)), 'the forwarded postmaster mail');
     expect(m.to).toEqual([POSTMASTER]);
     expect(m.from).toBe('jeanne@remote.example');
+    // "RCPT TO:<Postmaster>" without a domain reaches the same person (RFC 5321 §4.5.1).
+    const c2 = await dialogue(inboundPort);
+    const bare = await transaction(c2, 'paul@remote.example', ['Postmaster'], msg.replace('pm-1@', 'pm-2@'));
+    c2.close();
+    expect(bare.final?.code, bare.final?.text).toBe(250);
+    const m2 = await waitUntil(() => mx.received.find((x) => x.from === 'paul@remote.example'), 'the forwarded bare Postmaster mail');
+    expect(m2.to).toEqual([POSTMASTER]);
   });
 });

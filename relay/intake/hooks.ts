@@ -53,6 +53,8 @@ export interface ReportTaker {
   isReport(recipients: string[]): boolean;
   /** Reads the spooled report and answers: 250 (consumed), 4xx or 5xx. */
   handle(ctx: DataContext): Promise<Decision>;
+  /** Which of several takers reads this address (undefined: none); one message goes to one taker. */
+  takerOf?(address: string): number | undefined;
 }
 
 export interface IntakeHooks {
@@ -63,4 +65,6 @@ export interface IntakeHooks {
   decide(ctx: DataContext): Promise<Decision>;
   /** Set when Relais takes inbound reports (a bounce domain is configured). */
   reportRecipient?(address: string): ReportRecipient;
+  /** Which report taker reads this address, when there are several (see ReportTaker.takerOf). */
+  reportTaker?(address: string): number | undefined;
 }

@@ -187,6 +187,10 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         // An MX takes "RCPT TO:<Postmaster>" without a domain (RFC 5321 §4.5.1): the report taker knows it.
         const bad = client.anonymous && kind === 'postmaster' ? null : checkAddress(address.address, 'recipient');
         if (bad) return cb(bad);
+        // Reports for two different takers (e.g. a DMARC report and a VERP bounce) cannot share one
+        // message: the second recipient waits for its own transaction, as RFC 5321 §3.3 allows.
+        const taker = (kind === 'report' || kind === 'postmaster') && hooks.reportTaker ? hooks.reportTaker(address.address) : undefined;
+        if (taker !== undefined && session.envelope.rcptTo.some((r) => (hooks.reportTaker!(r.address) ?? taker) !== taker)) return cb(REPLIES.otherTaker());
         if (client.anonymous) {
           if (kind === 'report' || kind === 'postmaster') return cb();
           if (kind === 'unknown') return cb(REPLIES.unknownRecipient());

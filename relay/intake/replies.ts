@@ -21,6 +21,7 @@ export const REPLIES = {
   authTooManyOnConnection: () => smtpError(421, '4.7.0', 'Trop d’échecs d’authentification, connexion fermée / Too many authentication failures, closing connection'),
   authUserLocked: () => smtpError(454, '4.7.0', 'Authentification de cet utilisateur suspendue depuis cette adresse, réessayez plus tard / Authentication for this user temporarily refused from this address, try again later'),
   encryptionRequired: () => smtpError(538, '5.7.11', 'Chiffrement requis avant AUTH : utilisez STARTTLS / Encryption required for requested authentication mechanism'),
+  otherTaker: () => smtpError(452, '4.5.3', 'Destinataire à envoyer dans un message séparé, réessayez / Recipient must go in a separate message, try again'),
   tooManyRecipients: (max: number) => smtpError(452, '4.5.3', `Trop de destinataires (maximum ${max} par message) / Too many recipients (at most ${max} per message)`),
   tooBig: (max: number) => smtpError(552, '5.3.4', `Message trop volumineux (maximum ${max} octets) / Message size exceeds fixed limit of ${max} bytes`),
   headerTooBig: (max: number) => smtpError(552, '5.3.4', `En-têtes trop volumineux (maximum ${max} octets) / Header section exceeds fixed limit of ${max} bytes`),

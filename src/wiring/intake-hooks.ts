@@ -63,6 +63,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
     createObserver: () => new DkimBodyHasher({ canonicalizations: ['relaxed'] }),
     fingerprint: (client) => d.policy.usesFingerprint(client),
     reportRecipient: d.reports ? (address) => d.reports!.recipientKind(address) : undefined,
+    reportTaker: d.reports?.takerOf ? (address) => d.reports!.takerOf!(address) : undefined,
     decide,
   };
 }

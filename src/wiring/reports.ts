@@ -11,6 +11,13 @@ export function combineReports(parts: ReportTaker[]): ReportTaker {
       return (['report', 'postmaster', 'unknown'] as const).find((k) => kinds.includes(k)) ?? null;
     },
     isReport: (recipients) => owner(recipients) !== undefined,
+    takerOf(address) {
+      const i = parts.findIndex((p) => {
+        const k = p.recipientKind(address);
+        return k === 'report' || k === 'postmaster';
+      });
+      return i < 0 ? undefined : i;
+    },
     handle: (ctx) => owner(ctx.facts.recipients)!.handle(ctx),
   };
 }

@@ -162,6 +162,19 @@ describe('DMARC and TLS reports on the inbound listener', () => {
     await c.command('QUIT').catch(() => undefined);
   });
 
+  it('takes a report and postmaster@ in separate messages: the second taker\'s recipient waits (452 4.5.3)', async () => {
+    const c = await dialogue(inbound);
+    c.send(`MAIL FROM:<>\r\nRCPT TO:<${DMARC}>\r\nRCPT TO:<postmaster@${BOUNCE_DOMAIN}>\r\nRCPT TO:<tlsrpt@${BOUNCE_DOMAIN}>\r\n`);
+    expect((await c.reply()).code).toBe(250);
+    expect((await c.reply()).code).toBe(250);
+    const other = await c.reply();
+    expect(other.code).toBe(452);
+    expect(other.text).toMatch(/^4\.5\.3 .*message séparé.* \/ .*separate message/);
+    // Same taker (DMARC and TLS reports are both read by the report intake): accepted together.
+    expect((await c.reply()).code).toBe(250);
+    await c.command('QUIT').catch(() => undefined);
+  });
+
   it('stores TLS reports (RFC 8460) sent to tlsrpt@', async () => {
     const r = await send(`tlsrpt@${BOUNCE_DOMAIN}`, tlsReportMail({ domain: 'laruche.example', reportId: `${isoDay}T00:00:00Z_laruche.example`, begin: BEGIN, ok: 500, failed: 4, to: `tlsrpt@${BOUNCE_DOMAIN}` }), 'noreply-smtp-tls-reporting@google.com');
     expect(r.final?.code, r.final?.text).toBe(250);

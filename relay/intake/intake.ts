@@ -190,7 +190,10 @@ export function createIntake(deps: { options: IntakeOptions; spool: Spool; clien
         // Reports for two different takers (e.g. a DMARC report and a VERP bounce) cannot share one
         // message: the second recipient waits for its own transaction, as RFC 5321 §3.3 allows.
         const taker = (kind === 'report' || kind === 'postmaster') && hooks.reportTaker ? hooks.reportTaker(address.address) : undefined;
-        if (taker !== undefined && session.envelope.rcptTo.some((r) => (hooks.reportTaker!(r.address) ?? taker) !== taker)) return cb(REPLIES.otherTaker());
+        // Every report recipient accepted so far shares the first one's taker: comparing with it
+        // alone keeps RCPT constant-time (a remote MTA may send up to smtp.max_recipients).
+        const first = session.envelope.rcptTo[0];
+        if (taker !== undefined && first && (hooks.reportTaker!(first.address) ?? taker) !== taker) return cb(REPLIES.otherTaker());
         if (client.anonymous) {
           if (kind === 'report' || kind === 'postmaster') return cb();
           if (kind === 'unknown') return cb(REPLIES.unknownRecipient());

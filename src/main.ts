@@ -5,12 +5,11 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Delivery } from '../relay/delivery/index.js';
 import { watchKeyChanges } from '../relay/dkim/index.js';
 import { AuthGuard } from '../relay/intake/auth-guard.js';
 import { createIntake, type Intake } from '../relay/intake/intake.js';
 import { loadTlsMaterial } from '../relay/intake/tls.js';
-import { Spool } from '../relay/spool/spool.js';
+import { Spool, type SpoolApi } from '../relay/spool/spool.js';
 import { buildApiRoutes } from './api/routes/index.js';
 import { buildApi } from './api/server.js';
 import { ensureFirstAdminToken } from './api/tokens.js';
@@ -30,7 +29,8 @@ import { createStatsRecorder, type StatsRecorder } from './stats/recorder.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 import { TenantDirectory } from './tenants/directory.js';
-import { adminBounce, buildDelivery, combineObservers, statsObserver } from './wiring/delivery.js';
+import { adminBounce, combineObservers, statsObserver } from './wiring/delivery.js';
+import { startDeliveryThread, type DeliveryControl } from './wiring/delivery-worker.js';
 import { createInboundReports } from '../listmonk-bridge/index.js';
 import { createDmarcReports } from '../relay/reports/inbound.js';
 import { combineReports } from './wiring/reports.js';
@@ -44,7 +44,7 @@ export interface Services {
   config: RelaisConfig;
   log: Logger;
   store: Store;
-  spool: Spool;
+  spool: SpoolApi;
   tenants: TenantDirectory;
   policy: PolicyService;
   providers: ProviderCatalog;
@@ -62,7 +62,7 @@ export interface Services {
 export interface Relais extends Services {
   intake: Intake;
   api: FastifyInstance;
-  delivery: Delivery;
+  delivery: DeliveryControl;
   /** Re-reads the YAML file; a bad file is refused (logged) and the old config kept. */
   reload(): boolean;
   stop(): Promise<void>;
@@ -75,7 +75,7 @@ type Cleanup = () => Promise<unknown> | unknown;
  * `lazyStore`: start even when Redis is down (mail is tempfailed until it is back); the CLI's
  * offline mode leaves it off and fails fast instead.
  */
-export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean } = {}): Promise<Services> {
+export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean; spool?: SpoolApi & { close(): Promise<void> } } = {}): Promise<Services> {
   // Data files are validated before anything listens: a bad file fails the start.
   const providers = loadProviders(config.delivery.providers_file);
   checkWarmupProviders(config.delivery.pools, providers);
@@ -85,7 +85,7 @@ export async function openServices(config: RelaisConfig, log: Logger, cleanups: 
   const store = await openStore({ redisUrl: config.store.redis_url, dataDir: config.data_dir, prefix: config.store.prefix, lazy: opts.lazyStore });
   if (opts.lazyStore) await store.ping().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'store unreachable at start: mail is tempfailed until it is back'));
   cleanups.push(() => store.close());
-  const spool = await Spool.open({ dir: join(config.data_dir, 'spool'), log });
+  const spool = opts.spool ?? (await Spool.open({ dir: join(config.data_dir, 'spool'), log }));
   cleanups.push(() => spool.close());
   const tenants = await TenantDirectory.create({
     store,
@@ -115,7 +115,10 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     let intakeRef: Intake | undefined;
     const spoolCounts = { fn: (): Record<string, number> => ({}) };
     const metrics = new Metrics({ queueCounts: () => spoolCounts.fn(), smtpSessions: () => intakeRef?.sessions() ?? 0, smtpTransactions: () => intakeRef?.activeTransactions() ?? 0 });
-    const s = await openServices(config, log, cleanups, { metrics, lazyStore: true });
+    // The delivery thread owns the queue: it recovers the spool before anything is accepted.
+    const thread = await startDeliveryThread(config, log);
+    cleanups.push(() => thread.close());
+    const s = await openServices(config, log, cleanups, { metrics, lazyStore: true, spool: thread.spool });
     const { store, spool, tenants } = s;
     spoolCounts.fn = () => spool.counts();
     spool.on('queued', () => metrics.accepted.inc());
@@ -129,14 +132,8 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
     const { classifier } = s;
     const blocklist = shapingAlerts(store, config.hostname, log);
     s.alerts.addSource(blocklist.list);
-    const delivery = buildDelivery({
-      config,
-      spool,
-      log,
-      providers: s.providers,
-      classifier,
-      observer: combineObservers([statsObserver({ providers: s.providers, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]),
-    });
+    thread.setObserver(combineObservers([statsObserver({ providers: s.providers, recorder: s.recorder, metrics }), s.listmonk.observer, { onShaping: blocklist.onShaping }]));
+    const delivery = thread.delivery;
 
     const clients = new ClientDirectory(tenants);
     const insecureNets = toNets(config.smtp.insecure_auth_networks);
@@ -211,7 +208,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       log,
       envAdminToken: config.api.admin_token,
       rateLimitPerMinute: config.api.rate_limit_per_minute,
-      ...buildApiRoutes({ ...s, retryNow: (id) => delivery.retryNow(id), delivery }),
+      ...buildApiRoutes({ ...s, delivery }),
     });
     cleanups.push(() => api.close());
 

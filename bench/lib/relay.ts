@@ -40,7 +40,9 @@ export interface BenchRelayOptions {
 export async function startBenchRelay(env: Record<string, string> = {}, opts: BenchRelayOptions = {}): Promise<BenchRelay> {
   const root = mkdtempSync(join(tmpdir(), 'relais-bench-'));
   const dataDir = join(root, 'data');
-  const child = spawn(process.execPath, [CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
+  // BENCH_RELAY_NODE_ARGS: Node options for the relay alone (profiling: "--cpu-prof --cpu-prof-dir=DIR").
+  const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
     env: {
       ...(process.env as Record<string, string>),
       RELAIS_DATA_DIR: dataDir,

@@ -3,7 +3,7 @@
  * kind 'dsn' (so it is never bounced itself). The original headers are streamed from the body.
  */
 import type { Envelope } from '../spool/envelope.js';
-import type { Spool } from '../spool/spool.js';
+import type { SpoolApi } from '../spool/spool.js';
 import { buildDsn, type DsnAction, type DsnRecipient } from './dsn.js';
 import { readHeaderBlock } from './header-reader.js';
 
@@ -13,7 +13,7 @@ export function mayBounce(env: Envelope): boolean {
 }
 
 export interface QueueDsnInput {
-  spool: Spool;
+  spool: SpoolApi;
   env: Envelope;
   action: DsnAction;
   recipients: DsnRecipient[];

@@ -4,7 +4,7 @@
  */
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
-import type { Spool } from '../spool/spool.js';
+import type { SpoolApi } from '../spool/spool.js';
 import { checkAddress } from './address.js';
 import type { AuthGuard } from './auth-guard.js';
 import { createAuthHandler, type AuthResult } from './auth.js';
@@ -71,7 +71,7 @@ export interface Intake {
 /** An unknown client of an inbound listener (a remote MTA returning a DSN or a complaint). */
 const INBOUND_CLIENT: SessionClient = { name: 'inbound', tenants: [], newsletter: false, allowNullSender: true, trusted: false, authenticated: false, anonymous: true };
 
-export function createIntake(deps: { options: IntakeOptions; spool: Spool; clients: ClientLookup; hooks: IntakeHooks; log: Logger }): Intake {
+export function createIntake(deps: { options: IntakeOptions; spool: SpoolApi; clients: ClientLookup; hooks: IntakeHooks; log: Logger }): Intake {
   applySmtpServerPatches();
   setGreetingDelay(deps.options.greetingDelayMs);
   const { options, spool, clients, log } = deps;

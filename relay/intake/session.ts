@@ -8,7 +8,7 @@ import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 import type { Envelope } from '../spool/envelope.js';
-import { SpoolError, type Spool } from '../spool/spool.js';
+import { SpoolError, type SpoolApi } from '../spool/spool.js';
 import { BodyFingerprint } from './body-fingerprint.js';
 import { chain } from './chain.js';
 import { DataGuard } from './data-guard.js';
@@ -67,7 +67,7 @@ export async function receiveData(args: {
   stream: Readable & { sizeExceeded?: boolean };
   session: SMTPServerSession;
   client: SessionClient;
-  spool: Spool;
+  spool: SpoolApi;
   hooks: IntakeHooks;
   limits: IntakeLimits;
   log: Logger;

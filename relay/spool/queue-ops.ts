@@ -5,7 +5,7 @@
  */
 import type { Envelope, QueueState } from './envelope.js';
 import { pendingRecipients } from './envelope.js';
-import type { Spool } from './spool.js';
+import type { SpoolApi } from './spool.js';
 
 export interface QueueFilter {
   state?: QueueState;
@@ -15,7 +15,7 @@ export interface QueueFilter {
   tenant?: string;
 }
 
-export function filterQueue(spool: Spool, f: QueueFilter): Envelope[] {
+export function filterQueue(spool: SpoolApi, f: QueueFilter): Envelope[] {
   const s = f.sender?.toLowerCase();
   const r = f.recipient?.toLowerCase();
   const d = f.domain?.toLowerCase();
@@ -28,19 +28,19 @@ export function filterQueue(spool: Spool, f: QueueFilter): Envelope[] {
   );
 }
 
-export async function holdMessage(spool: Spool, env: Envelope, reason = 'held by an admin'): Promise<void> {
+export async function holdMessage(spool: SpoolApi, env: Envelope, reason = 'held by an admin'): Promise<void> {
   if (env.state === 'hold') return;
   env.holdReason = reason;
   await spool.update(env, 'hold');
 }
 
-export async function releaseMessage(spool: Spool, env: Envelope): Promise<void> {
+export async function releaseMessage(spool: SpoolApi, env: Envelope): Promise<void> {
   env.holdReason = undefined;
   env.nextAttemptAt = Date.now();
   await spool.update(env, 'active');
 }
 
-export async function retryNow(spool: Spool, env: Envelope): Promise<void> {
+export async function retryNow(spool: SpoolApi, env: Envelope): Promise<void> {
   if (env.state === 'hold') throw new Error('message is on hold: release it first');
   env.nextAttemptAt = Date.now();
   env.notBefore = undefined;
@@ -52,7 +52,7 @@ export async function retryNow(spool: Spool, env: Envelope): Promise<void> {
  * first (through `sendBounce`, which queues a DSN), so nothing disappears silently.
  */
 export async function deleteMessage(
-  spool: Spool,
+  spool: SpoolApi,
   env: Envelope,
   opts: { bounce: boolean; sendBounce?: (env: Envelope, reason: string) => Promise<void> },
 ): Promise<void> {

@@ -20,9 +20,9 @@ import type { Logger } from 'pino';
 import { BodyCache } from './body-cache.js';
 import { DirSyncer } from './dir-sync.js';
 import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
-import { newQueueId } from './queue-id.js';
-import { SpoolWriter } from './spool-writer.js';
-import { encodeTrailer, readTrailer } from './trailer.js';
+import { MessageFiles, SpoolError } from './message-files.js';
+import type { SpoolWriter } from './spool-writer.js';
+import { readTrailer } from './trailer.js';
 
 export interface SpoolOptions {
   dir: string;
@@ -31,29 +31,42 @@ export interface SpoolOptions {
   fsync?: boolean;
 }
 
-export class SpoolError extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'SpoolError';
-  }
-}
-
 export interface SpoolEvents {
   queued: [Envelope];
   changed: [Envelope, QueueState | null];
   removed: [string];
 }
 
-export class Spool extends EventEmitter<SpoolEvents> {
+/**
+ * What the intake, the admin operations and Relais's own messages (DSNs, notices) need of the
+ * queue: the spool itself, or, in the running relay, its client in the intake's thread while the
+ * delivery thread owns the queue (spool-client.ts).
+ */
+export interface SpoolApi extends EventEmitter<SpoolEvents> {
+  readonly root: string;
+  bodyPath(id: string): string;
+  createWriter(): Promise<SpoolWriter>;
+  commit(writer: SpoolWriter, env: Envelope): Promise<void>;
+  discard(writer: SpoolWriter): Promise<void>;
+  update(env: Envelope, state?: QueueState): Promise<boolean>;
+  remove(id: string): Promise<void>;
+  has(id: string): boolean;
+  get(id: string): Envelope | undefined;
+  list(state?: QueueState): Envelope[];
+  counts(): Record<QueueState, number>;
+  readonly size: number;
+  openBody(id: string, start?: number): Readable;
+}
+
+export { SpoolError };
+
+export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
   private readonly index = new Map<string, Envelope>();
   /** Small messages' bytes for their first delivery (the file stays the reference). */
   private readonly bodies = new BodyCache();
   private readonly syncer: DirSyncer;
   private readonly fsyncFiles: boolean;
+  private readonly files: MessageFiles;
   /** The last pending update/remove of each message: operations on one message run in order. */
   private readonly tails = new Map<string, Promise<unknown>>();
   readonly dirs: Record<'messages' | 'tmp' | QueueState, string>;
@@ -73,6 +86,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
       deferred: join(root, 'deferred'),
       hold: join(root, 'hold'),
     };
+    this.files = new MessageFiles(this.dirs.messages, this.syncer, fsync, log);
   }
 
   /** Opens (creating if needed) and recovers the spool. */
@@ -84,7 +98,7 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   bodyPath(id: string): string {
-    return join(this.dirs.messages, `${id}.eml`);
+    return this.files.path(id);
   }
 
   private envPath(state: QueueState, id: string): string {
@@ -97,19 +111,8 @@ export class Spool extends EventEmitter<SpoolEvents> {
   }
 
   /** Starts a new message: its body file, opened exclusively. */
-  async createWriter(): Promise<SpoolWriter> {
-    const id = newQueueId();
-    const path = this.bodyPath(id);
-    try {
-      const fh = await open(path, 'wx', 0o600);
-      const w = new SpoolWriter(id, path, fh);
-      // The new directory entry is flushed while DATA streams in; commit waits for it.
-      w.entrySynced = this.syncer.sync(this.dirs.messages);
-      w.entrySynced.catch(() => undefined);
-      return w;
-    } catch (err) {
-      throw new SpoolError(`cannot create ${path}`, (err as NodeJS.ErrnoException).code, { cause: err });
-    }
+  createWriter(): Promise<SpoolWriter> {
+    return this.files.create();
   }
 
   /**
@@ -117,32 +120,19 @@ export class Spool extends EventEmitter<SpoolEvents> {
    * entries are on disk; after that the caller may answer 250.
    */
   async commit(writer: SpoolWriter, env: Envelope): Promise<void> {
-    try {
-      env.size = writer.length;
-      env.rev = 1;
-      const trailer = encodeTrailer(env);
-      await writer.finish(trailer);
-      if (writer.bytes !== env.size + trailer.length) throw Object.assign(new Error(`short write: ${writer.bytes} of ${env.size + trailer.length} bytes`), { code: 'ENOSPC' });
-      // The file's bytes are flushed; its directory entry was flushed while DATA came in. The
-      // trailer is the first envelope: no envelope file until the first state change.
-      await Promise.all([this.fsyncFiles ? writer.handle.datasync() : undefined, writer.entrySynced]);
-    } catch (err) {
-      await this.discard(writer);
-      throw new SpoolError('spool commit failed', (err as NodeJS.ErrnoException).code, { cause: err });
-    }
-    // Durable already: closing the descriptor need not delay the 250.
-    writer.handle.close().catch((err: unknown) => this.log.warn({ queueId: env.id, err: (err as Error).message }, 'spool: close failed'));
-    const body = writer.smallBody();
+    this.adopt(env, await this.files.commit(writer, env));
+  }
+
+  /** Queues a message already committed to disk (by this spool, or by a writer in another thread). */
+  adopt(env: Envelope, body?: Buffer): void {
     if (body) this.bodies.set(env.id, body);
     this.index.set(env.id, env);
     this.emit('queued', env);
   }
 
   /** Forgets a message that will not be accepted (rejected, aborted, error). */
-  async discard(writer: SpoolWriter): Promise<void> {
-    writer.destroy();
-    await writer.handle.close().catch(() => undefined);
-    await rm(writer.path, { force: true }).catch(() => undefined);
+  discard(writer: SpoolWriter): Promise<void> {
+    return this.files.discard(writer);
   }
 
   /** Runs `fn` after every earlier update/remove of this message, and before later ones. */
@@ -169,8 +159,14 @@ export class Spool extends EventEmitter<SpoolEvents> {
       const to = state ?? from;
       const next: Envelope = { ...env, state: to, rev: env.rev + 1 };
       const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
-      await this.writeDurable(tmp, next);
-      await rename(tmp, this.envPath(to, env.id));
+      try {
+        await this.writeDurable(tmp, next);
+        await rename(tmp, this.envPath(to, env.id));
+      } catch (err) {
+        // Disk full while writing: the old version stays the truth, nothing half-written is left.
+        await rm(tmp, { force: true }).catch(() => undefined);
+        throw err;
+      }
       const hadFile = env.rev > 1;
       if (to !== from && hadFile) await unlink(this.envPath(from, env.id)).catch(() => undefined);
       await Promise.all([this.syncer.sync(this.dirs[to]), to !== from && hadFile ? this.syncer.sync(this.dirs[from]) : undefined]);

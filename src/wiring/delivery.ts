@@ -9,7 +9,7 @@ import { queueDsn } from '../../relay/bounce/enqueue.js';
 import { createDelivery, type Delivery, type DeliveryObserver, type DeliveryOptions } from '../../relay/delivery/index.js';
 import { pendingRecipients, type Envelope } from '../../relay/spool/envelope.js';
 import { domainOf } from '../util/domain.js';
-import type { Spool } from '../../relay/spool/spool.js';
+import type { Spool, SpoolApi } from '../../relay/spool/spool.js';
 import type { RelaisConfig } from '../config/config.js';
 import type { Metrics } from '../metrics.js';
 import type { ProviderCatalog } from '../../config/providers.js';
@@ -83,13 +83,16 @@ export function statsObserver(deps: { providers: ProviderCatalog; recorder: Stat
   };
 }
 
+/** One observer calling each of `list`; only the events one of them observes are defined (the
+ * delivery thread forwards those alone). */
 export function combineObservers(list: DeliveryObserver[]): DeliveryObserver {
-  return {
-    onAttempt: (e) => list.forEach((o) => o.onAttempt?.(e)),
-    onDelivered: (e) => list.forEach((o) => o.onDelivered?.(e)),
-    onFinalBounce: (e) => list.forEach((o) => o.onFinalBounce?.(e)),
-    onShaping: (e) => list.forEach((o) => o.onShaping?.(e)),
-  };
+  const combined: DeliveryObserver = {};
+  const keys = ['onAttempt', 'onDelivered', 'onFinalBounce', 'onShaping'] as const;
+  for (const k of keys) {
+    const fns = list.map((o) => o[k]?.bind(o)).filter((f): f is NonNullable<typeof f> => !!f);
+    if (fns.length) combined[k] = ((e: never) => fns.forEach((f) => (f as (x: never) => void)(e))) as never;
+  }
+  return combined;
 }
 
 export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: Logger; providers: ProviderCatalog; classifier: ReplyClassifier; observer: DeliveryObserver }): Delivery {
@@ -104,7 +107,7 @@ export function buildDelivery(deps: { config: RelaisConfig; spool: Spool; log: L
 }
 
 /** Bounce for the admin "delete with bounce": a DSN for every recipient still pending. */
-export function adminBounce(spool: Spool, hostname: string) {
+export function adminBounce(spool: SpoolApi, hostname: string) {
   return async (env: Envelope, reason: string): Promise<void> => {
     await queueDsn({
       spool,

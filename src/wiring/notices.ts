@@ -5,9 +5,9 @@
  */
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Envelope } from '../../relay/spool/envelope.js';
-import type { Spool } from '../../relay/spool/spool.js';
+import type { SpoolApi } from '../../relay/spool/spool.js';
 
-export function createNoticeSender(spool: Spool, hostname: string) {
+export function createNoticeSender(spool: SpoolApi, hostname: string) {
   return async (to: string[], subject: string, text: string): Promise<string | null> => {
     const rcpts = [...new Set(to.map((t) => t.toLowerCase()).filter(Boolean))];
     if (!rcpts.length) return null;

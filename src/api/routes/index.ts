@@ -1,6 +1,5 @@
 /** Every route plugin of the admin API with its dependencies (used by the relay and the CLI). */
 import { join } from 'node:path';
-import type { Delivery } from '../../../relay/delivery/index.js';
 import type { Services } from '../../main.js';
 import { dashboardRoutes } from '../../dashboard/plugin.js';
 import type { ApiPlugin } from '../server.js';
@@ -10,7 +9,7 @@ import { healthRoutes } from './health.js';
 import { listmonkRoutes } from './listmonk.js';
 import { queueRoutes } from './queue.js';
 import { quotaRoutes } from './quotas.js';
-import { shapingRoutes } from './shaping.js';
+import { shapingRoutes, type ShapingControl } from './shaping.js';
 import { reputationRoutes } from './reputation.js';
 import { statsRoutes } from './stats.js';
 import { tenantRoutes } from './tenants.js';
@@ -29,7 +28,7 @@ function dmarcAdvice(s: Services) {
 
 const plug = <T>(plugin: (app: never, opts: T) => Promise<void>, opts: T): ApiPlugin => ({ plugin: plugin as never, opts });
 
-export function buildApiRoutes(s: Services & { retryNow?: (id: string) => unknown; delivery?: Pick<Delivery, 'shaping' | 'clearShaping' | 'operatorRetry'> }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
+export function buildApiRoutes(s: Services & { delivery?: ShapingControl & { operatorRetry(id: string): void } }): { routes: ApiPlugin[]; publicRoutes: ApiPlugin[] } {
   const { config, store, spool, tenants } = s;
   const countQueue = (tenant?: string) => {
     if (tenant === undefined) return spool.counts();

@@ -2,12 +2,12 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Envelope } from '../../../relay/spool/envelope.js';
 import { deleteMessage, filterQueue, holdMessage, releaseMessage, retryNow } from '../../../relay/spool/queue-ops.js';
-import type { Spool } from '../../../relay/spool/spool.js';
+import type { SpoolApi } from '../../../relay/spool/spool.js';
 import { HttpError, requireAdmin, requireTenantAccess, tenantFilter } from '../auth.js';
 import { addSchemas, authErrors, okSchema, ref, shared, tenantParam } from '../schemas.js';
 
 export interface QueueRouteDeps {
-  spool: Spool;
+  spool: SpoolApi;
   sendBounce?: (env: Envelope, reason: string) => Promise<void>;
   /** An admin's retry may probe a provider suspended by delivery's shaping (relay/delivery/shaper.ts). */
   operatorRetry?: (id: string) => void;

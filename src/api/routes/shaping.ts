@@ -4,13 +4,19 @@
  * of the node that answers; and lifting a provider's restrictions by hand.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Delivery } from '../../../relay/delivery/index.js';
+import type { RestrictionView, WarmupView } from '../../../relay/delivery/index.js';
 import { HttpError, requireAdmin } from '../auth.js';
 import { authErrors, errorSchema } from '../schemas.js';
 
+/** Delivery's shaping, in this thread or in the delivery thread (then each call is a round trip). */
+export interface ShapingControl {
+  shaping(): { restrictions: RestrictionView[]; warmups: WarmupView[] } | Promise<{ restrictions: RestrictionView[]; warmups: WarmupView[] }>;
+  clearShaping(provider: string, pool?: string): number | Promise<number>;
+}
+
 export interface ShapingRouteDeps {
   /** Absent when no relay runs in this process (offline CLI): nothing is shaped. */
-  delivery?: Pick<Delivery, 'shaping' | 'clearShaping'>;
+  delivery?: ShapingControl;
   node: string;
 }
 
@@ -76,7 +82,7 @@ export const shapingRoutes: FastifyPluginAsync<ShapingRouteDeps> = async (app, d
     },
     async (req) => {
       requireAdmin(req);
-      const s = deps.delivery?.shaping() ?? { restrictions: [], warmups: [] };
+      const s = (await deps.delivery?.shaping()) ?? { restrictions: [], warmups: [] };
       return {
         node: deps.node,
         running: !!deps.delivery,
@@ -107,7 +113,7 @@ export const shapingRoutes: FastifyPluginAsync<ShapingRouteDeps> = async (app, d
       requireAdmin(req);
       // 409, not 503: nothing is wrong with the service; there is just nothing to lift here.
       if (!deps.delivery) throw new HttpError(409, "Aucun relais en marche : rien n'est restreint / No relay running: nothing is restricted");
-      return { cleared: deps.delivery.clearShaping(req.params.provider, req.query.pool) };
+      return { cleared: await deps.delivery.clearShaping(req.params.provider, req.query.pool) };
     },
   );
 };

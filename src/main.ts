@@ -158,6 +158,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       sendNotice: async (to, subject, text) => {
         await sendNotice(to, subject, text);
       },
+      transactions: () => intakeRef?.activeTransactions() ?? 0,
     });
     const intake = createIntake({
       options: {

@@ -30,6 +30,8 @@ export interface IntakeHooksDeps {
   reports?: ReportTaker;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;
+  /** Transactions at end of DATA or later on this thread (the intake's count): 1 means this one alone. */
+  transactions?: () => number;
 }
 
 export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
@@ -48,7 +50,9 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
       keys,
       sign: async (ctx, signing) => {
         const hashed = (ctx.observer as DkimBodyHasher).result();
-        return hashed.headerBlock ? (await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing })).join('') : undefined;
+        if (!hashed.headerBlock) return undefined;
+        const lines = await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing }, { inline: (d.transactions?.() ?? 2) <= 1 });
+        return lines.join('');
       },
     },
     returnPath: bounceDomain ? (ctx, v) => assignReturnPath(d.store, bounceDomain, ctx.facts, v, ctx.queueId) : undefined,

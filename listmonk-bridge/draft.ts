@@ -9,7 +9,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { simpleParser } from 'mailparser';
 import { ListmonkError, asciiFilename, findOrCreate, type ListmonkClient, type NewCampaign } from './client.js';
 
 export const DRAFT_MAX_BYTES = 25 * 1024 * 1024;
@@ -62,6 +61,9 @@ export async function readDraftSource(ref: MessageFileRef, maxBytes = DRAFT_MAX_
   const file = createReadStream(ref.path, { start: ref.offset ?? 0 });
   const cap = new Cap(maxBytes);
   file.on('error', (err) => cap.destroy(err));
+  // Loaded on first use: mailparser and its charset tables are ~30 MiB of memory that a relay
+  // which never redirects a mailing would carry for nothing.
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(file.pipe(cap), { keepCidLinks: true, checksumAlgo: false });
   file.destroy();
   return {

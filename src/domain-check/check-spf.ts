@@ -2,7 +2,6 @@
  * SPF: evaluated by mailauth for each public IP of the exit node, as a receiver would (includes,
  * redirects, the 10-lookup and 2-void-lookup limits), against the configured DNS servers.
  */
-import { spf } from 'mailauth';
 import { describeDnsError, type CheckDns } from './dns.js';
 import { retry } from './check-dkim.js';
 import type { DomainCheckOptions, Finding } from './types.js';
@@ -53,6 +52,8 @@ export async function checkSpf(dns: CheckDns, domain: string, opts: DomainCheckO
   const record = records[0];
   const results = await Promise.all(
     opts.publicIps.map(async (ip) => {
+      // Loaded on first use (a domain check): mailauth whole is ~30 MiB the relay need not carry.
+      const { spf } = await import('mailauth');
       const r = await spf({ sender: `postmaster@${domain}`, ip, helo: domain, mta: 'relais', resolver: dns.lookup });
       return { ip, result: r.status.result, comment: r.status.comment ?? '', lookups: r.lookups?.count ?? 0 };
     }),

@@ -3,8 +3,6 @@
  * the embedded LMDB store under <dataDir>/store. Keys are namespaced with `prefix` (default
  * "relais:") so several installations or test runs can share one Redis.
  */
-import { openLmdbStore } from './lmdb-store.js';
-import { openRedisStore } from './redis-store.js';
 import type { Store } from './types.js';
 
 export interface OpenStoreOptions {
@@ -24,9 +22,13 @@ export const DEFAULT_PREFIX = 'relais:';
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   if (/[{}]/.test(prefix)) throw new Error('store prefix must not contain { or } (reserved for Redis hash tags)');
+  // Each backend is loaded only when used: a node on the embedded store does not carry ioredis
+  // (~20 MiB of memory), nor a Redis node LMDB.
   if (opts.redisUrl) {
+    const { openRedisStore } = await import('./redis-store.js');
     return openRedisStore({ url: opts.redisUrl, prefix, connectTimeoutMs: opts.connectTimeoutMs, commandTimeoutMs: opts.commandTimeoutMs, lazy: opts.lazy });
   }
+  const { openLmdbStore } = await import('./lmdb-store.js');
   return openLmdbStore({ dataDir: opts.dataDir, prefix });
 }
 

@@ -156,7 +156,10 @@ export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
     return this.serial(env.id, async () => {
       if (!this.index.has(env.id)) return false;
       const from = env.state;
-      const to = state ?? from;
+      // A hold set by another operation while this one waited (an admin's, during a delivery
+      // attempt that then asks for "deferred") stays: only a release, which clears the reason
+      // first, takes a message out of hold.
+      const to = from === 'hold' && env.holdReason !== undefined ? 'hold' : (state ?? from);
       const next: Envelope = { ...env, state: to, rev: env.rev + 1 };
       const tmp = join(this.dirs.tmp, `${env.id}.${next.rev}.json`);
       try {

@@ -212,6 +212,14 @@ describe('signMessage header selection', () => {
     for (const l of line.split('\r\n')) expect(l.length).toBeLessThanOrEqual(78);
   });
 
+  it('signs inline (a lone transaction) exactly as on the thread pool, for RSA and Ed25519 keys', async () => {
+    const r = hashOf(msg(HEADERS, 'corps\r\n'));
+    const input = { headerBlock: r.headerBlock!, bodyHashes: r.bodyHashes, keys: [rsa.key, ed.key], now: new Date('2026-12-07T12:00:00Z') };
+    const pooled = await signMessage(input);
+    expect(await signMessage(input, { inline: true })).toEqual(pooled);
+    expect(pooled).toHaveLength(2);
+  });
+
   it('refuses a key whose algorithm does not match', async () => {
     const r = hashOf(msg(HEADERS, 'b\r\n'));
     await expect(signMessage({ headerBlock: r.headerBlock!, bodyHashes: r.bodyHashes, keys: [{ ...ed.key, algo: 'rsa' }] })).rejects.toThrow(/algo rsa/);

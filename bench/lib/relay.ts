@@ -4,7 +4,7 @@
  * reads its memory from /proc.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -127,6 +127,28 @@ export function procCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU time (ms) of the relay's threads by role: the main thread (intake, policies, API), the
+ * delivery thread (the one at nice 10) and the others (libuv's pool: fsync, RSA; V8's helpers).
+ */
+export function threadCpuMs(pid: number): { main: number; delivery: number; others: number } {
+  const out = { main: 0, delivery: 0, others: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = (Number(f[11]) + Number(f[12])) * 10;
+    if (Number(tid) === pid) out.main += ms;
+    else if (Number(f[16]) === 10) out.delivery += ms;
+    else out.others += ms;
+  }
+  return out;
 }
 
 /** Makes an active RSA-2048 DKIM key for `domain` through the admin API; returns its DNS TXT value. */

@@ -19,7 +19,7 @@ import { opendkimUnavailable, startOpenDkim, type OpenDkim } from '../lib/opendk
 import { postfixUnavailable, startPostfix, type PostfixInstance } from '../lib/postfix.js';
 import { BENCH_REDIS_URL, dropPrefix, redisReachable } from '../lib/redis.js';
 import { section, type BenchContext } from '../lib/registry.js';
-import { createDkimKey, machineJiffies, procCpuMs, procStatusKiB, startBenchRelay, type BenchRelay } from '../lib/relay.js';
+import { createDkimKey, machineJiffies, procCpuMs, procStatusKiB, startBenchRelay, threadCpuMs, type BenchRelay } from '../lib/relay.js';
 import { haveSmtpSink, haveSmtpSource, startSmtpSink, type Sink } from '../lib/smtp-source.js';
 import { drive, type DriveOptions, type E2eRun } from './end-to-end.js';
 import { policiesConfig } from './policies.js';
@@ -33,6 +33,8 @@ interface Measured extends E2eRun {
   machineCpuMsPerMsg: number;
   busyPct: number;
   relayCpuMsPerMsg?: number;
+  /** The relay's CPU per message by thread: main (intake), delivery, others (pool, V8). */
+  threads?: { main: number; delivery: number; others: number };
   peakRssMiB?: number;
 }
 
@@ -40,15 +42,18 @@ interface Measured extends E2eRun {
 async function measure(port: number, sink: Sink, o: DriveOptions, relayPid?: number): Promise<Measured> {
   const m0 = machineJiffies();
   const r0 = relayPid === undefined ? 0 : procCpuMs(relayPid);
+  const t0 = relayPid === undefined ? undefined : threadCpuMs(relayPid);
   const run = await drive(port, sink, o);
   const m1 = machineJiffies();
   const n = Math.max(1, run.delivered);
+  const t1 = relayPid === undefined ? undefined : threadCpuMs(relayPid);
+  const threads = t0 && t1 ? { main: (t1.main - t0.main) / n, delivery: (t1.delivery - t0.delivery) / n, others: (t1.others - t0.others) / n } : undefined;
   return {
     ...run,
     // /proc/stat counts in USER_HZ (100 per second).
     machineCpuMsPerMsg: ((m1.busy - m0.busy) * 10) / n,
     busyPct: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * 100,
-    ...(relayPid === undefined ? {} : { relayCpuMsPerMsg: (procCpuMs(relayPid) - r0) / n, peakRssMiB: procStatusKiB(relayPid, 'VmHWM') / 1024 }),
+    ...(relayPid === undefined ? {} : { relayCpuMsPerMsg: (procCpuMs(relayPid) - r0) / n, threads, peakRssMiB: procStatusKiB(relayPid, 'VmHWM') / 1024 }),
   };
 }
 
@@ -57,6 +62,7 @@ function record(ctx: BenchContext, who: string, r: Measured): void {
     'accepted msg/s': r.acceptPerSecond,
     'delivered msg/s': r.e2ePerSecond,
     'relay CPU ms/msg': r.relayCpuMsPerMsg,
+    'main / delivery / other threads ms/msg': r.threads ? `${r.threads.main.toFixed(2)} / ${r.threads.delivery.toFixed(2)} / ${r.threads.others.toFixed(2)}` : undefined,
     'machine CPU ms/msg': r.machineCpuMsPerMsg,
     'machine busy %': r.busyPct,
     'peak RSS MiB': r.peakRssMiB,

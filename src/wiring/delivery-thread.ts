@@ -38,6 +38,11 @@ const log = createLogger(config.log_level, {
   },
 });
 
+// As on the main thread (src/cli/start.ts): a stray rejected promise is logged loudly, it does not
+// take the relay down with the deliveries in flight. An uncaught exception ends the thread, and
+// the main thread then ends the process (delivery-worker.ts).
+process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'delivery thread: unhandled promise rejection'));
+
 const added = new Map<string, Envelope>();
 const changed = new Map<string, Envelope>();
 let removed: string[] = [];

@@ -4,7 +4,8 @@
  * message writes its file; the queue's owner (spool.ts) takes it from there. Both the owner and
  * a writer in another thread (spool-client.ts) use this, so a message is committed one way.
  */
-import { openSync } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -87,3 +88,8 @@ export class MessageFiles {
   }
 }
 
+
+/** A message's bytes from its file, without the envelope trailer (`size`: the message's length). */
+export function readMessageFile(path: string, size: number | undefined, start = 0): Readable {
+  return createReadStream(path, { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });
+}

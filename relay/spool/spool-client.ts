@@ -8,13 +8,12 @@
  * the owner keeps current with its change events.
  */
 import { EventEmitter } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DirSyncer } from './dir-sync.js';
-import type { Envelope, QueueState } from './envelope.js';
-import { MessageFiles } from './message-files.js';
+import { countByState, listByState, type Envelope, type QueueState } from './envelope.js';
+import { MessageFiles, readMessageFile } from './message-files.js';
 import type { SpoolApi, SpoolEvents } from './spool.js';
 import type { SpoolWriter } from './spool-writer.js';
 
@@ -124,14 +123,11 @@ export class SpoolClient extends EventEmitter<SpoolEvents> implements SpoolApi {
   }
 
   list(state?: QueueState): Envelope[] {
-    const all = [...this.index.values()].filter((e) => !state || e.state === state);
-    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return listByState(this.index.values(), state);
   }
 
   counts(): Record<QueueState, number> {
-    const c: Record<QueueState, number> = { active: 0, deferred: 0, hold: 0 };
-    for (const e of this.index.values()) c[e.state]++;
-    return c;
+    return countByState(this.index.values());
   }
 
   get size(): number {
@@ -140,8 +136,7 @@ export class SpoolClient extends EventEmitter<SpoolEvents> implements SpoolApi {
 
   /** The message bytes (without the trailer), from its file. */
   openBody(id: string, start = 0): Readable {
-    const size = this.index.get(id)?.size;
-    return createReadStream(this.bodyPath(id), { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });
+    return readMessageFile(this.bodyPath(id), this.index.get(id)?.size, start);
   }
 
   async close(): Promise<void> {

@@ -12,15 +12,15 @@
  * directory (atomic). Recovery removes what was never committed.
  */
 import { EventEmitter } from 'node:events';
-import { createReadStream, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BodyCache } from './body-cache.js';
 import { DirSyncer } from './dir-sync.js';
-import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
-import { MessageFiles, SpoolError } from './message-files.js';
+import { countByState, listByState, type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
+import { MessageFiles, readMessageFile, SpoolError } from './message-files.js';
 import type { SpoolWriter } from './spool-writer.js';
 import { readTrailer } from './trailer.js';
 
@@ -216,14 +216,11 @@ export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
 
   /** Queued envelopes, optionally of one state, oldest first. */
   list(state?: QueueState): Envelope[] {
-    const all = [...this.index.values()].filter((e) => !state || e.state === state);
-    return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return listByState(this.index.values(), state);
   }
 
   counts(): Record<QueueState, number> {
-    const c: Record<QueueState, number> = { active: 0, deferred: 0, hold: 0 };
-    for (const e of this.index.values()) c[e.state]++;
-    return c;
+    return countByState(this.index.values());
   }
 
   get size(): number {
@@ -239,8 +236,7 @@ export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
   openBody(id: string, start = 0): Readable {
     const cached = this.bodies.get(id);
     if (cached) return Readable.from([cached.subarray(start)], { objectMode: false });
-    const size = this.index.get(id)?.size;
-    return createReadStream(this.bodyPath(id), { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });
+    return readMessageFile(this.bodyPath(id), this.index.get(id)?.size, start);
   }
 
   private async writeDurable(path: string, env: Envelope): Promise<void> {

@@ -158,7 +158,7 @@ export async function startRelais(config: RelaisConfig, log: Logger): Promise<Re
       sendNotice: async (to, subject, text) => {
         await sendNotice(to, subject, text);
       },
-      transactions: () => intakeRef?.activeTransactions() ?? 0,
+      sessions: () => intakeRef?.sessions() ?? 0,
     });
     const intake = createIntake({
       options: {

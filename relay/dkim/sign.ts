@@ -64,8 +64,8 @@ const LINE = 76;
 
 /**
  * The private-key operation runs on libuv's thread pool (node:crypto's callback form) while
- * other transactions are in progress: an RSA-2048 signature is about a third of a millisecond of
- * CPU, which on the event loop would hold them all up. `inline` (nobody else waits on this
+ * other sessions are open: an RSA-2048 signature is about a third of a millisecond of
+ * CPU, which on the event loop would hold them all up. `inline` (no other client waits on this
  * thread) signs right here instead: the pool's round trip, two thread wake-ups, costs the lone
  * client more latency than the signature itself. Key and algorithm mismatches throw before
  * anything is signed.

@@ -30,8 +30,8 @@ export interface IntakeHooksDeps {
   reports?: ReportTaker;
   /** Sends a notice (hold of a compromised account) through the queue. */
   sendNotice?: (to: string[], subject: string, text: string) => Promise<void>;
-  /** Transactions at end of DATA or later on this thread (the intake's count): 1 means this one alone. */
-  transactions?: () => number;
+  /** SMTP sessions open on this thread (the intake's count): 1 means this client alone waits on it. */
+  sessions?: () => number;
 }
 
 export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
@@ -51,7 +51,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
       sign: async (ctx, signing) => {
         const hashed = (ctx.observer as DkimBodyHasher).result();
         if (!hashed.headerBlock) return undefined;
-        const lines = await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing }, { inline: (d.transactions?.() ?? 2) <= 1 });
+        const lines = await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing }, { inline: (d.sessions?.() ?? 2) <= 1 });
         return lines.join('');
       },
     },

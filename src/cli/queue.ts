@@ -115,9 +115,15 @@ export function registerQueue(program: Command): void {
 
   adminCommand(queue.command('show <id>').description('one message: envelope, recipients, attempt history')).action(
     apiAction<[string]>(async (api, [id], o) => {
-      const m = await api.call<Item>('GET', `/queue/${encodeURIComponent(id)}`);
+      const m = await api.call<Item & { attempts?: Array<{ at?: number }> }>('GET', `/queue/${encodeURIComponent(id)}`);
       if (o.json) return printJson(m);
-      printYaml(m);
+      // For people: attempt and reply times as dates (the API and --json keep epoch milliseconds).
+      const iso = (at: unknown) => (typeof at === 'number' ? new Date(at).toISOString() : at);
+      printYaml({
+        ...m,
+        recipients: m.recipients.map((r) => (r.last ? { ...r, last: { ...r.last, at: iso((r.last as { at?: number }).at) } } : r)),
+        attempts: m.attempts?.map((a) => ({ ...a, at: iso(a.at) })),
+      });
     }),
   );
 

@@ -79,6 +79,11 @@ describe('relais admin commands with a relay running on the data dir', () => {
     const shown = await okJson(['queue', 'show', id], env);
     expect(shown).toMatchObject({ id, from: 'alice@laruche.example', tenant: 'la-ruche', subject: 'Ordre du jour' });
     expect(await ok(['queue', 'show', id], env)).toMatch(new RegExp(`^id: ${id}$`, 'm'));
+    // Attempt and reply times read as dates (epoch milliseconds stay in --json and the API).
+    for (let i = 0; i < 100 && !(await okJson(['queue', 'show', id], env)).attempts.length; i++) await new Promise((r) => setTimeout(r, 100));
+    const yaml = await ok(['queue', 'show', id], env);
+    expect(yaml).toMatch(/^\s+(- )?at: '?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z'?$/m);
+    expect(yaml).not.toMatch(/^\s+(- )?at: \d{13}$/m);
 
     expect(await ok(['queue', 'hold', id], env)).toBe(`${id} held\n`);
     expect((await okJson(['queue', 'list', '--state', 'hold'], env)).items.map((i: { id: string }) => i.id)).toEqual([id]);

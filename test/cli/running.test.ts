@@ -136,6 +136,8 @@ describe('relais admin commands with a relay running on the data dir', () => {
     expect(expectOneLineError(await relais(['shaping', 'clear', 'Google Mail'], env))).toMatch(/^relais: params\/provider must match pattern/);
     const tenant = await okJson(['token', 'create', '--name', 'ruche-reader', '--scope', 'tenant:la-ruche'], env);
     expect((await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/delivery/shaping`, { headers: { authorization: `Bearer ${tenant.token}` } })).status).toBe(403);
+    // The route takes no parameter: an unknown one is refused, as on every other route.
+    expect((await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/delivery/shaping?pool=x`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(400);
   });
 
   it('--api and --token (or RELAIS_API_URL / RELAIS_API_TOKEN) select the relay and the token', async () => {

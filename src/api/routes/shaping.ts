@@ -66,6 +66,8 @@ export const shapingRoutes: FastifyPluginAsync<ShapingRouteDeps> = async (app, d
       schema: {
         tags: ['delivery'],
         summary: 'Providers slowed down or suspended after their replies, per pool, with the cause; warm-up budgets of the day (this node)',
+        // No parameters: an unknown one is refused (400) like on every other route.
+        querystring: { type: 'object', properties: {}, additionalProperties: false },
         response: {
           200: {
             type: 'object',

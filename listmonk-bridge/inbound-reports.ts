@@ -11,6 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { Logger } from 'pino';
+import { PostmasterLimit } from './postmaster-limit.js';
 import { parseReport, type DsnRecipient } from './reports.js';
 import { parseReturnPath } from './verp.js';
 import type { BounceFeedback } from './bounce-feedback.js';
@@ -34,6 +35,11 @@ export interface InboundReportsDeps {
 export type InboundReports = ReportTaker;
 
 const forwarded: Verdict = { action: 'accept', reason: 'postmaster', smtp: { code: 250, enhanced: '2.0.0', text: 'Transmis au postmaster / Forwarded to the postmaster' } };
+const postmasterBusy: Verdict = {
+  action: 'defer',
+  reason: 'postmaster_rate',
+  smtp: { code: 450, enhanced: '4.7.1', text: 'Trop de messages au postmaster, réessayez plus tard / Too much mail to the postmaster, try again later' },
+};
 const received: Verdict = { action: 'accept', reason: 'report', smtp: { code: 250, enhanced: '2.0.0', text: 'Rapport reçu / Report received' } };
 const storeDown: Verdict = {
   action: 'defer',
@@ -66,6 +72,7 @@ function complainant(named: Array<string | undefined>, stored: string[]): string
 export function createInboundReports(d: InboundReportsDeps): InboundReports {
   const domain = d.bounceDomain.toLowerCase();
   const log = d.log.child({ component: 'inbound-reports' });
+  const postmasterLimit = new PostmasterLimit();
   const refOf = (address: string) => parseReturnPath(address, domain);
   // The local part "postmaster" is case-insensitive, and "RCPT TO:<Postmaster>" without a domain
   // must be accepted too (RFC 5321 §4.5.1).
@@ -92,6 +99,10 @@ export function createInboundReports(d: InboundReportsDeps): InboundReports {
       // Mail to postmaster@ is queued for its forward address; reports to VERP refs are consumed.
       const done = (): Decision => (f.recipients.some(isPostmaster) ? { verdict: forwarded, recipients: [d.postmasterForward!] } : { verdict: received, consume: true });
       if (!refs.size) {
+        if (!postmasterLimit.take(f.client.address)) {
+          log.warn({ ...base }, 'mail to postmaster deferred: too much from this address or in all this hour');
+          return { verdict: postmasterBusy };
+        }
         log.info({ ...base, to: d.postmasterForward }, 'mail to postmaster forwarded');
         return done();
       }

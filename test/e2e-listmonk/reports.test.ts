@@ -233,4 +233,21 @@ describe('bounce and complaint feedback to Listmonk', () => {
     const m2 = await waitUntil(() => mx.received.find((x) => x.from === 'paul@remote.example'), 'the forwarded bare Postmaster mail');
     expect(m2.to).toEqual([POSTMASTER]);
   });
+
+  it('forwards at most 10 messages an hour from one address to postmaster@, then answers 450 4.7.1', async () => {
+    const msg = ['From: Robot <robot@remote.example>', `To: postmaster@${BOUNCE_DOMAIN}`, 'Subject: Encore', '', 'Encore et encore.', ''].join('\r\n');
+    const finals: Array<{ code: number; text: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      const c = await dialogue(inboundPort);
+      const t = await transaction(c, 'robot@remote.example', [`postmaster@${BOUNCE_DOMAIN}`], msg);
+      c.close();
+      finals.push(t.final!);
+      if (t.final!.code !== 250) break;
+    }
+    const last = finals.at(-1)!;
+    expect(last.code).toBe(450);
+    expect(last.text).toMatch(/^4\.7\.1 Trop de messages au postmaster.* \/ Too much mail to the postmaster/);
+    // Two were forwarded from this address by the test above: ten in all this hour.
+    expect(finals.filter((f) => f.code === 250)).toHaveLength(8);
+  });
 });

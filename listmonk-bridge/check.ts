@@ -91,7 +91,7 @@ export async function checkListmonk(conn: ListmonkConnection & { import_recipien
   const out: CheckResult = { url: client.instance, lines: [] };
   try {
     await client.health();
-    out.lines.push(pass('reach', `${client.instance} answers, API user ${conn.user} accepted`));
+    out.lines.push(pass('reach', `${client.instance} répond, utilisateur API ${conn.user} accepté / answers, API user ${conn.user} accepted`));
   } catch (err) {
     const e = err as ListmonkError;
     out.lines.push(fail('reach', e.message, e.status === 403 || e.status === 401 ? TOKEN_FIX : REACH_FIX));
@@ -101,10 +101,10 @@ export async function checkListmonk(conn: ListmonkConnection & { import_recipien
   out.version = config?.version;
   const major = majorVersion(config?.version);
   if (major < 4) {
-    out.lines.push(fail('version', `Listmonk ${config?.version ?? '(version unreadable)'}: Relais needs v4 or later (API users and roles)`, { fr: 'mettez Listmonk à jour (v4.1 ou plus récent).', en: 'upgrade Listmonk (v4.1 or later).' }));
+    out.lines.push(fail('version', `Listmonk ${config?.version ?? '(version illisible / unreadable)'} : Relais demande la v4 ou plus récente (utilisateurs API et rôles) / Relais needs v4 or later (API users and roles)`, { fr: 'mettez Listmonk à jour (v4.1 ou plus récent).', en: 'upgrade Listmonk (v4.1 or later).' }));
     return out;
   }
-  out.lines.push(pass('version', `Listmonk ${config!.version}${major > 6 ? ' (checked with the v6 rules)' : ''}`));
+  out.lines.push(pass('version', `Listmonk ${config!.version}${major > 6 ? ' (vérifié avec les règles de la v6 / checked with the v6 rules)' : ''}`));
 
   const profile = await client.profile().catch(() => null);
   const role = profile?.user_role;
@@ -121,7 +121,7 @@ export async function checkListmonk(conn: ListmonkConnection & { import_recipien
     let how: string;
     if (p.perm === 'webhooks:post_bounce' && hook !== 404 && hook !== 'network') {
       ok = hook !== 403;
-      how = 'tried POST /webhooks/bounce';
+      how = 'POST /webhooks/bounce';
     } else if (p.probe) {
       const pr = p.probe;
       const body = pr.json !== undefined ? { json: pr.json } : pr.form ? { form: () => new FormData() } : undefined;
@@ -130,17 +130,17 @@ export async function checkListmonk(conn: ListmonkConnection & { import_recipien
       // nothing about this one: the role tells.
       const other = r.st === 403 && r.denied && !p.accepts.includes(r.denied);
       ok = other ? fromRole(p) : r.st !== 403;
-      how = other ? `role ${role?.name ?? '(unreadable)'}` : `tried ${pr.method} ${pr.path}`;
+      how = other ? `rôle / role ${role?.name ?? '?'}` : `${pr.method} ${pr.path}`;
     } else {
       ok = fromRole(p);
-      how = superAdmin ? 'Super Admin role' : `role ${role?.name ?? '(unreadable)'}`;
+      how = `rôle / role ${superAdmin ? 'Super Admin' : (role?.name ?? '?')}`;
     }
-    out.lines.push(ok ? pass(p.perm, `${p.perm} granted (${how})`) : fail(p.perm, `${p.perm} missing (${how})`, permissionFix(p.perm)));
+    out.lines.push(ok ? pass(p.perm, `${p.perm} accordée / granted (${how})`) : fail(p.perm, `${p.perm} manquante / missing (${how})`, permissionFix(p.perm)));
   }
 
-  if (hook === 404) out.lines.push(fail('bounce-webhooks', 'POST /webhooks/bounce does not exist: bounce webhooks are off', WEBHOOKS_FIX));
-  else if (hook === 503) out.lines.push(fail('bounce-webhooks', 'bounce webhooks are on but bounce processing is off (503)', WEBHOOKS_FIX));
+  if (hook === 404) out.lines.push(fail('bounce-webhooks', "POST /webhooks/bounce n'existe pas : webhooks de rebond désactivés / does not exist: bounce webhooks are off", WEBHOOKS_FIX));
+  else if (hook === 503) out.lines.push(fail('bounce-webhooks', 'webhooks de rebond actifs mais traitement des rebonds désactivé / bounce webhooks on but bounce processing off (503)', WEBHOOKS_FIX));
   else if (hook === 'network' || (typeof hook === 'number' && hook >= 500)) out.lines.push(fail('bounce-webhooks', `POST /webhooks/bounce: ${hook}`, REACH_FIX));
-  else out.lines.push(pass('bounce-webhooks', 'bounce webhooks are on'));
+  else out.lines.push(pass('bounce-webhooks', 'webhooks de rebond actifs / bounce webhooks are on'));
   return out;
 }

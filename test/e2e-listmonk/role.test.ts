@@ -47,10 +47,10 @@ describe('a Listmonk API user whose role misses campaigns:manage_all', () => {
 
     const check = await cli(['listmonk', 'check', 'laruche']);
     expect(check.code, check.stderr).toBe(2);
-    expect(check.stdout).toContain('FAIL  campaigns:manage_all missing (tried POST /api/campaigns)');
+    expect(check.stdout).toContain('FAIL  campaigns:manage_all manquante / missing (POST /api/campaigns)');
     expect(check.stdout).toContain('fr: dans Listmonk, Utilisateurs → Rôles utilisateur');
     expect(check.stdout).toContain('en: in Listmonk, Users → User roles');
-    expect(check.stdout).toContain('PASS  bounce webhooks are on');
+    expect(check.stdout).toContain('PASS  webhooks de rebond actifs / bounce webhooks are on');
     expect(check.stdout.match(/FAIL/g)).toHaveLength(1);
 
     const item = await waitUntil(async () => (await api(relay, 'GET', '/listmonk/redirects')).json.items.find((i: { status: string }) => i.status === 'failed'), 'the failed job');

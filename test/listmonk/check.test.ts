@@ -20,7 +20,7 @@ describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('relais listmonk check 
     expect(r.version).toBe(`${version}.0`);
     expect(r.lines.filter((l) => l.status === 'fail')).toEqual([]);
     expect(r.lines.map((l) => l.check)).toEqual(['reach', 'version', ...role(version), 'bounce-webhooks']);
-    for (const perm of role(version)) expect(r.lines.find((l) => l.check === perm)?.detail).toMatch(new RegExp(`^${perm} granted \\(`));
+    for (const perm of role(version)) expect(r.lines.find((l) => l.check === perm)?.detail).toMatch(new RegExp(`^${perm} accordée / granted \\(`));
     expect([lm.lists, lm.campaigns, lm.media, lm.subscribers, lm.bounces]).toEqual([[], [], [], [], []]);
   });
 
@@ -30,7 +30,7 @@ describe.each<ListmonkVersion>(['v4.1', 'v5.1', 'v6.2'])('relais listmonk check 
       const r = await checkListmonk(conn());
       const failed = r.lines.filter((l) => l.status === 'fail');
       expect(failed.map((l) => l.check), missing).toEqual([missing]);
-      expect(failed[0].detail).toContain(`${missing} missing`);
+      expect(failed[0].detail).toContain(`${missing} manquante / missing`);
       expect(failed[0].fix?.fr).toContain(`cochez ${missing}`);
       expect(failed[0].fix?.en).toContain(`tick ${missing}`);
       await lm.close();

@@ -9,7 +9,8 @@
  * "machine CPU ms/msg" counts every process (client and sink included, the same for all), from
  * /proc/stat; "relay CPU" is the Relais process alone. Ratios are against the mean of the two
  * Postfix runs. BENCH_ALLON_MESSAGES (default 20 000) and BENCH_ALLON_SINGLE (default 2 000) set
- * the counts.
+ * the counts; BENCH_ALLON_ROUNDS (default 1) repeats the 20-session comparison in the same sitting
+ * and prints each ratio's range over the rounds.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { policiesConfig } from './policies.js';
 
 const MESSAGES = Math.max(100, Number(process.env.BENCH_ALLON_MESSAGES ?? 20_000));
 const SINGLE = Math.max(50, Number(process.env.BENCH_ALLON_SINGLE ?? 2000));
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_ALLON_ROUNDS ?? 1)));
 const DOMAIN = 'bench.example';
 const FROM = `bench@${DOMAIN}`;
 
@@ -134,40 +136,53 @@ section('all-on', async (ctx) => {
   const many: DriveOptions = { messages: MESSAGES, sessions: 20, reuse: false, from: FROM };
   const one: DriveOptions = { messages: SINGLE, sessions: 1, reuse: true, from: FROM };
   let dkim: OpenDkim | undefined;
+  const noDkim = opendkimUnavailable();
+  if (noDkim) ctx.note(`Postfix + OpenDKIM skipped: ${noDkim}`);
+  if (!useRedis) ctx.note(`Redis not reachable at ${BENCH_REDIS_URL}: Redis rows skipped`);
+  /** Per ratio and column, its value in each round (for the min–max summary). */
+  const seen = new Map<string, Map<string, number[]>>();
+  const ratio = (round: string, name: string, values: Record<string, number | undefined>) => {
+    ctx.record(`ratio${round}: ${name}`, values);
+    const cols = seen.get(name) ?? new Map<string, number[]>();
+    seen.set(name, cols);
+    for (const [k, v] of Object.entries(values)) if (v !== undefined) cols.set(k, [...(cols.get(k) ?? []), v]);
+  };
   try {
-    const pfBefore = await postfixRun(many);
-    record(ctx, 'Postfix (before)', pfBefore);
-    const embedded = await relaisRun(many, configFile, {});
-    record(ctx, 'Relais everything on · embedded', embedded);
-    let redis: Measured | undefined;
-    if (useRedis) {
-      redis = await relaisRun(many, configFile, { RELAIS_REDIS_URL: BENCH_REDIS_URL, RELAIS_STORE_PREFIX: prefix });
-      record(ctx, 'Relais everything on · Redis', redis);
-    } else ctx.note(`Redis not reachable at ${BENCH_REDIS_URL}: Redis row skipped`);
-    const noDkim = opendkimUnavailable();
-    let pfDkim: Measured | undefined;
-    if (noDkim) ctx.note(`Postfix + OpenDKIM skipped: ${noDkim}`);
-    else {
-      dkim = await startOpenDkim(DOMAIN);
-      pfDkim = await postfixRun(many, dkim.milter);
-      record(ctx, 'Postfix + OpenDKIM', pfDkim);
-    }
-    const pfAfter = await postfixRun(many);
-    record(ctx, 'Postfix (after)', pfAfter);
+    if (!noDkim) dkim = await startOpenDkim(DOMAIN);
+    for (let n = 1; n <= ROUNDS; n++) {
+      const round = ROUNDS > 1 ? ` (round ${n})` : '';
+      const pfBefore = await postfixRun(many);
+      record(ctx, `Postfix (before)${round}`, pfBefore);
+      const embedded = await relaisRun(many, configFile, {});
+      record(ctx, `Relais everything on · embedded${round}`, embedded);
+      let redis: Measured | undefined;
+      if (useRedis) {
+        redis = await relaisRun(many, configFile, { RELAIS_REDIS_URL: BENCH_REDIS_URL, RELAIS_STORE_PREFIX: `${prefix}${n}:` });
+        record(ctx, `Relais everything on · Redis${round}`, redis);
+      }
+      let pfDkim: Measured | undefined;
+      if (dkim) {
+        pfDkim = await postfixRun(many, dkim.milter);
+        record(ctx, `Postfix + OpenDKIM${round}`, pfDkim);
+      }
+      const pfAfter = await postfixRun(many);
+      record(ctx, `Postfix (after)${round}`, pfAfter);
 
-    const pfAcc = (pfBefore.acceptPerSecond + pfAfter.acceptPerSecond) / 2;
-    const pfDel = (pfBefore.e2ePerSecond + pfAfter.e2ePerSecond) / 2;
-    const ratios = (who: string, r: Measured) =>
-      ctx.record(who, {
+      const pfAcc = (pfBefore.acceptPerSecond + pfAfter.acceptPerSecond) / 2;
+      const pfDel = (pfBefore.e2ePerSecond + pfAfter.e2ePerSecond) / 2;
+      const vsPostfix = (r: Measured) => ({
         'accepted msg/s': r.acceptPerSecond / pfAcc,
         'delivered msg/s': r.e2ePerSecond / pfDel,
         'vs Postfix + OpenDKIM delivered': pfDkim ? r.e2ePerSecond / pfDkim.e2ePerSecond : undefined,
       });
-    ratios('ratio: embedded / Postfix', embedded);
-    if (redis) {
-      ratios('ratio: Redis / Postfix', redis);
-      ctx.record('ratio: embedded / Redis', { 'accepted msg/s': embedded.acceptPerSecond / redis.acceptPerSecond, 'delivered msg/s': embedded.e2ePerSecond / redis.e2ePerSecond });
+      ratio(round, 'embedded / Postfix', vsPostfix(embedded));
+      if (redis) {
+        ratio(round, 'Redis / Postfix', vsPostfix(redis));
+        ratio(round, 'embedded / Redis', { 'accepted msg/s': embedded.acceptPerSecond / redis.acceptPerSecond, 'delivered msg/s': embedded.e2ePerSecond / redis.e2ePerSecond });
+      }
     }
+    const range = (v: number[]) => `${Math.min(...v).toFixed(2)}–${Math.max(...v).toFixed(2)}`;
+    if (ROUNDS > 1) for (const [name, cols] of seen) ctx.record(`ratio over ${ROUNDS} rounds: ${name}`, Object.fromEntries([...cols].map(([k, v]) => [k, range(v)])));
 
     const pfOne = await postfixRun(one);
     record(ctx, 'one session, reused · Postfix', pfOne);

@@ -35,11 +35,20 @@ export interface BenchRelay {
 export interface BenchRelayOptions {
   /** YAML config passed as `--config FILE` (RELAIS_* env still wins over it). */
   configFile?: string;
+  /**
+   * A data directory to (re)use, kept at stop: two relays run one after the other on the same
+   * directory compare the same spool directories (a fresh one can cost the kernel up to 2× more
+   * per message, ext4's inode allocation).
+   */
+  dataDir?: string;
 }
 
 export async function startBenchRelay(env: Record<string, string> = {}, opts: BenchRelayOptions = {}): Promise<BenchRelay> {
-  const root = mkdtempSync(join(tmpdir(), 'relais-bench-'));
-  const dataDir = join(root, 'data');
+  const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'relais-bench-'));
+  const dataDir = opts.dataDir ?? join(root, 'data');
+  const removeRoot = () => {
+    if (!opts.dataDir) removeRoot();
+  };
   // BENCH_RELAY_NODE_ARGS: Node options for the relay alone (profiling: "--cpu-prof --cpu-prof-dir=DIR").
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
@@ -92,7 +101,7 @@ export async function startBenchRelay(env: Record<string, string> = {}, opts: Be
     started = await startedP;
   } catch (err) {
     child.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
+    removeRoot();
     throw err;
   }
   return {
@@ -111,7 +120,7 @@ export async function startBenchRelay(env: Record<string, string> = {}, opts: Be
         await exited;
         clearTimeout(t);
       }
-      rmSync(root, { recursive: true, force: true });
+      removeRoot();
     },
   };
 }

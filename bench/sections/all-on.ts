@@ -102,14 +102,14 @@ async function postfixRun(o: DriveOptions, milter?: string): Promise<Measured> {
   });
 }
 
-async function relaisRun(o: DriveOptions, configFile: string, env: Record<string, string>): Promise<Measured> {
+async function relaisRun(o: DriveOptions, configFile: string, env: Record<string, string>, dataDir?: string): Promise<Measured> {
   return withSink(async (sink) => {
     const token = randomBytes(24).toString('hex');
     let relay: BenchRelay | undefined;
     try {
       relay = await startBenchRelay(
         { RELAIS_SMARTHOST: `127.0.0.1:${sink.port}`, RELAIS_SMARTHOST_TLS: 'none', RELAIS_ALLOW_PRIVATE_MX: 'true', RELAIS_ADMIN_TOKEN: token, RELAIS_DKIM_MASTER_KEY: randomBytes(32).toString('base64'), ...env },
-        { configFile },
+        { configFile, dataDir },
       );
       await createDkimKey(relay, token, DOMAIN);
       // Warm-up (JIT, store files, key cache); not measured.
@@ -153,13 +153,21 @@ section('all-on', async (ctx) => {
       const round = ROUNDS > 1 ? ` (round ${n})` : '';
       const pfBefore = await postfixRun(many);
       record(ctx, `Postfix (before)${round}`, pfBefore);
-      const embedded = await relaisRun(many, configFile, {});
-      record(ctx, `Relais everything on · embedded${round}`, embedded);
+      // Both stores on one data directory (the same spool directories), in turn first.
+      const shared = join(dir, `round-${n}`);
+      const runEmbedded = () => relaisRun(many, configFile, {}, shared);
+      const runRedis = () => relaisRun(many, configFile, { RELAIS_REDIS_URL: BENCH_REDIS_URL, RELAIS_STORE_PREFIX: `${prefix}${n}:` }, shared);
+      let embedded: Measured;
       let redis: Measured | undefined;
-      if (useRedis) {
-        redis = await relaisRun(many, configFile, { RELAIS_REDIS_URL: BENCH_REDIS_URL, RELAIS_STORE_PREFIX: `${prefix}${n}:` });
-        record(ctx, `Relais everything on · Redis${round}`, redis);
+      if (useRedis && n % 2 === 0) {
+        redis = await runRedis();
+        embedded = await runEmbedded();
+      } else {
+        embedded = await runEmbedded();
+        if (useRedis) redis = await runRedis();
       }
+      record(ctx, `Relais everything on · embedded${round}`, embedded);
+      if (redis) record(ctx, `Relais everything on · Redis${round}`, redis);
       let pfDkim: Measured | undefined;
       if (dkim) {
         pfDkim = await postfixRun(many, dkim.milter);

@@ -47,7 +47,7 @@ export async function startBenchRelay(env: Record<string, string> = {}, opts: Be
   const root = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'relais-bench-'));
   const dataDir = opts.dataDir ?? join(root, 'data');
   const removeRoot = () => {
-    if (!opts.dataDir) removeRoot();
+    if (!opts.dataDir) rmSync(root, { recursive: true, force: true });
   };
   // BENCH_RELAY_NODE_ARGS: Node options for the relay alone (profiling: "--cpu-prof --cpu-prof-dir=DIR").
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);

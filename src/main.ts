@@ -75,7 +75,7 @@ type Cleanup = () => Promise<unknown> | unknown;
  * `lazyStore`: start even when Redis is down (mail is tempfailed until it is back); the CLI's
  * offline mode leaves it off and fails fast instead.
  */
-export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean; spool?: SpoolApi & { close(): Promise<void> } } = {}): Promise<Services> {
+export async function openServices(config: RelaisConfig, log: Logger, cleanups: Cleanup[], opts: { metrics?: Metrics; lazyStore?: boolean; spool?: SpoolApi } = {}): Promise<Services> {
   // Data files are validated before anything listens: a bad file fails the start.
   const providers = loadProviders(config.delivery.providers_file);
   checkWarmupProviders(config.delivery.pools, providers);

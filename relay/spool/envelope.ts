@@ -98,14 +98,3 @@ export function pendingRecipients(env: Envelope): RecipientState[] {
 }
 
 
-/** Envelopes, optionally of one state, oldest first (queue ids grow with time). */
-export function listByState(envelopes: Iterable<Envelope>, state?: QueueState): Envelope[] {
-  const all = [...envelopes].filter((e) => !state || e.state === state);
-  return all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-}
-
-export function countByState(envelopes: Iterable<Envelope>): Record<QueueState, number> {
-  const c: Record<QueueState, number> = { active: 0, deferred: 0, hold: 0 };
-  for (const e of envelopes) c[e.state]++;
-  return c;
-}

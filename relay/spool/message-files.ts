@@ -88,7 +88,6 @@ export class MessageFiles {
   }
 }
 
-
 /** A message's bytes from its file, without the envelope trailer (`size`: the message's length). */
 export function readMessageFile(path: string, size: number | undefined, start = 0): Readable {
   return createReadStream(path, { start, end: size === undefined ? undefined : size - 1, highWaterMark: 256 * 1024 });

@@ -7,14 +7,14 @@
  * (spool.ts `serial`). Reads (admin API, metrics) come from a copy of the owner's index that
  * the owner keeps current with its change events.
  */
-import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { DirSyncer } from './dir-sync.js';
-import { countByState, listByState, type Envelope, type QueueState } from './envelope.js';
+import type { Envelope, QueueState } from './envelope.js';
 import { MessageFiles, readMessageFile } from './message-files.js';
-import type { SpoolApi, SpoolEvents } from './spool.js';
+import { QueueIndex } from './queue-index.js';
+import type { SpoolApi } from './spool.js';
 import type { SpoolWriter } from './spool-writer.js';
 
 /** The fields an admin operation may change (relay/spool/queue-ops.ts): nothing else crosses. */
@@ -37,8 +37,7 @@ export interface QueueChanges {
   removed: string[];
 }
 
-export class SpoolClient extends EventEmitter<SpoolEvents> implements SpoolApi {
-  private readonly index = new Map<string, Envelope>();
+export class SpoolClient extends QueueIndex implements SpoolApi {
   private readonly files: MessageFiles;
   private readonly syncer: DirSyncer;
 
@@ -112,26 +111,6 @@ export class SpoolClient extends EventEmitter<SpoolEvents> implements SpoolApi {
   async remove(id: string): Promise<void> {
     await this.owner.remove(id);
     if (this.index.delete(id)) this.emit('removed', id);
-  }
-
-  has(id: string): boolean {
-    return this.index.has(id);
-  }
-
-  get(id: string): Envelope | undefined {
-    return this.index.get(id);
-  }
-
-  list(state?: QueueState): Envelope[] {
-    return listByState(this.index.values(), state);
-  }
-
-  counts(): Record<QueueState, number> {
-    return countByState(this.index.values());
-  }
-
-  get size(): number {
-    return this.index.size;
   }
 
   /** The message bytes (without the trailer), from its file. */

@@ -11,7 +11,7 @@
  * concurrent commits). Every later state change is a new envelope file renamed into a state
  * directory (atomic). Recovery removes what was never committed.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { unlinkSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BodyCache } from './body-cache.js';
 import { DirSyncer } from './dir-sync.js';
-import { countByState, listByState, type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
+import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
+import { QueueIndex, type SpoolEvents } from './queue-index.js';
 import { MessageFiles, readMessageFile, SpoolError } from './message-files.js';
 import type { SpoolWriter } from './spool-writer.js';
 import { readTrailer } from './trailer.js';
@@ -31,11 +32,7 @@ export interface SpoolOptions {
   fsync?: boolean;
 }
 
-export interface SpoolEvents {
-  queued: [Envelope];
-  changed: [Envelope, QueueState | null];
-  removed: [string];
-}
+export type { SpoolEvents };
 
 /**
  * What the intake, the admin operations and Relais's own messages (DSNs, notices) need of the
@@ -56,12 +53,12 @@ export interface SpoolApi extends EventEmitter<SpoolEvents> {
   counts(): Record<QueueState, number>;
   readonly size: number;
   openBody(id: string, start?: number): Readable;
+  close(): Promise<void>;
 }
 
 export { SpoolError };
 
-export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
-  private readonly index = new Map<string, Envelope>();
+export class Spool extends QueueIndex implements SpoolApi {
   /** Small messages' bytes for their first delivery (the file stays the reference). */
   private readonly bodies = new BodyCache();
   private readonly syncer: DirSyncer;
@@ -184,11 +181,6 @@ export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
     });
   }
 
-  /** Whether the message is still queued (not removed). */
-  has(id: string): boolean {
-    return this.index.has(id);
-  }
-
   /**
    * Removes a finished message: the body first (its trailer could otherwise bring the message
    * back after a crash), then the envelope; an envelope without body is dropped at recovery.
@@ -210,29 +202,12 @@ export class Spool extends EventEmitter<SpoolEvents> implements SpoolApi {
     });
   }
 
-  get(id: string): Envelope | undefined {
-    return this.index.get(id);
-  }
-
-  /** Queued envelopes, optionally of one state, oldest first. */
-  list(state?: QueueState): Envelope[] {
-    return listByState(this.index.values(), state);
-  }
-
-  counts(): Record<QueueState, number> {
-    return countByState(this.index.values());
-  }
-
-  get size(): number {
-    return this.index.size;
-  }
-
-  /** The message bytes (without the envelope trailer). */
   /** The whole message when it is in the body cache (small, recently committed). */
   cachedBody(id: string): Buffer | undefined {
     return this.bodies.get(id);
   }
 
+  /** The message bytes (without the envelope trailer). */
   openBody(id: string, start = 0): Readable {
     const cached = this.bodies.get(id);
     if (cached) return Readable.from([cached.subarray(start)], { objectMode: false });

@@ -96,7 +96,13 @@ export class SpoolWriter extends Writable {
 
   /** The whole message when it was small (for the body cache), else undefined. */
   smallBody(): Buffer | undefined {
-    return this.small && Buffer.concat(this.small, this.length);
+    if (!this.small) return undefined;
+    // Its own memory, not a slice of Node's shared pool: it can be handed to another thread
+    // (transferred, not copied).
+    const body = Buffer.allocUnsafeSlow(this.length);
+    let at = 0;
+    for (const chunk of this.small) at += chunk.copy(body, at);
+    return body;
   }
 
   private uncorkAll(): void {

@@ -68,11 +68,12 @@ export async function startDeliveryThread(config: RelaisConfig, log: Logger): Pr
   };
   const owner: QueueOwner = {
     queued(env, body) {
-      // A copy the thread owns: the body cache there keeps it for the first attempt.
-      const copy = body ? new Uint8Array(body) : undefined;
+      // The body cache there keeps it for the first attempt. A body with memory of its own (the
+      // spool writer's) is transferred, not copied; this thread does not read it again.
+      const own = body && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : body && new Uint8Array(body);
       if (!handover.length) setImmediate(handOver);
-      handover.push({ env, body: copy });
-      if (copy) transfer.push(copy.buffer as ArrayBuffer);
+      handover.push({ env, body: own });
+      if (own) transfer.push(own.buffer as ArrayBuffer);
     },
     update: (id, patch, state) => call({ op: 'update', id, patch, state }),
     remove: (id) => call({ op: 'remove', id }),

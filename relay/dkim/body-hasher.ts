@@ -43,6 +43,38 @@ export interface DkimBodyHasherOptions {
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
+/**
+ * The body hashes alone, fed with the bytes after the header section. The intake uses it through
+ * its header reader, which already knows where the header section ends; DkimBodyHasher below
+ * finds that end itself.
+ */
+export class BodyHasher {
+  /** Body bytes fed so far. */
+  bytes = 0;
+  private readonly hashes: Partial<Record<'relaxed' | 'simple', Hash>> = {};
+  private readonly canons: BodyCanonicalizer[];
+  private digests: BodyHashes | undefined;
+
+  constructor(canonicalizations: ReadonlyArray<'relaxed' | 'simple'> = ['relaxed', 'simple']) {
+    this.canons = canonicalizations.map((c) => new BodyCanonicalizer(c, (this.hashes[c] = createHash('sha256'))));
+  }
+
+  update(chunk: Buffer): void {
+    if (this.digests) throw new Error('BodyHasher: update after digest()');
+    if (chunk.length === 0) return;
+    this.bytes += chunk.length;
+    for (const c of this.canons) c.write(chunk);
+  }
+
+  /** Ends hashing (idempotent). */
+  digest(): BodyHashes {
+    if (this.digests) return this.digests;
+    for (const c of this.canons) c.end();
+    this.digests = { relaxed: this.hashes.relaxed?.digest('base64') ?? '', simple: this.hashes.simple?.digest('base64') ?? '' };
+    return this.digests;
+  }
+}
+
 export class DkimBodyHasher extends Transform {
   private readonly maxHeaderBytes: number;
   private readonly passthrough: boolean;
@@ -55,17 +87,14 @@ export class DkimBodyHasher extends Transform {
   /** Header-phase bytes fed before the current chunk. */
   private fed = 0;
   private headerBlock: Buffer | null = null;
-  private bodyBytes = 0;
-  private readonly hashes: Partial<Record<'relaxed' | 'simple', Hash>> = {};
-  private readonly canons: BodyCanonicalizer[];
+  private readonly bodyHash: BodyHasher;
   private final: DkimHashResult | null = null;
 
   constructor(options: DkimBodyHasherOptions = {}) {
     super();
     this.maxHeaderBytes = options.maxHeaderBytes ?? 1024 * 1024;
     this.passthrough = options.passthrough ?? true;
-    const wanted = options.canonicalizations ?? ['relaxed', 'simple'];
-    this.canons = wanted.map((c) => new BodyCanonicalizer(c, (this.hashes[c] = createHash('sha256'))));
+    this.bodyHash = new BodyHasher(options.canonicalizations);
   }
 
   override _transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -129,23 +158,12 @@ export class DkimBodyHasher extends Transform {
       }
       this.headerParts = [];
     }
-    for (const c of this.canons) c.end();
-    this.final = {
-      headerBlock: this.headerBlock,
-      headerOverflow: this.overflow,
-      bodyHashes: {
-        relaxed: this.hashes.relaxed?.digest('base64') ?? '',
-        simple: this.hashes.simple?.digest('base64') ?? '',
-      },
-      bodyBytes: this.bodyBytes,
-    };
+    this.final = { headerBlock: this.headerBlock, headerOverflow: this.overflow, bodyHashes: this.bodyHash.digest(), bodyBytes: this.bodyHash.bytes };
     return this.final;
   }
 
   private body(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    this.bodyBytes += chunk.length;
-    for (const c of this.canons) c.write(chunk);
+    this.bodyHash.update(chunk);
   }
 
   private keepHeader(part: Buffer): void {

@@ -1,5 +1,5 @@
 /** DKIM for Relais: streamed body hashing, signing, key management. */
-export { DkimBodyHasher, type BodyHashes, type DkimHashResult, type DkimBodyHasherOptions } from './body-hasher.js';
+export { BodyHasher, DkimBodyHasher, type BodyHashes, type DkimHashResult, type DkimBodyHasherOptions } from './body-hasher.js';
 export { signMessage, DEFAULT_SIGNED_HEADERS, type DkimKey, type DkimAlgo, type SignInput } from './sign.js';
 export {
   generateKey,

@@ -5,12 +5,10 @@
  * lone LF or CR is either normalised to CRLF (default, like Postfix's
  * smtpd_forbid_bare_newline = normalize) or flagged so the intake rejects the message.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-
 const CR = 0x0d;
 const LF = 0x0a;
 
-export class DataGuard extends Transform {
+export class DataGuard {
   bytes = 0;
   exceeded = false;
   bareNewline = false;
@@ -19,26 +17,24 @@ export class DataGuard extends Transform {
   constructor(
     private readonly maxBytes: number,
     private readonly mode: 'normalize' | 'reject',
-  ) {
-    super();
-  }
+  ) {}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** The bytes to pass on for `chunk`: none once past the size limit. */
+  take(chunk: Buffer): Buffer | undefined {
     this.bytes += chunk.length;
     if (this.exceeded || this.bytes > this.maxBytes) {
       this.exceeded = true;
-      return done();
+      return undefined;
     }
-    done(null, this.fix(chunk));
+    return this.fix(chunk);
   }
 
-  override _flush(done: TransformCallback): void {
-    if (this.pendingCR && !this.exceeded) {
-      this.bareNewline = true;
-      this.pendingCR = false;
-      return done(null, this.mode === 'normalize' ? Buffer.from('\r\n') : Buffer.from('\r'));
-    }
-    done();
+  /** At the end of DATA: a CR left over from the last chunk was a bare one. */
+  end(): Buffer | undefined {
+    if (!this.pendingCR || this.exceeded) return undefined;
+    this.bareNewline = true;
+    this.pendingCR = false;
+    return this.mode === 'normalize' ? Buffer.from('\r\n') : Buffer.from('\r');
   }
 
   /** Fast path: a chunk without bare line ends is passed as is (the common case). */

@@ -9,7 +9,6 @@
  * it keeps nothing and passes nothing on (`oversized`), so the intake answers 552 without having
  * spooled or parsed any of it.
  */
-import { Transform, type TransformCallback } from 'node:stream';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { HeaderFacts } from '../../policies/types.js';
 import { memoize } from '../../src/util/memo.js';
@@ -37,7 +36,7 @@ export interface HeaderReaderOptions {
   memo?: boolean;
 }
 
-export class HeaderReader extends Transform {
+export class HeaderReader {
   headers: ParsedHeader[] = [];
   /** True once the header section has been seen (or given up on when oversized). */
   done = false;
@@ -52,24 +51,25 @@ export class HeaderReader extends Transform {
   private readonly memo: boolean;
 
   /**
-   * `onBody` sees every byte after the header section (the body fingerprint): a callback, not
-   * one more stream stage, which would cost more than the fingerprint itself.
+   * `onBody` sees every byte after the header section (the body fingerprint, the DKIM body hash):
+   * a callback, not one more stream stage, which would cost more than the work itself.
    */
   constructor(
     private readonly addHeaders: (present: Set<string>) => string,
     private readonly onBody?: (chunk: Buffer) => void,
     opts: HeaderReaderOptions = {},
   ) {
-    super();
     this.maxBytes = opts.maxBytes ?? MAX_HEADER_BYTES;
     this.memo = opts.memo ?? true;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.oversized) return cb();
+  /** Takes the next bytes of the message; what is to be spooled is appended to `out`. */
+  take(chunk: Buffer, out: Buffer[]): void {
+    if (this.oversized) return;
     if (this.done) {
       this.onBody?.(chunk);
-      return cb(null, chunk);
+      out.push(chunk);
+      return;
     }
     const end = this.headerEnd.find(chunk);
     // `end` counts from the start of this chunk; the section is everything before its empty line.
@@ -81,11 +81,10 @@ export class HeaderReader extends Transform {
       this.oversized = true;
       this.done = true;
       this.buf = [];
-      return cb();
+      return;
     }
-    if (split === null) return cb();
-    this.finish(Buffer.concat(this.buf, this.buffered), split);
-    cb();
+    if (split === null) return;
+    this.finish(Buffer.concat(this.buf, this.buffered), split, out);
   }
 
   /** Bytes examined looking for the end of the header section (linear: at most its size). */
@@ -93,30 +92,30 @@ export class HeaderReader extends Transform {
     return this.headerEnd.scanned;
   }
 
-  override _flush(cb: TransformCallback): void {
+  /** At the end of DATA: a message without an empty line is all header section. */
+  end(out: Buffer[]): void {
     if (!this.done) {
       const all = Buffer.concat(this.buf, this.buffered);
       // Headers only, no body: make sure the section ends with CRLF before adding ours.
       const text = all.length && !(all[all.length - 2] === CR && all[all.length - 1] === LF) ? Buffer.concat([all, Buffer.from('\r\n')]) : all;
-      this.finish(text, text.length);
+      this.finish(text, text.length, out);
     }
-    cb();
   }
 
   /** `split` = offset where the header section ends (after its last CRLF, before the empty line). */
-  private finish(all: Buffer, split: number): void {
+  private finish(all: Buffer, split: number, out: Buffer[]): void {
     this.done = true;
     const head = all.subarray(0, split);
     this.headers = parseHeaderBlock(head);
     this.byName = undefined;
     const added = this.addHeaders(new Set(this.headers.map((h) => h.name.toLowerCase())));
     this.headerBlock = added ? Buffer.concat([head, Buffer.from(added, 'utf8')]) : head;
-    this.push(this.headerBlock);
+    out.push(this.headerBlock);
     if (split < all.length) {
       const body = all.subarray(split);
       // The empty line that ends the header section is not body.
       this.onBody?.(body.subarray(body[0] === CR && body[1] === LF ? 2 : 0));
-      this.push(body);
+      out.push(body);
     }
     this.buf = [];
   }

@@ -2,16 +2,17 @@
  * Where the policies, DKIM and the Listmonk bridge plug into the intake. The intake knows
  * nothing of tenants or quotas: it gathers facts, asks, and acts on the answer.
  */
-import type { Transform } from 'node:stream';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 
-/** A passthrough stage that sees the exact bytes being spooled (e.g. the DKIM body hasher). */
-export type DataObserver = Transform;
+/** Sees every body byte as spooled (after the header section's empty line): the DKIM body hash. */
+export interface DataObserver {
+  update(chunk: Buffer): void;
+}
 
 export interface DataContext {
   queueId: string;
   facts: MessageFacts;
-  /** Header block as spooled (after Relais's added headers), for DKIM signing. */
+  /** Header block as spooled (Received, the client's header fields, Relais's added ones), for DKIM signing. */
   headerBlock: Buffer;
   observer?: DataObserver;
   /** Spooled bytes (not yet committed): call flushBody() before reading the file. */

@@ -3,15 +3,15 @@
  * address checks, then the message streamed into the spool through the data guard, the header
  * reader and the hooks' observer. "250 queued" is answered only after the spool commit.
  */
-import type { Duplex, Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { ClientIdentity, MessageFacts, Verdict } from '../../policies/types.js';
 import type { Envelope } from '../spool/envelope.js';
 import { SpoolError, type SpoolApi } from '../spool/spool.js';
 import { BodyFingerprint } from './body-fingerprint.js';
-import { chain } from './chain.js';
 import { DataGuard } from './data-guard.js';
+import { DataStage, stageDone } from './data-stage.js';
 import { HeaderReader } from './header-reader.js';
 import type { IntakeHooks } from './hooks.js';
 import { receivedHeader } from './received.js';
@@ -92,38 +92,39 @@ export async function receiveData(args: {
   const guard = new DataGuard(maxBytes, limits.bareNewlines);
   const who = identity(client, session.remoteAddress);
   const fingerprint = hooks.fingerprint?.(who) ? new BodyFingerprint() : undefined;
+  const observer = hooks.createObserver?.();
+  const onBody = fingerprint && observer ? (chunk: Buffer) => (fingerprint.update(chunk), observer.update(chunk)) : fingerprint ? (chunk: Buffer) => fingerprint.update(chunk) : observer && ((chunk: Buffer) => observer.update(chunk));
   const reader = new HeaderReader((present) => {
     let extra = '';
     if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;
     if (!present.has('date')) extra += `Date: ${now.toUTCString().replace('GMT', '+0000')}\r\n`;
     return extra;
-  }, fingerprint && ((chunk) => fingerprint.update(chunk)), { maxBytes: limits.maxHeaderSize, memo: !client.anonymous });
-  const observer = hooks.createObserver?.();
-  const received = receivedHeader({
-    helo: session.hostNameAppearsAs,
-    clientHostname: session.clientHostname,
-    clientAddress: session.remoteAddress,
-    hostname: limits.hostname,
-    tls: Boolean(session.secure),
-    authenticated: client.authenticated,
-    queueId,
-    recipients,
-    date: now,
-  });
+  }, onBody, { maxBytes: limits.maxHeaderSize, memo: !client.anonymous });
+  const received = Buffer.from(
+    receivedHeader({
+      helo: session.hostNameAppearsAs,
+      clientHostname: session.clientHostname,
+      clientAddress: session.remoteAddress,
+      hostname: limits.hostname,
+      tls: Boolean(session.secure),
+      authenticated: client.authenticated,
+      queueId,
+      recipients,
+      date: now,
+    }),
+    'utf8',
+  );
+  // The SMTP stream is piped, not part of the stage: on a spool error it must not be destroyed
+  // but drained, so the dialogue stays in sync and the client gets our answer. The writer stays
+  // open (and corked, for small messages): the trailer goes in with the message bytes at commit.
+  const stage = new DataStage(guard, reader, writer);
   try {
-    // The observer passes every byte on to the writer: the Received line goes in once, at the
-    // head of the stream the observer sees (so a DKIM signature covers the header block as spooled).
-    if (observer) observer.write(received);
-    else writer.write(received);
-    // The SMTP stream is piped, not part of the chain: on a spool error it must not be
-    // destroyed but drained, so the dialogue stays in sync and the client gets our answer.
-    stream.pipe(guard);
-    const stages: Duplex[] = observer ? [guard, reader, observer] : [guard, reader];
-    // The writer stays open (and corked, for small messages): the trailer goes in with the
-    // message bytes at commit, in one write.
-    await chain(stages, writer);
+    writer.write(received);
+    const done = stageDone(stage);
+    stream.pipe(stage);
+    await done;
   } catch (err) {
-    stream.unpipe(guard);
+    stream.unpipe(stage);
     await spool.discard(writer);
     await drain(stream);
     throw spoolReply(err);
@@ -153,7 +154,7 @@ export async function receiveData(args: {
   };
   let decision;
   try {
-    decision = await hooks.decide({ queueId, facts, headerBlock: reader.headerBlock, observer, bodyPath: writer.path, flushBody: () => writer.flushQueued() });
+    decision = await hooks.decide({ queueId, facts, headerBlock: Buffer.concat([received, reader.headerBlock]), observer, bodyPath: writer.path, flushBody: () => writer.flushQueued() });
   } catch (err) {
     await spool.discard(writer);
     args.log.error({ queueId, err }, 'intake: decision failed');

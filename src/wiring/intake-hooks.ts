@@ -4,7 +4,7 @@
  * it streams into the spool.
  */
 import type { Logger } from 'pino';
-import { DkimBodyHasher, activeSigningKeys, signMessage, type DkimKey } from '../../relay/dkim/index.js';
+import { BodyHasher, activeSigningKeys, signMessage, type DkimKey } from '../../relay/dkim/index.js';
 import type { IntakeHooks, ReportTaker } from '../../relay/intake/hooks.js';
 import type { Redirector } from '../../listmonk-bridge/index.js';
 import { createEndOfData } from '../../policies/end-of-data.js';
@@ -49,9 +49,8 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
     dkim: {
       keys,
       sign: async (ctx, signing) => {
-        const hashed = (ctx.observer as DkimBodyHasher).result();
-        if (!hashed.headerBlock) return undefined;
-        const lines = await signMessage({ headerBlock: hashed.headerBlock, bodyHashes: hashed.bodyHashes, keys: signing }, { inline: (d.sessions?.() ?? 2) <= 1 });
+        const bodyHashes = (ctx.observer as BodyHasher).digest();
+        const lines = await signMessage({ headerBlock: ctx.headerBlock, bodyHashes, keys: signing }, { inline: (d.sessions?.() ?? 2) <= 1 });
         return lines.join('');
       },
     },
@@ -64,7 +63,7 @@ export function createIntakeHooks(d: IntakeHooksDeps): IntakeHooks {
 
   return {
     checkSender: (client, mailFrom) => d.policy.checkSender(client, mailFrom),
-    createObserver: () => new DkimBodyHasher({ canonicalizations: ['relaxed'] }),
+    createObserver: () => new BodyHasher(['relaxed']),
     fingerprint: (client) => d.policy.usesFingerprint(client),
     reportRecipient: d.reports ? (address) => d.reports!.recipientKind(address) : undefined,
     reportTaker: d.reports?.takerOf ? (address) => d.reports!.takerOf!(address) : undefined,

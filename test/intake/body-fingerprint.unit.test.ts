@@ -14,12 +14,9 @@ async function run(msg: string | Buffer, chunk = 1 << 20): Promise<{ fp: string 
   const f = new BodyFingerprint();
   const reader = new HeaderReader(() => '', (c) => f.update(c));
   const parts: Buffer[] = [];
-  reader.on('data', (d: Buffer) => parts.push(d));
-  const done = new Promise<void>((r) => reader.once('end', () => r()));
   const buf = Buffer.isBuffer(msg) ? msg : Buffer.from(msg, 'utf8');
-  for (let i = 0; i < buf.length; i += chunk) reader.write(buf.subarray(i, i + chunk));
-  reader.end();
-  await done;
+  for (let i = 0; i < buf.length; i += chunk) reader.take(buf.subarray(i, i + chunk), parts);
+  reader.end(parts);
   return { fp: f.result(), out: Buffer.concat(parts) };
 }
 

@@ -13,11 +13,8 @@ const MiB = 1024 * 1024;
 /** Streams `msg` through a reader in chunks of `chunk` bytes; returns what it passed on. */
 async function run(reader: HeaderReader, msg: Buffer, chunk: number): Promise<Buffer> {
   const parts: Buffer[] = [];
-  reader.on('data', (d: Buffer) => parts.push(d));
-  const done = new Promise<void>((r) => reader.once('end', () => r()));
-  for (let i = 0; i < msg.length; i += chunk) reader.write(msg.subarray(i, i + chunk));
-  reader.end();
-  await done;
+  for (let i = 0; i < msg.length; i += chunk) reader.take(msg.subarray(i, i + chunk), parts);
+  reader.end(parts);
   return Buffer.concat(parts);
 }
 

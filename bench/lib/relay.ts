@@ -41,6 +41,10 @@ export interface BenchRelayOptions {
    * per message, ext4's inode allocation).
    */
   dataDir?: string;
+  /** A command the relay runs under (e.g. valgrind and its options): `[cmd, ...args]`, then node. */
+  wrapper?: string[];
+  /** How long the relay may take to start (default 20 s; much longer under valgrind). */
+  startTimeoutMs?: number;
 }
 
 export async function startBenchRelay(env: Record<string, string> = {}, opts: BenchRelayOptions = {}): Promise<BenchRelay> {
@@ -51,7 +55,8 @@ export async function startBenchRelay(env: Record<string, string> = {}, opts: Be
   };
   // BENCH_RELAY_NODE_ARGS: Node options for the relay alone (profiling: "--cpu-prof --cpu-prof-dir=DIR").
   const nodeArgs = (process.env.BENCH_RELAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
+  const [cmd, ...pre] = opts.wrapper?.length ? [...opts.wrapper, process.execPath] : [process.execPath];
+  const child = spawn(cmd!, [...pre, ...nodeArgs, CLI, 'start', ...(opts.configFile ? ['--config', opts.configFile] : [])], {
     env: {
       ...(process.env as Record<string, string>),
       RELAIS_DATA_DIR: dataDir,
@@ -71,7 +76,8 @@ export async function startBenchRelay(env: Record<string, string> = {}, opts: Be
   const verdicts: Record<string, number> = {};
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const startedP = new Promise<Record<string, unknown>>((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start within 20 s:\n${text.slice(-4000)}`)), 20_000);
+    const startMs = opts.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => reject(new Error(`relay did not start within ${startMs / 1000} s:\n${text.slice(-4000)}`)), startMs);
     const onData = (d: Buffer) => {
       const s = d.toString('utf8');
       for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) lines++;

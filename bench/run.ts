@@ -13,8 +13,8 @@
  *   BENCH_STORM_MESSAGES newsletter messages queued to a provider answering 421 4.7.28 in the
  *                        deferral-storm section (default 10000); BENCH_STORM_PERSONAL personal
  *                        messages whose latency is measured (default 200)
- *   BENCH_INSTR_MESSAGES messages counted under callgrind in the instructions section (default 200,
- *                        after BENCH_INSTR_WARMUP, default 100)
+ *   BENCH_INSTR_MESSAGES messages counted under callgrind in the instructions section (default 300,
+ *                        after BENCH_INSTR_WARMUP, default 300)
  *   BENCH_REDIS_URL      Redis for the policies section (default redis://127.0.0.1:6379; its row
  *                        is skipped when unreachable; keys use a unique prefix, removed after)
  */

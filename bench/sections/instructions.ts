@@ -6,10 +6,10 @@
  * runs (before/after a change: run this section on each build). Kernel work (system calls) is not
  * counted; valgrind runs one thread at a time, so batching differs from a real run.
  *
- * BENCH_INSTR_MESSAGES (default 200) messages after BENCH_INSTR_WARMUP (default 100): 20 sessions,
+ * BENCH_INSTR_MESSAGES (default 300) messages after BENCH_INSTR_WARMUP (default 300): 20 sessions,
  * one message per connection, 2 KiB, the all-on configuration, into smtp-sink. Counters are
  * zeroed after the warm-up (callgrind_control -z) and read after the last delivery (-d).
- * Takes ~4 minutes: the relay runs ~50× slower under callgrind.
+ * Takes ~5 minutes: the relay runs ~50× slower under callgrind.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,8 +22,8 @@ import { haveSmtpSink, haveSmtpSource, startSmtpSink } from '../lib/smtp-source.
 import { drive } from './end-to-end.js';
 import { policiesConfig } from './policies.js';
 
-const MESSAGES = Math.max(20, Number(process.env.BENCH_INSTR_MESSAGES ?? 200));
-const WARMUP = Math.max(20, Number(process.env.BENCH_INSTR_WARMUP ?? 100));
+const MESSAGES = Math.max(20, Number(process.env.BENCH_INSTR_MESSAGES ?? 300));
+const WARMUP = Math.max(20, Number(process.env.BENCH_INSTR_WARMUP ?? 300));
 const DOMAIN = 'bench.example';
 
 function have(cmd: string): boolean {

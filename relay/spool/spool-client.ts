@@ -119,6 +119,7 @@ export class SpoolClient extends QueueIndex implements SpoolApi {
   }
 
   async close(): Promise<void> {
+    this.files.close();
     await this.syncer.close();
   }
 }

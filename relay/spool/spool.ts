@@ -104,6 +104,7 @@ export class Spool extends QueueIndex implements SpoolApi {
 
   /** Releases the directory handles kept for fsyncs. */
   async close(): Promise<void> {
+    this.files.close();
     await this.syncer.close();
   }
 

@@ -1,5 +1,5 @@
 /** Reads what a relay left in its spool directory (tests look at the disk, not at internals). */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Envelope } from '../../relay/spool/envelope.js';
 
@@ -62,7 +62,24 @@ export function spooledBody(dataDir: string, id: string): string {
   return spooledBytes(dataDir, id).toString('utf8');
 }
 
+/**
+ * Files in a spool directory. In messages/, empty files are not counted: while mail comes in
+ * quickly the relay keeps a few empty files made ahead (relay/spool/spare-files.ts), and a message
+ * file is never empty once written (its Received header at least).
+ */
 export function spoolFileCount(dataDir: string, sub: string): number {
+  return spoolFileNames(dataDir, sub).length;
+}
+
+export function spoolFileNames(dataDir: string, sub: string): string[] {
   const dir = join(dataDir, 'spool', sub);
-  return existsSync(dir) ? readdirSync(dir).length : 0;
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => {
+    if (sub !== 'messages') return true;
+    try {
+      return statSync(join(dir, f)).size > 0;
+    } catch {
+      return false; // removed while listed
+    }
+  });
 }

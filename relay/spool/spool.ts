@@ -7,8 +7,8 @@
  *   tmp/                envelope rewrites before their rename
  * A message is queued iff its message file ends with an envelope trailer (its first envelope:
  * see trailer.ts) or its envelope is in a state directory. Accepting a message is one file, one
- * fsync; "250 queued" is only answered after that fsync and the directory's (shared by
- * concurrent commits). Every later state change is a new envelope file renamed into a state
+ * fsync; "250 queued" is only answered after that fsync and once the file's directory entry is on
+ * disk (flushed ahead for spare files, spare-files.ts). Every later state change is a new envelope file renamed into a state
  * directory (atomic). Recovery removes what was never committed.
  */
 import type { EventEmitter } from 'node:events';

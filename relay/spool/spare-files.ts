@@ -56,16 +56,23 @@ export class SpareFiles {
     if (this.refilling || this.closed) return;
     this.refilling = true;
     const made: Spare[] = [];
-    const opens = Array.from({ length: BATCH }, () => {
-      const id = newQueueId();
-      return new Promise<void>((resolve) =>
+    // One open at a time: a batch queued at once would hold up, for a few milliseconds, the
+    // fsyncs and signatures that clients are waiting on in the same pool. Half a batch is still
+    // left when a refill starts, far more than the time it takes.
+    const openOne = (): Promise<boolean> =>
+      new Promise<boolean>((resolve) => {
+        const id = newQueueId();
         open(this.path(id), 'wx', 0o600, (err, fd) => {
           if (!err) made.push({ id, fd });
-          resolve();
-        }),
-      );
-    });
-    void Promise.all(opens)
+          resolve(!err);
+        });
+      });
+    // The first failure (disk full, out of descriptors) ends the batch: the intake then creates
+    // its files one by one and reports their errors itself.
+    const opens = (async () => {
+      for (let i = 0; i < BATCH && !this.closed; i++) if (!(await openOne())) break;
+    })();
+    void opens
       .then(() => this.syncer.sync(this.dir))
       .then(
         () => {

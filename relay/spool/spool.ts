@@ -286,21 +286,26 @@ export class Spool extends QueueIndex implements SpoolApi {
       }
     }
     let orphans = 0;
+    let spares = 0;
     let rebuilt = 0;
     for (const f of await readdir(this.dirs.messages)) {
       const id = f.replace(/\.eml$/, '');
       if (found.has(id)) continue;
-      const env = await readTrailer(join(this.dirs.messages, f));
+      const path = join(this.dirs.messages, f);
+      const env = await readTrailer(path);
       if (env && env.id === id) {
         found.set(id, env);
         rebuilt++;
-      } else {
-        await rm(join(this.dirs.messages, f), { force: true });
-        orphans++;
+        continue;
       }
+      // Empty: a spare file made ahead (spare-files.ts), not a message cut short.
+      const empty = (await stat(path).catch(() => undefined))?.size === 0;
+      await rm(path, { force: true });
+      if (empty) spares++;
+      else orphans++;
     }
     for (const env of found.values()) this.index.set(env.id, env);
-    this.log.info({ queued: found.size, fromTrailer: rebuilt, orphansRemoved: orphans, ...this.counts() }, 'spool recovered');
+    this.log.info({ queued: found.size, fromTrailer: rebuilt, orphansRemoved: orphans, emptyRemoved: spares, ...this.counts() }, 'spool recovered');
   }
 }
 

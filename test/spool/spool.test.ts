@@ -71,18 +71,20 @@ describe('spool', () => {
     expect(await readAll(again.openBody(torn.id))).toBe('Subject: torn\r\n\r\n2\r\n');
   });
 
-  it('keeps the newest envelope after a state change, and drops half-written messages', async () => {
+  it('keeps the newest envelope after a state change, and drops half-written messages and spare files', async () => {
     const d = dir();
     const spool = await Spool.open({ dir: d, log });
     const env = await queueOne(spool, 'Subject: y\r\n\r\n3\r\n');
     env.recipients[0]!.status = 'deferred';
     await spool.update(env, 'deferred');
     writeFileSync(join(d, 'messages', 'HALFWRITTEN00001.eml'), 'Subject: never acknowledged\r\n');
+    writeFileSync(join(d, 'messages', 'SPAREMADEAHEAD01.eml'), '');
     const again = await Spool.open({ dir: d, log });
     expect(again.get(env.id)).toMatchObject({ state: 'deferred', rev: 2 });
     expect(existsSync(join(d, 'active', `${env.id}.json`))).toBe(false);
     expect(again.size).toBe(1);
     expect(existsSync(join(d, 'messages', 'HALFWRITTEN00001.eml'))).toBe(false);
+    expect(existsSync(join(d, 'messages', 'SPAREMADEAHEAD01.eml'))).toBe(false);
   });
 
   it('a message accepted on hold stays on hold after a crash', async () => {

@@ -1,7 +1,8 @@
 /**
  * One SMTP session's transaction logic, from MAIL FROM to the end of DATA: who the client is,
- * address checks, then the message streamed into the spool through the data guard, the header
- * reader and the hooks' observer. "250 queued" is answered only after the spool commit.
+ * address checks, then the message streamed into the spool through the DATA stage (data guard,
+ * header reader; the body to the fingerprint and the hooks' observer). "250 queued" is answered
+ * only after the spool commit.
  */
 import type { Readable } from 'node:stream';
 import type { SMTPServerSession } from 'smtp-server';
@@ -93,7 +94,13 @@ export async function receiveData(args: {
   const who = identity(client, session.remoteAddress);
   const fingerprint = hooks.fingerprint?.(who) ? new BodyFingerprint() : undefined;
   const observer = hooks.createObserver?.();
-  const onBody = fingerprint && observer ? (chunk: Buffer) => (fingerprint.update(chunk), observer.update(chunk)) : fingerprint ? (chunk: Buffer) => fingerprint.update(chunk) : observer && ((chunk: Buffer) => observer.update(chunk));
+  const onBody =
+    fingerprint || observer
+      ? (chunk: Buffer) => {
+          fingerprint?.update(chunk);
+          observer?.update(chunk);
+        }
+      : undefined;
   const reader = new HeaderReader((present) => {
     let extra = '';
     if (!present.has('message-id')) extra += `Message-ID: ${messageIdFor(queueId, limits.hostname)}\r\n`;

@@ -1,6 +1,6 @@
 /**
  * DKIM-Signature header lines (RFC 6376, RFC 8463 for ed25519) from a header block and the body
- * hashes the DkimBodyHasher computed while the message streamed into the spool. One signature
+ * hashes the BodyHasher computed while the message streamed into the spool. One signature
  * per key: keys of several domains (author domain + operator domain) give several signatures.
  * Returned lines are folded, CRLF-terminated, ready to prepend to the spooled bytes; existing
  * signatures in the message are left untouched (we never sign DKIM-Signature fields).

@@ -12,7 +12,7 @@ export interface DataObserver {
 export interface DataContext {
   queueId: string;
   facts: MessageFacts;
-  /** Header block as spooled (Received, the client's header fields, Relais's added ones), for DKIM signing. */
+  /** The message's header fields as spooled, with Relais's added ones (not its Received, never signed), for DKIM signing. */
   headerBlock: Buffer;
   observer?: DataObserver;
   /** Spooled bytes (not yet committed): call flushBody() before reading the file. */

@@ -161,7 +161,7 @@ export async function receiveData(args: {
   };
   let decision;
   try {
-    decision = await hooks.decide({ queueId, facts, headerBlock: Buffer.concat([received, reader.headerBlock]), observer, bodyPath: writer.path, flushBody: () => writer.flushQueued() });
+    decision = await hooks.decide({ queueId, facts, headerBlock: reader.headerBlock, observer, bodyPath: writer.path, flushBody: () => writer.flushQueued() });
   } catch (err) {
     await spool.discard(writer);
     args.log.error({ queueId, err }, 'intake: decision failed');

@@ -24,8 +24,6 @@ import { policiesConfig } from './policies.js';
 
 const MESSAGES = Math.max(20, Number(process.env.BENCH_INSTR_MESSAGES ?? 300));
 const WARMUP = Math.max(20, Number(process.env.BENCH_INSTR_WARMUP ?? 300));
-/** Keep the callgrind files for callgrind_annotate (their directory is printed). */
-const KEEP = process.env.BENCH_INSTR_KEEP === '1';
 const DOMAIN = 'bench.example';
 
 function have(cmd: string): boolean {
@@ -94,7 +92,6 @@ section('instructions', async (ctx) => {
   } finally {
     await relay?.stop();
     await sink.stop();
-    if (KEEP) ctx.note(`callgrind files kept in ${dir} (BENCH_INSTR_KEEP): callgrind_annotate ${join(dir, `cg.${relay?.pid}.1-01`)}`);
-    else rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -12,7 +12,6 @@ import type { Logger } from 'pino';
 import type { DirSyncer } from './dir-sync.js';
 import type { Envelope } from './envelope.js';
 import { newQueueId } from './queue-id.js';
-import { FreeList } from './free-files.js';
 import { SpareFiles } from './spare-files.js';
 import { SpoolWriter } from './spool-writer.js';
 import { encodeTrailer } from './trailer.js';
@@ -30,18 +29,14 @@ export class SpoolError extends Error {
 
 export class MessageFiles {
   private readonly spares: SpareFiles;
-  private readonly free?: FreeList;
 
   constructor(
     readonly dir: string,
     private readonly syncer: DirSyncer,
     private readonly fsync: boolean,
     private readonly log: Logger,
-    /** Delivered files to reuse as spares (free-files.ts). */
-    freeDir?: string,
   ) {
-    this.free = freeDir === undefined ? undefined : new FreeList(freeDir);
-    this.spares = new SpareFiles(dir, (id) => this.path(id), syncer, log, this.free);
+    this.spares = new SpareFiles(dir, (id) => this.path(id), syncer, log);
   }
 
   path(id: string): string {
@@ -50,7 +45,7 @@ export class MessageFiles {
 
   /**
    * Starts a new message: its body file, a spare made ahead (spare-files.ts) while messages come
-   * quickly, else a delivered file reused (free-files.ts) or a new one, now. Those calls are made on the calling
+   * quickly, else one opened exclusively now. That open() and the close() are made on the calling
    * thread: a few microseconds of the kernel's time, less than the two thread wake-ups of a
    * thread-pool round trip.
    */
@@ -61,9 +56,7 @@ export class MessageFiles {
     const id = newQueueId();
     const path = this.path(id);
     try {
-      // A delivered file reused (free-files.ts) is truncated by its open; a new one is exclusive.
-      const reused = this.free?.takeSync(path) ?? false;
-      const w = new SpoolWriter(id, path, openSync(path, reused ? 'w' : 'wx', 0o600));
+      const w = new SpoolWriter(id, path, openSync(path, 'wx', 0o600));
       // The new directory entry is flushed while DATA streams in; commit waits for it.
       w.entrySynced = this.syncer.sync(this.dir);
       w.entrySynced.catch(() => undefined);

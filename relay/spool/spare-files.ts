@@ -8,14 +8,11 @@
  * A spare is an empty file named after a queue id: recovery removes it like any file without a
  * trailer (never committed). Spares are made only while messages come faster than one every
  * BUSY_MS (a quiet relay creates files one by one, as before), and a spare older than MAX_AGE_MS
- * is thrown away rather than used: queue ids keep sorting by arrival, within seconds. A spare is
- * a delivered file taken from `free/` (free-files.ts) and truncated when there is one, else a new
- * file.
+ * is thrown away rather than used: queue ids keep sorting by arrival, within seconds.
  */
 import { close, closeSync, open, unlink, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { DirSyncer } from './dir-sync.js';
-import type { FreeList } from './free-files.js';
 import { newQueueId } from './queue-id.js';
 
 export interface Spare {
@@ -38,8 +35,6 @@ export class SpareFiles {
     private readonly path: (id: string) => string,
     private readonly syncer: DirSyncer,
     private readonly log: Logger,
-    /** Delivered files to reuse (free-files.ts); none when undefined. */
-    private readonly free?: FreeList,
   ) {}
 
   /** A file whose directory entry is already on disk, or undefined (make one now). */
@@ -64,18 +59,14 @@ export class SpareFiles {
     // One open at a time: a batch queued at once would hold up, for a few milliseconds, the
     // fsyncs and signatures that clients are waiting on in the same pool. Half a batch is still
     // left when a refill starts, far more than the time it takes.
-    const openOne = async (): Promise<boolean> => {
-      const id = newQueueId();
-      const path = this.path(id);
-      // A reused file is truncated by its open ('w'); a new one is created exclusively.
-      const reused = (await this.free?.take(path)) ?? false;
-      return new Promise<boolean>((resolve) => {
-        open(path, reused ? 'w' : 'wx', 0o600, (err, fd) => {
+    const openOne = (): Promise<boolean> =>
+      new Promise<boolean>((resolve) => {
+        const id = newQueueId();
+        open(this.path(id), 'wx', 0o600, (err, fd) => {
           if (!err) made.push({ id, fd });
           resolve(!err);
         });
       });
-    };
     // The first failure (disk full, out of descriptors) ends the batch: the intake then creates
     // its files one by one and reports their errors itself.
     const opens = (async () => {

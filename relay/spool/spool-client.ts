@@ -49,7 +49,7 @@ export class SpoolClient extends QueueIndex implements SpoolApi {
   ) {
     super();
     this.syncer = new DirSyncer(fsync);
-    this.files = new MessageFiles(join(root, 'messages'), this.syncer, fsync, log, join(root, 'free'));
+    this.files = new MessageFiles(join(root, 'messages'), this.syncer, fsync, log);
   }
 
   /** The owner's index when it opened the spool (after its recovery). */

@@ -5,7 +5,6 @@
  *   active|deferred|hold/<id>.json   envelopes after their first state change; the directory
  *                       is the queue state (a message with only its trailer is active)
  *   tmp/                envelope rewrites before their rename
- *   free/               delivered files kept for reuse as new messages' files (free-files.ts)
  * A message is queued iff its message file ends with an envelope trailer (its first envelope:
  * see trailer.ts) or its envelope is in a state directory. Accepting a message is one file, one
  * fsync; "250 queued" is only answered after that fsync and once the file's directory entry is on
@@ -20,7 +19,6 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { BodyCache } from './body-cache.js';
 import { DirSyncer } from './dir-sync.js';
-import { FreeFiles } from './free-files.js';
 import { type Envelope, type QueueState, QUEUE_STATES } from './envelope.js';
 import { QueueIndex, type SpoolEvents } from './queue-index.js';
 import { MessageFiles, readMessageFile, SpoolError } from './message-files.js';
@@ -68,8 +66,7 @@ export class Spool extends QueueIndex implements SpoolApi {
   private readonly files: MessageFiles;
   /** The last pending update/remove of each message: operations on one message run in order. */
   private readonly tails = new Map<string, Promise<unknown>>();
-  readonly dirs: Record<'messages' | 'tmp' | 'free' | QueueState, string>;
-  private readonly free: FreeFiles;
+  readonly dirs: Record<'messages' | 'tmp' | QueueState, string>;
 
   private constructor(
     readonly root: string,
@@ -82,13 +79,11 @@ export class Spool extends QueueIndex implements SpoolApi {
     this.dirs = {
       messages: join(root, 'messages'),
       tmp: join(root, 'tmp'),
-      free: join(root, 'free'),
       active: join(root, 'active'),
       deferred: join(root, 'deferred'),
       hold: join(root, 'hold'),
     };
-    this.files = new MessageFiles(this.dirs.messages, this.syncer, fsync, log, this.dirs.free);
-    this.free = new FreeFiles(this.dirs.free);
+    this.files = new MessageFiles(this.dirs.messages, this.syncer, fsync, log);
   }
 
   /** Opens (creating if needed) and recovers the spool. */
@@ -201,10 +196,9 @@ export class Spool extends QueueIndex implements SpoolApi {
       const env = this.index.get(id) ?? (await this.load(id));
       if (!env) return;
       this.bodies.delete(id);
-      // On this thread: microseconds of the kernel's time, less than a thread-pool round trip (two
-      // thread wake-ups) for each delivered message. A small file is kept for reuse (free-files.ts).
-      const body = this.bodyPath(id);
-      if (!this.free.recycle(body, env.size)) unlinkQuietly(body, true);
+      // unlink() on this thread: microseconds of the kernel's time, less than a thread-pool round
+      // trip (two thread wake-ups) for each delivered message.
+      unlinkQuietly(this.bodyPath(id), true);
       // rev 1 lives only in the trailer: there is no envelope file to remove. Otherwise the body's
       // removal must be on disk first, or a crash could leave the body's older trailer alone.
       if (env.rev > 1) {
@@ -256,7 +250,7 @@ export class Spool extends QueueIndex implements SpoolApi {
    * being received and never acknowledged).
    */
   private async recover(): Promise<void> {
-    for (const dir of [this.dirs.tmp, this.dirs.free]) {
+    for (const dir of [this.dirs.tmp]) {
       for (const f of await readdir(dir)) await rm(join(dir, f), { force: true });
     }
     const found = new Map<string, Envelope>();
@@ -299,8 +293,6 @@ export class Spool extends QueueIndex implements SpoolApi {
       if (found.has(id)) continue;
       const path = join(this.dirs.messages, f);
       const env = await readTrailer(path);
-      // The trailer must name this file's own id: a delivered file reused under a new id
-      // (free-files.ts) keeps its old trailer until it is truncated.
       if (env && env.id === id) {
         found.set(id, env);
         rebuilt++;

@@ -184,6 +184,9 @@ export async function listKeys(store: Store, domainIn?: string): Promise<DkimKey
 interface CacheEntry {
   expires: number;
   keys: Promise<DkimKey[]>;
+  /** Keys decrypted for this entry, by selector and ciphertext, with the master key used. */
+  decrypted: Map<string, KeyObject>;
+  masterKey: string | undefined;
 }
 /**
  * Keys held per store: keyed by From: domain, which clients sending for any domain choose, so
@@ -208,8 +211,13 @@ export function activeSigningKeys(
   if (!cache) caches.set(store, (cache = new BoundedMap<CacheEntry>(KEY_CACHE_BYTES, () => 2048)));
   const hit = cache.get(domain);
   if (hit && hit.expires > now) return hit.keys;
-  const keys = loadActive(store, domain, masterKey || undefined);
-  const entry = { expires: now + (opts.ttlMs ?? 60_000), keys };
+  const master = masterKey || undefined;
+  // A reload after the TTL decrypts only what changed: scrypt (16 MiB, tens of milliseconds on
+  // libuv's pool, which the spool's fsyncs share) once a minute per domain otherwise.
+  const reuse = hit && hit.masterKey === master ? hit.decrypted : undefined;
+  const decrypted = new Map<string, KeyObject>();
+  const keys = loadActive(store, domain, master, reuse, decrypted);
+  const entry: CacheEntry = { expires: now + (opts.ttlMs ?? 60_000), keys, decrypted, masterKey: master };
   cache.set(domain, entry);
   // A failed load (store down, wrong master key) must not stay cached.
   keys.catch(() => cache.get(domain) === entry && cache.delete(domain));
@@ -240,18 +248,31 @@ async function changed(store: Store, domain: string): Promise<void> {
   }
 }
 
-async function loadActive(store: Store, domain: string, masterKey: string | undefined): Promise<DkimKey[]> {
+/**
+ * The active keys of `domain`, decrypted. `reuse`: keys decrypted by the previous load with the
+ * same master key, by selector and ciphertext (the ciphertext is bound to its selector, so the
+ * same pair always decrypts to the same key); `decrypted` receives this load's.
+ */
+async function loadActive(
+  store: Store,
+  domain: string,
+  masterKey: string | undefined,
+  reuse: Map<string, KeyObject> | undefined,
+  decrypted: Map<string, KeyObject>,
+): Promise<DkimKey[]> {
   const doc = await store.getDoc<DomainDoc>(DKIM_NS, domain);
   const active = (doc?.keys ?? []).filter((k) => k.status === 'active');
   return Promise.all(
     active.map(async (k) => {
-      let pem: string;
-      if (k.secret.kind === 'file') pem = await readFile(k.secret.path, 'utf8');
+      let privateKey: KeyObject;
+      if (k.secret.kind === 'file') privateKey = createPrivateKey(await readFile(k.secret.path, 'utf8'));
       else {
         if (!masterKey) throw new Error(`DKIM key ${k.selector}._domainkey.${domain} is encrypted: master key required`);
-        pem = await decrypt(k.secret, masterKey, aad(domain, k.selector));
+        const id = `${k.selector}\n${k.secret.iv}\n${k.secret.tag}\n${k.secret.data}`;
+        privateKey = reuse?.get(id) ?? createPrivateKey(await decrypt(k.secret, masterKey, aad(domain, k.selector)));
+        decrypted.set(id, privateKey);
       }
-      return { domain, selector: k.selector, algo: k.algo, privateKey: createPrivateKey(pem) };
+      return { domain, selector: k.selector, algo: k.algo, privateKey };
     }),
   );
 }

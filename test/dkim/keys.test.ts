@@ -108,6 +108,17 @@ for (const [kind, open] of BACKENDS) {
       expect(reads()).toBe(3); // + activateKey's read + one reload after the cache was invalidated
     });
 
+    it('a reload after the cache TTL decrypts again only keys that changed', async () => {
+      invalidateKeyCache(store);
+      const t = Date.now();
+      const first = await activeSigningKeys(store, domain, MASTER, { now: t, ttlMs: 1000 });
+      const again = await activeSigningKeys(store, domain, MASTER, { now: t + 2000, ttlMs: 1000 });
+      expect(again).not.toBe(first); // the record was read again...
+      for (const k of again) expect(k.privateKey).toBe(first.find((f) => f.selector === k.selector)!.privateKey); // ...nothing decrypted again
+      // Another master key after the TTL decrypts from scratch (and fails here).
+      await expect(activeSigningKeys(store, domain, 'wrong', { now: t + 4000, ttlMs: 1000 })).rejects.toThrow(/wrong RELAIS_DKIM_MASTER_KEY/);
+    });
+
     it('wrong master key or a secret moved to another selector cannot be decrypted (and is not cached)', async () => {
       invalidateKeyCache(store);
       await expect(activeSigningKeys(store, domain, 'wrong')).rejects.toThrow(/wrong RELAIS_DKIM_MASTER_KEY/);

@@ -174,7 +174,13 @@ export async function createDkimKey(relay: BenchRelay, token: string, domain: st
     body: JSON.stringify({ algo: 'rsa' }),
   });
   const made = (await res.json()) as { key?: { selector: string; status: string }; dns?: { value: string } };
-  if (res.status !== 201 || made.key?.status !== 'active') throw new Error(`DKIM key generation failed: ${res.status} ${JSON.stringify(made)}`);
+  if (res.status !== 201 || !made.key) throw new Error(`DKIM key generation failed: ${res.status} ${JSON.stringify(made)}`);
+  // A data dir used before (same master key) has a key already: the new one is staged, then
+  // made the active one (the old one is retired).
+  if (made.key.status === 'staged') {
+    const act = await fetch(`http://127.0.0.1:${relay.apiPort}/api/v1/dkim/${domain}/keys/${made.key.selector}/activate`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    if (act.status !== 200) throw new Error(`DKIM key activation failed: ${act.status} ${await act.text()}`);
+  } else if (made.key.status !== 'active') throw new Error(`DKIM key generation failed: ${JSON.stringify(made)}`);
   return made.dns!.value;
 }
 

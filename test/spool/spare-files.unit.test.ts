@@ -1,6 +1,7 @@
 /**
  * Spool files made ahead (relay/spool/spare-files.ts): only while messages come quickly, one
- * directory fsync per batch, oldest id first, never older than their bound, all removed at close.
+ * directory fsync per batch, a stock of at most one batch made up as soon as one is taken, oldest
+ * id first, never older than their bound, all removed at close.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,10 +52,16 @@ describe('spare spool files', () => {
     expect(a.id < b.id).toBe(true);
     // An empty file under its queue id, open for writing.
     expect(statSync(join(dir, `${a.id}.eml`)).size).toBe(0);
-    expect(readdirSync(dir)).toHaveLength(32);
+    // A quarter of the stock taken, it is made up again, never above one batch.
+    const taken = [a, b];
+    for (let i = 0; i < 6; i++) taken.push(spares.take()!);
+    expect(spares.size).toBe(24);
+    await until(() => spares.size === 32);
+    expect(spares.size).toBe(32);
+    expect(readdirSync(dir)).toHaveLength(40);
     spares.close();
-    // The two taken belong to their messages now; the rest is gone.
-    expect(readdirSync(dir).sort()).toEqual([`${a.id}.eml`, `${b.id}.eml`].sort());
+    // Those taken belong to their messages now; the rest is gone.
+    expect(readdirSync(dir).sort()).toEqual(taken.map((s) => `${s.id}.eml`).sort());
     await syncer.close();
   });
 

@@ -69,7 +69,9 @@ describe.each([{ name: 'redis', redis: true }, { name: 'lmdb', redis: false }])(
     for (let i = 0; i < 3; i++) expect(await svc.decide(msg('alice@laruche.example', 1, first + i * 60_000))).toMatchObject({ action: 'accept', tenant: 'la-ruche', mailbox: 'alice@laruche.example' });
     const v = await svc.decide(msg('alice@laruche.example', 1, T0 + 10 * 60_000));
     expect(v).toMatchObject({ action: 'defer', reason: 'quota', detail: 'mailbox.messages_per_hour', smtp: { code: 451, enhanced: '4.7.1' } });
-    const at = new Date(T0 + H).toISOString().slice(11, 16);
+    // "HH:MM" in UTC (the configured zone), with "DD/MM " when the retry falls on the next day.
+    const retry = new Date(T0 + H).toISOString();
+    const at = `${retry.slice(0, 10) === new Date(T0).toISOString().slice(0, 10) ? '' : `${retry.slice(8, 10)}/${retry.slice(5, 7)} `}${retry.slice(11, 16)}`;
     expect(v.smtp!.text).toBe(`Quota dépassé : 3 messages/heure pour alice@laruche.example (3 déjà utilisés), réessai possible à ${at} / Quota exceeded: 3 messages/hour for alice@laruche.example (3 already used), retry after ${at}`);
     // Sliding window: room again when the first message is an hour old, rounded up to the end of
     // its granule (1/1000 of the window: 3.6 s).

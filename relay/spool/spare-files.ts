@@ -57,10 +57,11 @@ export class SpareFiles {
     this.refilling = true;
     const made: Spare[] = [];
     // Two opens at a time, from three quarters of a stock: the opens wait in libuv's pool behind
-    // the commits' fsyncs and the signatures, and one at a time, from half a stock, left the
-    // intake without a spare for ~40 % of messages at 600 a second (each then made on its
-    // thread). A whole batch queued at once would hold up the fsyncs that clients wait on; a
-    // refill of at least a quarter batch keeps directory fsyncs to one per 8 messages at most.
+    // the commits' fsyncs and the signatures, and one at a time, from half a stock, was too slow
+    // to keep a stock at a few hundred messages a second (a message without a spare makes its
+    // file on the intake's thread). A whole batch queued at once would hold up the fsyncs that
+    // clients wait on; a refill of at least a quarter batch keeps directory fsyncs to one per 8
+    // messages at most.
     const openOne = (): Promise<boolean> =>
       new Promise<boolean>((resolve) => {
         const id = newQueueId();
@@ -72,13 +73,11 @@ export class SpareFiles {
     // The first failure (disk full, out of descriptors) ends the batch: the intake then creates
     // its files one by one and reports their errors itself.
     let opening = 0;
-    let started = 0;
     let failed = false;
     // Up to one batch in stock, counting the files made and being made (those taken meanwhile are
-    // made up), and at most one batch per refill: its files are handed out once it is synced.
+    // made up); made + opening < BATCH also bounds one refill to one batch.
     const lane = async () => {
-      while (!failed && !this.closed && started < BATCH && this.spares.length + made.length + opening < BATCH) {
-        started++;
+      while (!failed && !this.closed && this.spares.length + made.length + opening < BATCH) {
         opening++;
         if (!(await openOne())) failed = true;
         opening--;

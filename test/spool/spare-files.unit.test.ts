@@ -1,6 +1,6 @@
 /**
  * Spool files made ahead (relay/spool/spare-files.ts): only while messages come quickly, one
- * directory fsync per batch, a stock of at most one batch made up as soon as one is taken, oldest
+ * directory fsync per batch, a stock of at most one batch made up once a quarter is taken, oldest
  * id first, never older than their bound, all removed at close.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
